@@ -1,0 +1,209 @@
+package stego
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"io"
+
+	"github.com/klauspost/compress/flate"
+)
+
+// Container format version 1 (docs/format.md is the normative text).
+//
+// The first headerSamples samples in keyed order carry, one LSB each,
+//
+//	salt[16] ‖ AES-GCM(key, nonce 0, header[13], aad "stegocluster v1 header")
+//
+// and the body follows from sample headerSamples on, depth bits per
+// sample, Hamming-coded with parameter k:
+//
+//	AES-GCM(key, nonce 1, nameLen ‖ name ‖ mimeLen ‖ mime ‖ data, aad header)
+//
+// Nothing is readable without the key: the salt is random and the rest is
+// ciphertext. The version sits inside the sealed header; a future version
+// is recognised by trying its layout first and falling back to older ones.
+const (
+	formatVersion   = 1
+	headerPlainSize = 13
+	headerSize      = saltSize + headerPlainSize + tagSize // bytes
+	headerSamples   = 8 * headerSize                       // one bit per sample
+	metaFixedSize   = 2                                    // the two length bytes
+	maxMatrixK      = 16
+	maxMetaField    = 255
+
+	flagCompressed = 1 << 0
+)
+
+// header is the sealed part of the container: everything extraction needs
+// to know before it can read the body.
+type header struct {
+	version  byte
+	mode     Mode
+	depth    int
+	k        int    // Hamming parameter: k message bits per 2^k-1 slots
+	flags    byte   // flagCompressed
+	bodyLen  uint32 // sealed body size, tag included
+	dataSize uint32 // secret data size before compression
+}
+
+func (h header) marshal() []byte {
+	b := make([]byte, headerPlainSize)
+	b[0] = h.version
+	b[1] = byte(h.mode)
+	b[2] = byte(h.depth)
+	b[3] = byte(h.k)
+	b[4] = h.flags
+	binary.LittleEndian.PutUint32(b[5:], h.bodyLen)
+	binary.LittleEndian.PutUint32(b[9:], h.dataSize)
+	return b
+}
+
+// parseHeader validates a decrypted header. Since it passed the AEAD, a
+// bad value here means a foreign writer, not noise; it still must not
+// drive allocation or indexing out of range.
+func parseHeader(b []byte) (header, error) {
+	h := header{
+		version:  b[0],
+		mode:     Mode(b[1]),
+		depth:    int(b[2]),
+		k:        int(b[3]),
+		flags:    b[4],
+		bodyLen:  binary.LittleEndian.Uint32(b[5:]),
+		dataSize: binary.LittleEndian.Uint32(b[9:]),
+	}
+	switch {
+	case h.version != formatVersion,
+		h.mode != ModeKeyed && h.mode != ModeSequential,
+		h.depth < 1 || h.depth > 4,
+		h.k < 1 || h.k > maxMatrixK,
+		h.bodyLen < tagSize+metaFixedSize:
+		return header{}, fmt.Errorf("%w: header fields out of range", ErrCorrupt)
+	}
+	return h, nil
+}
+
+// bodyPlain lays out the plaintext body.
+func bodyPlain(name, mime string, data []byte) []byte {
+	b := make([]byte, 0, metaFixedSize+len(name)+len(mime)+len(data))
+	b = append(b, byte(len(name)))
+	b = append(b, name...)
+	b = append(b, byte(len(mime)))
+	b = append(b, mime...)
+	return append(b, data...)
+}
+
+// parseBody splits a decrypted body and undoes compression, never
+// producing more than the header's declared size.
+func parseBody(h header, b []byte) (*Secret, error) {
+	var s Secret
+	field := func() (string, error) {
+		if len(b) < 1 || len(b) < 1+int(b[0]) {
+			return "", fmt.Errorf("%w: truncated metadata", ErrCorrupt)
+		}
+		v := string(b[1 : 1+int(b[0])])
+		b = b[1+int(b[0]):]
+		return v, nil
+	}
+	var err error
+	if s.Name, err = field(); err != nil {
+		return nil, err
+	}
+	if s.MIME, err = field(); err != nil {
+		return nil, err
+	}
+	if h.flags&flagCompressed == 0 {
+		if len(b) != int(h.dataSize) {
+			return nil, fmt.Errorf("%w: data size %d, header says %d", ErrCorrupt, len(b), h.dataSize)
+		}
+		s.Data = b
+		return &s, nil
+	}
+	s.Data, err = inflateBounded(b, int(h.dataSize))
+	if err != nil {
+		return nil, err
+	}
+	return &s, nil
+}
+
+// deflate compresses data and returns it only if that saves space, so an
+// incompressible secret costs nothing and Capacity stays exact.
+func deflate(data []byte) ([]byte, bool) {
+	if len(data) < 64 {
+		return data, false
+	}
+	var buf bytes.Buffer
+	w, err := flate.NewWriter(&buf, flate.BestSpeed)
+	if err != nil {
+		return data, false
+	}
+	if _, err := w.Write(data); err != nil {
+		return data, false
+	}
+	if err := w.Close(); err != nil || buf.Len() >= len(data) {
+		return data, false
+	}
+	return buf.Bytes(), true
+}
+
+// inflateBounded decompresses exactly size bytes; a stream that yields
+// more or less is corrupt. Reading at most size+1 bytes keeps a hostile
+// stream from allocating beyond what the header declared.
+func inflateBounded(compressed []byte, size int) ([]byte, error) {
+	r := flate.NewReader(bytes.NewReader(compressed))
+	defer r.Close()
+	out := make([]byte, size+1)
+	n, err := io.ReadFull(r, out)
+	if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
+		return nil, fmt.Errorf("%w: decompress: %v", ErrCorrupt, err)
+	}
+	if n != size {
+		return nil, fmt.Errorf("%w: decompressed %d bytes, header says %d", ErrCorrupt, n, size)
+	}
+	return out[:size], nil
+}
+
+// layout is the geometry of one body: how many bits each sample carries,
+// the Hamming parameter, and the body's size.
+type layout struct {
+	depth    int
+	k        int
+	bodyBits int // 8 * sealed body length
+}
+
+func (l layout) n() int           { return 1<<l.k - 1 }
+func (l layout) blocks() int      { return (l.bodyBits + l.k - 1) / l.k }
+func (l layout) slots() int       { return l.blocks() * l.n() }
+func (l layout) samplesUsed() int { return (l.slots() + l.depth - 1) / l.depth }
+
+// bodyCapacityBytes is the largest sealed body that fits at k = 1.
+func bodyCapacityBytes(samples, depth int) int {
+	if samples <= headerSamples {
+		return 0
+	}
+	return (samples - headerSamples) * depth / 8
+}
+
+// secretCapacity is the largest secret (data plus name plus MIME type)
+// that fits; this is what Capacity reports.
+func secretCapacity(samples, depth int) int {
+	c := bodyCapacityBytes(samples, depth) - tagSize - metaFixedSize
+	if c < 0 {
+		return 0
+	}
+	return c
+}
+
+// chooseK picks the largest Hamming parameter whose blocks still fit:
+// embedding efficiency grows with k, so a small payload in a large cover
+// changes far fewer samples than one bit per slot would.
+func chooseK(bodyBits, bodySlots int) (int, bool) {
+	best := 0
+	for k := 1; k <= maxMatrixK; k++ {
+		blocks := (bodyBits + k - 1) / k
+		if blocks*(1<<k-1) <= bodySlots {
+			best = k
+		}
+	}
+	return best, best > 0
+}

@@ -1,0 +1,23 @@
+// Package stego hides a secret file in a lossless image and gets it back.
+//
+// A secret (bytes plus its file name and MIME type) is optionally
+// compressed, sealed with AES-256-GCM under a key derived from a password
+// with Argon2id (or from a built-in public key when there is none), and
+// spread over the image's colour samples in a keyed pseudo-random order.
+// Each sample changes by at most ±1 at depth 1 (LSB matching, not LSB
+// replacement), and Hamming matrix coding, chosen from the
+// payload-to-capacity ratio, lets a small payload change far fewer samples
+// than it has bits. The image carries no readable marker: a clean image
+// and a wrong password give the same ErrNoHiddenData. The container format
+// is versioned and specified in docs/format.md.
+//
+// The package reads PNG (8- and 16-bit, gray, gray+alpha, RGB, RGBA,
+// paletted), JPEG, GIF (first frame), BMP, TIFF and WebP, and writes PNG
+// or BMP. Alpha is never used for data and is kept bit for bit. Decode
+// checks the declared size against a pixel cap before it allocates.
+//
+// Analyze runs the classic LSB detectors (chi-square, RS, SPA) so that
+// users can see what a steganalyst would see.
+//
+// The package imports nothing else of stegocluster's.
+package stego

@@ -1,0 +1,95 @@
+package stego
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"image"
+	"image/png"
+	"os"
+	"strings"
+	"testing"
+)
+
+// The golden images were made once, with container version 1, and are
+// committed. Every future version must still extract them: a user's old
+// stego image is data we promised to give back. Regenerate only when
+// adding a new golden for a new version, never to make this test pass:
+//
+//	go test ./stego -run TestGolden -write-golden
+var writeGolden = flag.Bool("write-golden", false, "write the golden stego images (never overwrite an existing version's)")
+
+type golden struct {
+	file   string
+	opts   Options
+	secret Secret
+}
+
+func goldens() []golden {
+	text := bytes.Repeat([]byte("stegocluster container v1 golden image. "), 20)
+	return []golden{
+		{"testdata/golden-v1-keyed-password.png", Options{Password: "golden password v1"},
+			Secret{Name: "golden.txt", MIME: "text/plain; charset=utf-8", Data: text}},
+		{"testdata/golden-v1-sequential-depth2.png", Options{Depth: 2, Mode: ModeSequential, DisableCompression: true},
+			Secret{Name: "golden.bin", MIME: "application/octet-stream", Data: randomBytes(700, 42)}},
+	}
+}
+
+func TestGoldenImagesStillExtract(t *testing.T) {
+	ctx := context.Background()
+	for _, g := range goldens() {
+		t.Run(g.file, func(t *testing.T) {
+			if *writeGolden {
+				writeGoldenImage(t, g)
+			}
+			data, err := os.ReadFile(g.file)
+			if err != nil {
+				t.Fatalf("golden image missing: %v", err)
+			}
+			img, err := Decode(data, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := png.Decode(bytes.NewReader(data)); err != nil {
+				t.Fatalf("golden is not a valid PNG for image/png: %v", err)
+			}
+			want, err := os.ReadFile(strings.TrimSuffix(g.file, ".png") + ".secret")
+			if err != nil || !bytes.Equal(want, g.secret.Data) {
+				t.Fatalf("golden secret file missing or different from the test's: %v", err)
+			}
+			got, err := Extract(ctx, img, Options{Password: g.opts.Password})
+			if err != nil {
+				t.Fatalf("extract golden: %v", err)
+			}
+			if got.Name != g.secret.Name || got.MIME != g.secret.MIME || !bytes.Equal(got.Data, g.secret.Data) {
+				t.Fatalf("golden extracted as %q %q %d bytes, want %q %q %d bytes", got.Name, got.MIME, len(got.Data), g.secret.Name, g.secret.MIME, len(g.secret.Data))
+			}
+		})
+	}
+}
+
+func writeGoldenImage(t *testing.T, g golden) {
+	t.Helper()
+	if _, err := os.Stat(g.file); err == nil {
+		t.Fatalf("%s exists; goldens are never rewritten", g.file)
+	}
+	photo := photoCrop(t, 120, 90)
+	cover, err := FromImage(photo.SubImage(image.Rect(0, 0, 120, 90)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _, err := Embed(context.Background(), cover, g.secret, g.opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := out.Encode(&buf, PNG); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(g.file, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(strings.TrimSuffix(g.file, ".png")+".secret", g.secret.Data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,512 @@
+package stego
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash"
+	"hash/adler32"
+	"hash/crc32"
+	"math"
+	"runtime"
+	"sync"
+	"sync/atomic"
+
+	// The fallback for PNGs outside the fast path goes through
+	// image.Decode, which needs the standard PNG decoder registered.
+	_ "image/png"
+)
+
+// errPNGNotFastPath says the PNG is valid as far as we looked but uses a
+// feature decodePNG does not handle (palette, bit depth below 8, Adam7
+// interlacing, a tRNS colour key); the caller should decode it with
+// image/png instead.
+var errPNGNotFastPath = errors.New("stego: png outside the fast decoder's subset")
+
+// pngMaxInflateRatio bounds how much deflate can expand: a 258-byte match
+// costs at least 2 bits. A file whose IDAT data could not possibly
+// inflate to the image it declares is refused before the pixel buffer is
+// allocated, so a tiny file cannot make us allocate up to maxPixels.
+const pngMaxInflateRatio = 258 * 8 / 2
+
+func pngFormatErr(format string, args ...any) error {
+	return fmt.Errorf("%w: png: "+format, append([]any{ErrUnsupportedFormat}, args...)...)
+}
+
+// pngHeader reads just the signature and IHDR chunk.
+func pngHeader(data []byte) (width, height, bitDepth, colorType int, interlaced bool, err error) {
+	if len(data) < len(pngSignature) || string(data[:len(pngSignature)]) != pngSignature {
+		return 0, 0, 0, 0, false, pngFormatErr("not a PNG file")
+	}
+	c, _, err := pngNextChunk(data, len(pngSignature))
+	if err != nil {
+		return 0, 0, 0, 0, false, err
+	}
+	if c.typ != "IHDR" {
+		return 0, 0, 0, 0, false, pngFormatErr("first chunk is %q, not IHDR", c.typ)
+	}
+	h := c.data
+	if len(h) != 13 {
+		return 0, 0, 0, 0, false, pngFormatErr("IHDR is %d bytes, want 13", len(h))
+	}
+	w32, h32 := binary.BigEndian.Uint32(h[0:]), binary.BigEndian.Uint32(h[4:])
+	if w32 == 0 || h32 == 0 || w32 > pngMaxDim || h32 > pngMaxDim {
+		return 0, 0, 0, 0, false, pngFormatErr("bad dimensions %dx%d", w32, h32)
+	}
+	bitDepth, colorType = int(h[8]), int(h[9])
+	ok := false
+	switch colorType {
+	case pngColorGray:
+		ok = bitDepth == 1 || bitDepth == 2 || bitDepth == 4 || bitDepth == 8 || bitDepth == 16
+	case pngColorPaletted:
+		ok = bitDepth == 1 || bitDepth == 2 || bitDepth == 4 || bitDepth == 8
+	case pngColorRGB, pngColorGrayAlpha, pngColorRGBA:
+		ok = bitDepth == 8 || bitDepth == 16
+	}
+	if !ok {
+		return 0, 0, 0, 0, false, pngFormatErr("bit depth %d with colour type %d", bitDepth, colorType)
+	}
+	if h[10] != 0 || h[11] != 0 || h[12] > 1 {
+		return 0, 0, 0, 0, false, pngFormatErr("unknown compression, filter or interlace method")
+	}
+	return int(w32), int(h32), bitDepth, colorType, h[12] == 1, nil
+}
+
+type pngChunk struct {
+	typ  string
+	data []byte
+}
+
+// pngNextChunk parses and CRC-checks the chunk at data[off:] and returns
+// it with the offset of the chunk after it.
+func pngNextChunk(data []byte, off int) (pngChunk, int, error) {
+	if len(data)-off < 12 {
+		return pngChunk{}, 0, pngFormatErr("truncated chunk at offset %d", off)
+	}
+	n := binary.BigEndian.Uint32(data[off:])
+	if n > pngMaxDim || int64(n) > int64(len(data)-off-12) {
+		return pngChunk{}, 0, pngFormatErr("chunk at offset %d overruns the file", off)
+	}
+	end := off + 8 + int(n)
+	typ := data[off+4 : off+8]
+	if binary.BigEndian.Uint32(data[end:]) != crc32.ChecksumIEEE(data[off+4:end]) {
+		return pngChunk{}, 0, pngFormatErr("%q chunk checksum mismatch", typ)
+	}
+	return pngChunk{typ: string(typ), data: data[off+8 : end]}, end + 4, nil
+}
+
+// decodePNG decodes a non-interlaced 8- or 16-bit gray, gray+alpha, RGB
+// or RGBA PNG into a raster, with the samples image/png would produce.
+// Images of more than maxPixels pixels are refused (ErrCoverTooLarge)
+// before anything proportional to their size is allocated. Other valid
+// PNGs give errPNGNotFastPath; damaged ones give ErrUnsupportedFormat.
+func decodePNG(data []byte, maxPixels int64) (*raster, error) {
+	width, height, depth, colorType, interlaced, err := pngHeader(data)
+	if err != nil {
+		return nil, err
+	}
+	if int64(width)*int64(height) > maxPixels {
+		return nil, fmt.Errorf("%w: png: %dx%d is over the %d pixel limit", ErrCoverTooLarge, width, height, maxPixels)
+	}
+	if colorType == pngColorPaletted || depth < 8 || interlaced {
+		return nil, fmt.Errorf("%w: colour type %d, depth %d, interlaced %v", errPNGNotFastPath, colorType, depth, interlaced)
+	}
+
+	// Walk the chunks in the order image/png enforces, so that whatever
+	// we accept it accepts too. Only the first run of IDAT chunks holds
+	// image data; image/png ignores IDATs after it and so do we.
+	const (
+		seenIHDR = iota
+		seenPLTE
+		seenIDAT
+		seenIEND
+	)
+	stage := seenIHDR
+	off := len(pngSignature) + 12 + 13
+	idatStart, idatLen, inRun := -1, int64(0), false
+	for stage != seenIEND {
+		c, nextOff, err := pngNextChunk(data, off)
+		if err != nil {
+			return nil, err
+		}
+		if c.typ != "IDAT" {
+			inRun = false
+		}
+		switch c.typ {
+		case "IHDR":
+			return nil, pngFormatErr("second IHDR chunk")
+		case "PLTE":
+			if stage != seenIHDR {
+				return nil, pngFormatErr("misplaced PLTE chunk")
+			}
+			if colorType == pngColorGray || colorType == pngColorGrayAlpha {
+				return nil, pngFormatErr("PLTE chunk in a gray image")
+			}
+			if np := len(c.data) / 3; len(c.data)%3 != 0 || np == 0 || np > 256 {
+				return nil, pngFormatErr("bad PLTE length %d", len(c.data))
+			}
+			stage = seenPLTE // a suggested palette; truecolour decoders ignore it
+		case "tRNS":
+			if colorType == pngColorGrayAlpha || colorType == pngColorRGBA {
+				return nil, pngFormatErr("tRNS chunk in an image with alpha")
+			}
+			if stage > seenPLTE || (colorType == pngColorGray && stage != seenIHDR) {
+				return nil, pngFormatErr("misplaced tRNS chunk")
+			}
+			// A colour key turns into an alpha channel in image/png; leave
+			// that to it.
+			return nil, fmt.Errorf("%w: tRNS colour key", errPNGNotFastPath)
+		case "IDAT":
+			if stage != seenIDAT {
+				idatStart, inRun = off, true
+				stage = seenIDAT
+			}
+			if inRun {
+				idatLen += int64(len(c.data))
+			} // else a detached later IDAT, ignored like image/png does
+		case "IEND":
+			if stage != seenIDAT {
+				return nil, pngFormatErr("IEND before image data")
+			}
+			stage = seenIEND
+		}
+		off = nextOff
+	}
+
+	r := &raster{width: width, height: height, depth16: depth == 16}
+	switch colorType {
+	case pngColorGray:
+		r.channels = 1
+	case pngColorGrayAlpha:
+		r.channels, r.alpha = 1, true
+	case pngColorRGB:
+		r.channels = 3
+	case pngColorRGBA:
+		r.channels, r.alpha = 3, true
+	}
+	rs := r.rowStride()
+	filteredLen := int64(height) * int64(rs+1)
+	if filteredLen > math.MaxInt {
+		return nil, fmt.Errorf("%w: png: %dx%d does not fit in memory on this platform", ErrCoverTooLarge, width, height)
+	}
+	if filteredLen > (idatLen+16)*pngMaxInflateRatio {
+		return nil, pngFormatErr("%d bytes of image data cannot hold a %dx%d image", idatLen, width, height)
+	}
+
+	// The filtered rows are inflated into the pixel buffer itself and
+	// unfiltered in place, each row moving left by one byte per row above
+	// it (its filter-type byte and theirs), so the raster needs no second
+	// buffer. The extra height bytes at the end are sliced away.
+	buf := make([]byte, filteredLen)
+	if err := pngDecodeIDAT(data, idatStart, idatLen, buf, rs, r.pixelStride()); err != nil {
+		return nil, err
+	}
+	r.pix = buf[: height*rs : height*rs]
+	return r, nil
+}
+
+// pngIDATData returns the data of the run of consecutive IDAT chunks at
+// data[start:], whose framing was checked, holding n bytes in all: the
+// chunk's own bytes if there is one chunk, else a copy.
+func pngIDATData(data []byte, start int, n int64) []byte {
+	first := int(binary.BigEndian.Uint32(data[start:]))
+	if int64(first) == n {
+		return data[start+8 : start+8+first]
+	}
+	z := make([]byte, 0, n)
+	for off := start; off+8 <= len(data) && string(data[off+4:off+8]) == "IDAT"; {
+		l := int(binary.BigEndian.Uint32(data[off:]))
+		z = append(z, data[off+8:off+8+l]...)
+		off += 12 + l
+	}
+	return z
+}
+
+// pngPipelineMin is the filtered size from which inflating and
+// unfiltering run on two goroutines. Inflating is about three quarters of
+// the work, so this hides unfiltering and the checksum behind it.
+const pngPipelineMin = 256 << 10
+
+// pngDecodeIDAT inflates the zlib stream in the IDAT run at data[start:]
+// into buf, which it must fill exactly, unfilters the rows in place and
+// checks the stream's adler32.
+func pngDecodeIDAT(data []byte, start int, idatLen int64, buf []byte, rs, bpp int) error {
+	// The zlib header is in the first chunk (an empty first chunk is
+	// legal but unheard of; it just skips the parallel path).
+	if first := data[start+8 : start+8+int(binary.BigEndian.Uint32(data[start:]))]; len(first) >= 2 {
+		if first[0]&0x0f != 8 || first[0]>>4 > 7 || first[1]&0x20 != 0 || (uint(first[0])<<8|uint(first[1]))%31 != 0 {
+			return pngFormatErr("bad zlib header %#x %#x", first[0], first[1])
+		}
+		if pngDecodeBands(data, start, buf, rs, bpp) {
+			return nil
+		}
+	}
+	z := pngIDATData(data, start, idatLen)
+	if len(z) < 2 {
+		return pngFormatErr("missing zlib header")
+	}
+	if z[0]&0x0f != 8 || z[0]>>4 > 7 || z[1]&0x20 != 0 || (uint(z[0])<<8|uint(z[1]))%31 != 0 {
+		return pngFormatErr("bad zlib header %#x %#x", z[0], z[1])
+	}
+	u := pngUnfilterer{buf: buf, rs: rs, bpp: bpp, adler: adler32.New()}
+	var want uint32
+	var err error
+	if len(buf) < pngPipelineMin || runtime.GOMAXPROCS(0) == 1 {
+		if want, err = inflateZlibBody(buf, z[2:], nil); err == nil {
+			err = u.advance(len(buf))
+		}
+	} else {
+		// The inflater writes only at or beyond the last offset it
+		// reported, the unfilterer only below it (see pngUnfilterer).
+		progress := make(chan int, 32)
+		var ierr error
+		go func() {
+			defer close(progress)
+			want, ierr = inflateZlibBody(buf, z[2:], progress)
+		}()
+		for avail := range progress {
+			if err == nil {
+				err = u.advance(avail)
+			} // else keep draining: the inflater is bounded by len(buf)
+		}
+		if ierr != nil {
+			err = ierr
+		}
+	}
+	if err != nil {
+		return err
+	}
+	if u.adler.Sum32() != want {
+		return pngFormatErr("zlib checksum mismatch")
+	}
+	return nil
+}
+
+// pngSyncFlush is the empty stored block a deflate sync flush ends with.
+const pngSyncFlush = "\x00\x00\xff\xff"
+
+// pngDecodeBands is the parallel path for PNGs written the way encodePNG
+// writes them: several IDAT chunks, each but the last ending in a sync
+// flush, each inflatable without the others' history. Other encoders'
+// files can look like that by chance; then a band fails to inflate on its
+// own, or the whole stream's adler32 does not match, and ok is false: the
+// caller decodes sequentially, overwriting whatever was written to buf.
+// It reports whether buf now holds the verified, unfiltered image.
+func pngDecodeBands(data []byte, start int, buf []byte, rs, bpp int) bool {
+	var bands [][]byte
+	for off := start; off+8 <= len(data) && string(data[off+4:off+8]) == "IDAT"; {
+		l := int(binary.BigEndian.Uint32(data[off:]))
+		bands = append(bands, data[off+8:off+8+l])
+		off += 12 + l
+	}
+	workers := runtime.GOMAXPROCS(0)
+	if len(bands) < 2 || workers < 2 || len(bands[0]) < 2 {
+		return false
+	}
+	for _, b := range bands[:len(bands)-1] {
+		if !bytes.HasSuffix(b, []byte(pngSyncFlush)) {
+			return false
+		}
+	}
+	bands[0] = bands[0][2:] // the zlib header, checked by the caller
+
+	// encodePNG's bands hold equal numbers of rows, but for the last: the
+	// first band's size gives every band's place in buf, so each is
+	// inflated straight into place, with no copy and no second buffer.
+	var first inflater
+	stride, _, err := first.inflate(buf, bands[0], false)
+	last := len(bands) - 1
+	if err != nil || stride == 0 || last*stride >= len(buf) || len(buf)-last*stride > stride {
+		return false
+	}
+	span := func(i int) []byte { return buf[i*stride : min((i+1)*stride, len(buf))] }
+
+	var want uint32 // the zlib checksum after the last band
+	errs := make([]error, len(bands))
+	done := make([]chan struct{}, len(bands))
+	for i := range done {
+		done[i] = make(chan struct{})
+	}
+	var next atomic.Int64
+	next.Store(1)
+	var failed atomic.Bool
+	var wg sync.WaitGroup
+	for range min(workers, last) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var f inflater
+			for {
+				i := int(next.Add(1) - 1)
+				if i > last {
+					return
+				}
+				if !failed.Load() {
+					out := span(i)
+					n, rest, err := f.inflate(out, bands[i], i == last)
+					switch {
+					case err != nil:
+					case n != len(out):
+						err = errInflateCorrupt
+					case i == last && len(rest) != 4:
+						err = errInflateCorrupt
+					case i == last:
+						want = binary.BigEndian.Uint32(rest)
+					}
+					errs[i] = err
+					failed.Store(failed.Load() || err != nil)
+				}
+				close(done[i])
+			}
+		}()
+	}
+	defer wg.Wait()
+
+	// Unfilter behind the inflaters, band by band in order. A band's rows
+	// move only into bytes of bands already unfiltered or its own.
+	u := pngUnfilterer{buf: buf, rs: rs, bpp: bpp, adler: adler32.New()}
+	if err := u.advance(stride); err != nil {
+		failed.Store(true)
+		return false
+	}
+	for i := 1; i <= last; i++ {
+		<-done[i]
+		if failed.Load() {
+			return false
+		}
+		if err := u.advance(min((i+1)*stride, len(buf))); err != nil {
+			failed.Store(true)
+			return false
+		}
+	}
+	if u.adler.Sum32() != want {
+		return false
+	}
+	return true
+}
+
+// inflateZlibBody fills buf from the deflate stream z (a zlib stream
+// without its 2-byte header), reporting the filled length on progress
+// (if not nil) after each block, checks that the stream ends exactly
+// there and returns the zlib checksum that follows it.
+func inflateZlibBody(buf, z []byte, progress chan<- int) (uint32, error) {
+	f := inflater{progress: progress}
+	n, rest, err := f.inflate(buf, z, true)
+	if progress != nil && err == nil {
+		progress <- n
+	}
+	switch {
+	case errors.Is(err, errInflateShort):
+		return 0, pngFormatErr("too much image data")
+	case err != nil:
+		return 0, pngFormatErr("%v", err)
+	case n != len(buf):
+		return 0, pngFormatErr("not enough image data")
+	case len(rest) < 4:
+		return 0, pngFormatErr("missing zlib checksum")
+	case len(rest) > 4:
+		return 0, pngFormatErr("data after the end of the zlib stream")
+	}
+	return binary.BigEndian.Uint32(rest), nil
+}
+
+// pngUnfilterer reverses the row filters in place as filtered rows become
+// available: row y's filtered bytes start at y*(rs+1)+1 and its pixels
+// end up at y*rs, so a row's pixels only ever overwrite filtered bytes of
+// that row and the rows above it, which have been consumed already.
+type pngUnfilterer struct {
+	buf     []byte
+	rs, bpp int
+	next    int // first row not yet unfiltered
+	zero    []byte
+	adler   hash.Hash32 // of the filtered bytes, if not nil
+}
+
+// advance unfilters every complete row within buf[:avail].
+func (u *pngUnfilterer) advance(avail int) error {
+	rs, frow := u.rs, u.rs+1
+	end := avail / frow
+	if end <= u.next {
+		return nil
+	}
+	// Checksum the filtered bytes before unfiltering overwrites them.
+	if u.adler != nil {
+		u.adler.Write(u.buf[u.next*frow : end*frow])
+	}
+	for y := u.next; y < end; y++ {
+		ft := u.buf[y*frow]
+		src := u.buf[y*frow+1 : (y+1)*frow]
+		dst := u.buf[y*rs : (y+1)*rs]
+		var prev []byte
+		if y > 0 {
+			prev = u.buf[(y-1)*rs : y*rs]
+		} else if ft >= pngFilterUp {
+			if u.zero == nil {
+				u.zero = make([]byte, rs)
+			}
+			prev = u.zero
+		}
+		switch ft {
+		case pngFilterNone:
+			copy(dst, src)
+		case pngFilterSub:
+			pngUnfilterSub(dst, src, u.bpp)
+		case pngFilterUp:
+			pngUnfilterUp(dst, src, prev)
+		case pngFilterAvg:
+			pngUnfilterAvg(dst, src, prev, u.bpp)
+		case pngFilterPaeth:
+			pngUnfilterPaeth(dst, src, prev, u.bpp)
+		default:
+			return pngFormatErr("bad filter type %d in row %d", ft, y)
+		}
+	}
+	u.next = end
+	return nil
+}
+
+// The unfilter loops below read src[i] before writing dst[i]; since dst
+// starts at or before src in memory, that is all the in-place layout
+// needs.
+
+func pngUnfilterSub(dst, src []byte, bpp int) {
+	n := len(src)
+	dst = dst[:n]
+	for i := 0; i < bpp && i < n; i++ {
+		dst[i] = src[i]
+	}
+	for i := bpp; i < n; i++ {
+		dst[i] = src[i] + dst[i-bpp]
+	}
+}
+
+func pngUnfilterUp(dst, src, prev []byte) {
+	n := len(src)
+	dst, prev = dst[:n], prev[:n]
+	for i := range n {
+		dst[i] = src[i] + prev[i]
+	}
+}
+
+func pngUnfilterAvg(dst, src, prev []byte, bpp int) {
+	n := len(src)
+	dst, prev = dst[:n], prev[:n]
+	for i := 0; i < bpp && i < n; i++ {
+		dst[i] = src[i] + prev[i]/2
+	}
+	for i := bpp; i < n; i++ {
+		dst[i] = src[i] + uint8((int(dst[i-bpp])+int(prev[i]))/2)
+	}
+}
+
+func pngUnfilterPaeth(dst, src, prev []byte, bpp int) {
+	n := len(src)
+	dst, prev = dst[:n], prev[:n]
+	for i := 0; i < bpp && i < n; i++ {
+		dst[i] = src[i] + prev[i]
+	}
+	for i := bpp; i < n; i++ {
+		dst[i] = src[i] + pngPaeth(dst[i-bpp], prev[i], prev[i-bpp])
+	}
+}

@@ -1,0 +1,265 @@
+package stego
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"math"
+)
+
+// Mode selects where and how bits are embedded.
+type Mode byte
+
+const (
+	// ModeKeyed (the default) spreads bits over samples chosen by a
+	// keyed permutation, changes samples by ±1 (LSB matching) and uses
+	// matrix coding, so small payloads change few samples.
+	ModeKeyed Mode = 0
+	// ModeSequential replaces LSBs in raster order, one bit per slot. It
+	// is fast and easy to detect; it exists for comparison and as the
+	// control that proves the detectors in Analyze work.
+	ModeSequential Mode = 1
+)
+
+func (m Mode) String() string {
+	switch m {
+	case ModeKeyed:
+		return "keyed"
+	case ModeSequential:
+		return "sequential"
+	}
+	return fmt.Sprintf("Mode(%d)", byte(m))
+}
+
+// ParseMode accepts "keyed" (or "") and "sequential".
+func ParseMode(s string) (Mode, error) {
+	switch s {
+	case "", "keyed":
+		return ModeKeyed, nil
+	case "sequential":
+		return ModeSequential, nil
+	}
+	return 0, fmt.Errorf("%w: mode %q (want keyed or sequential)", ErrInvalidOptions, s)
+}
+
+// Options control embedding and extraction. The zero value is the
+// default: no password (built-in public key), depth 1, keyed mode,
+// compression when it helps.
+type Options struct {
+	// Password encrypts the secret and keys the positions. Empty means
+	// the built-in public key: anyone with stegocluster can extract.
+	Password string
+	// Depth is how many low bits of each sample may carry data, 1–4
+	// (0 means 1). More depth, more capacity, less stealth. Extraction
+	// reads the depth from the image and ignores this.
+	Depth int
+	// Mode is ModeKeyed unless set. Extraction ignores it.
+	Mode Mode
+	// DisableCompression stores the secret as is even if it compresses.
+	DisableCompression bool
+}
+
+func (o Options) depth() (int, error) {
+	switch {
+	case o.Depth == 0:
+		return 1, nil
+	case o.Depth < 1 || o.Depth > 4:
+		return 0, fmt.Errorf("%w: depth %d (want 1–4)", ErrInvalidOptions, o.Depth)
+	}
+	return o.Depth, nil
+}
+
+// Secret is what gets hidden: bytes plus the file name and MIME type that
+// extraction gives back. Name and MIME are at most 255 bytes each and
+// count against the capacity.
+type Secret struct {
+	Name string
+	MIME string
+	Data []byte
+}
+
+// Size is the number of bytes the secret takes out of Capacity before
+// compression: its data, name and MIME type.
+func (s Secret) Size() int { return len(s.Data) + len(s.Name) + len(s.MIME) }
+
+// Stats describes an embedding.
+type Stats struct {
+	Capacity       int     // Capacity of the cover under these options
+	PayloadBytes   int     // sealed bytes in the image: header, metadata, data, tags
+	Compressed     bool    // the data was stored compressed
+	MatrixK        int     // Hamming parameter chosen (1 means no matrix coding)
+	SamplesUsed    int     // samples that carry data, header included
+	ChangedSamples int     // samples whose value changed
+	BitsPerChannel float64 // payload bits per data sample of the cover
+	Depth          int
+	Mode           Mode
+}
+
+// Capacity returns the largest Secret.Size() that Embed accepts for this
+// cover and these options: a secret of exactly this size embeds, one byte
+// more fails with ErrTooLarge. Compressible data may fit beyond it, since
+// it is stored compressed; incompressible data never does. The password
+// does not change capacity.
+func Capacity(cover *Image, opts Options) (int, error) {
+	d, err := opts.depth()
+	if err != nil {
+		return 0, err
+	}
+	if opts.Mode != ModeKeyed && opts.Mode != ModeSequential {
+		return 0, fmt.Errorf("%w: mode %d", ErrInvalidOptions, opts.Mode)
+	}
+	return secretCapacity(cover.r.dataSamples(), d), nil
+}
+
+// Embed hides secret in a copy of cover and returns the copy; cover is
+// not modified. A secret over capacity gives a *CapacityError (matching
+// ErrTooLarge). Embed uses up to GOMAXPROCS goroutines; if ctx is
+// cancelled it stops promptly and returns ctx.Err(), with every goroutine
+// finished.
+func Embed(ctx context.Context, cover *Image, secret Secret, opts Options) (*Image, Stats, error) {
+	out := cover.Clone()
+	stats, err := EmbedInPlace(ctx, out, secret, opts)
+	if err != nil {
+		return nil, Stats{}, err
+	}
+	return out, stats, nil
+}
+
+// Clone returns a deep copy of the image.
+func (m *Image) Clone() *Image {
+	return &Image{r: m.r.clone(), SourceFormat: m.SourceFormat, Notes: append([]string(nil), m.Notes...)}
+}
+
+// EmbedInPlace is Embed without the copy: it hides secret in img itself,
+// for callers that do not need the cover afterwards. On any error img is
+// unchanged, except after cancellation, when it may be partly embedded
+// and should be discarded.
+func EmbedInPlace(ctx context.Context, cover *Image, secret Secret, opts Options) (Stats, error) {
+	d, err := opts.depth()
+	if err != nil {
+		return Stats{}, err
+	}
+	capacity, err := Capacity(cover, opts)
+	if err != nil {
+		return Stats{}, err
+	}
+	if len(secret.Name) > maxMetaField || len(secret.MIME) > maxMetaField {
+		return Stats{}, fmt.Errorf("%w: file name and MIME type must be at most %d bytes", ErrInvalidOptions, maxMetaField)
+	}
+	data, compressed := secret.Data, false
+	if !opts.DisableCompression {
+		data, compressed = deflate(secret.Data)
+	}
+	if len(secret.Data) > math.MaxUint32 {
+		return Stats{}, &CapacityError{Needed: secret.Size(), Available: capacity}
+	}
+	samples := cover.r.dataSamples()
+	stored := len(data) + len(secret.Name) + len(secret.MIME)
+	bodyLen := metaFixedSize + stored + tagSize
+	if stored > capacity || bodyLen > bodyCapacityBytes(samples, d) {
+		return Stats{}, &CapacityError{Needed: stored, Available: capacity}
+	}
+	k := 1
+	if opts.Mode == ModeKeyed {
+		k, _ = chooseK(8*bodyLen, (samples-headerSamples)*d)
+	}
+	h := header{
+		version:  formatVersion,
+		mode:     opts.Mode,
+		depth:    d,
+		k:        k,
+		bodyLen:  uint32(bodyLen),
+		dataSize: uint32(len(secret.Data)),
+	}
+	if compressed {
+		h.flags |= flagCompressed
+	}
+
+	salt := make([]byte, saltSize)
+	if _, err := rand.Read(salt); err != nil {
+		return Stats{}, fmt.Errorf("generate salt: %w", err)
+	}
+	aead, err := newAEAD(opts.Password, salt)
+	if err != nil {
+		return Stats{}, err
+	}
+	plainHeader := h.marshal()
+	sealedHeader := append(salt, aead.Seal(nil, nonce(0), plainHeader, []byte(aadHeader))...)
+	body := aead.Seal(nil, nonce(1), bodyPlain(secret.Name, secret.MIME, data), plainHeader)
+
+	seed, err := positionSeed(opts.Password)
+	if err != nil {
+		return Stats{}, err
+	}
+	kern := newKernel(cover.r, seed)
+	kern.setBody(opts.Mode, layout{depth: d, k: k, bodyBits: 8 * bodyLen})
+	changed, err := kern.embed(ctx, body, sealedHeader)
+	if err != nil {
+		return Stats{}, err
+	}
+	return Stats{
+		Capacity:       capacity,
+		PayloadBytes:   headerSize + bodyLen,
+		Compressed:     compressed,
+		MatrixK:        k,
+		SamplesUsed:    headerSamples + kern.layout.samplesUsed(),
+		ChangedSamples: changed,
+		BitsPerChannel: float64(8*(headerSize+bodyLen)) / float64(samples),
+		Depth:          d,
+		Mode:           opts.Mode,
+	}, nil
+}
+
+// Extract recovers the secret hidden in img under opts.Password. A clean
+// image and a wrong password both give ErrNoHiddenData; hidden data that
+// was found but modified gives ErrCorrupt. Extract never returns data
+// that failed its integrity check. Cancellation is as for Embed.
+func Extract(ctx context.Context, img *Image, opts Options) (*Secret, error) {
+	samples := img.r.dataSamples()
+	if samples <= headerSamples {
+		return nil, ErrNoHiddenData
+	}
+	seed, err := positionSeed(opts.Password)
+	if err != nil {
+		return nil, err
+	}
+	kern := newKernel(img.r, seed)
+	raw := kern.readHeader()
+	aead, err := newAEAD(opts.Password, raw[:saltSize])
+	if err != nil {
+		return nil, err
+	}
+	plainHeader, err := aead.Open(nil, nonce(0), raw[saltSize:], []byte(aadHeader))
+	if err != nil {
+		return nil, ErrNoHiddenData
+	}
+	h, err := parseHeader(plainHeader)
+	if err != nil {
+		return nil, err
+	}
+	l := layout{depth: h.depth, k: h.k, bodyBits: 8 * int(h.bodyLen)}
+	if int(h.bodyLen) > bodyCapacityBytes(samples, h.depth) || l.samplesUsed() > samples-headerSamples {
+		return nil, fmt.Errorf("%w: header declares %d bytes, more than the image holds", ErrCorrupt, h.bodyLen)
+	}
+	kern.setBody(h.mode, l)
+	sealed, err := kern.extractBody(ctx)
+	if err != nil {
+		return nil, err
+	}
+	plain, err := aead.Open(sealed[:0], nonce(1), sealed, plainHeader)
+	if err != nil {
+		return nil, fmt.Errorf("%w: integrity check failed", ErrCorrupt)
+	}
+	return parseBody(h, plain)
+}
+
+// AnalyzeImage is Analyze for images already decoded with Decode; cover
+// may be nil. Unlike Analyze it keeps gray-with-alpha images as one
+// channel, exactly the samples the embedder sees.
+func AnalyzeImage(img, cover *Image) (*Analysis, error) {
+	var c *raster
+	if cover != nil {
+		c = cover.r
+	}
+	return analyzeRaster(img.r, c)
+}
