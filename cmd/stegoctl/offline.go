@@ -1,0 +1,294 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/stegocluster/stegocluster/stego"
+)
+
+// passwordFlags are shared by embed and extract.
+type passwordFlags struct{ file string }
+
+func (p *passwordFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&p.file, "password-file", "", "read the password from this file (first line); default: $STEGO_PASSWORD, else none")
+}
+
+// password reads the password from the file, else STEGO_PASSWORD.
+func (p *passwordFlags) password() (string, error) {
+	if p.file == "" {
+		return os.Getenv("STEGO_PASSWORD"), nil
+	}
+	b, err := os.ReadFile(p.file)
+	if err != nil {
+		return "", fmt.Errorf("read password file: %w", err)
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	return strings.TrimSuffix(line, "\r"), nil
+}
+
+// readInput reads a file, or standard input for "-".
+func readInput(path string, stdin io.Reader) ([]byte, error) {
+	if path == "-" {
+		return io.ReadAll(stdin)
+	}
+	return os.ReadFile(path)
+}
+
+// writeOutput writes data to a file, or standard output for "-".
+func writeOutput(path string, data []byte, stdout io.Writer) error {
+	if path == "-" {
+		_, err := stdout.Write(data)
+		return err
+	}
+	return os.WriteFile(path, data, 0o644)
+}
+
+// writeImage encodes img straight into the output file, through a
+// temporary file in the same directory renamed into place on success, so
+// a failed write never leaves a truncated image under the output name.
+func writeImage(path string, img *stego.Image, f stego.Format, stdout io.Writer) error {
+	if path == "-" {
+		w := bufio.NewWriterSize(stdout, 1<<20)
+		if err := img.Encode(w, f); err != nil {
+			return err
+		}
+		return w.Flush()
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return fmt.Errorf("write output: %w", err)
+	}
+	defer os.Remove(tmp.Name()) // a no-op after the rename
+	w := bufio.NewWriterSize(tmp, 1<<20)
+	if err := img.Encode(w, f); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := w.Flush(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write output: %w", err)
+	}
+	if err := tmp.Chmod(0o644); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write output: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("write output: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("write output: %w", err)
+	}
+	return nil
+}
+
+func decodeImageFile(path string, stdin io.Reader) (*stego.Image, error) {
+	data, err := readInput(path, stdin)
+	if err != nil {
+		return nil, err
+	}
+	img, err := stego.Decode(data, 0)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return img, nil
+}
+
+func runEmbed(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs := newFlagSet("embed", "--cover IMAGE --secret FILE -o OUT [flags]", `  stegoctl embed --cover photo.png --secret notes.pdf -o photo.stego.png
+  STEGO_PASSWORD=hunter2 stegoctl embed --cover photo.jpg --secret key.txt --depth 2 -o out.png
+  tar cz docs | stegoctl embed --cover photo.png --secret - --name docs.tgz -o - > out.png
+`, stderr)
+	var (
+		pw         passwordFlags
+		cover      = fs.String("cover", "", "cover image (PNG, JPEG, GIF, BMP, TIFF, WebP); - for stdin")
+		secretPath = fs.String("secret", "", "file to hide; - for stdin")
+		out        = fs.String("o", "", "output image; - for stdout")
+		depth      = fs.Int("depth", 1, "low bits per channel that may carry data, 1-4 (more: capacity up, stealth down)")
+		modeName   = fs.String("mode", "keyed", "keyed (default: ±1 at keyed positions, matrix coding) or sequential (LSB replacement in raster order; for comparison)")
+		format     = fs.String("format", "", "output format: png or bmp (default: from -o's extension, else png)")
+		name       = fs.String("name", "", "file name stored with the secret (default: the secret's base name)")
+		mimeType   = fs.String("mime", "", "MIME type stored with the secret (default: from the name or content)")
+		noCompress = fs.Bool("no-compress", false, "store the secret uncompressed even if it compresses")
+	)
+	pw.register(fs)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *cover == "" || *secretPath == "" || *out == "" {
+		return fmt.Errorf("%w: --cover, --secret and -o are required", errUsage)
+	}
+	if *cover == "-" && *secretPath == "-" {
+		return fmt.Errorf("%w: only one of --cover and --secret can be standard input", errUsage)
+	}
+	mode, err := stego.ParseMode(*modeName)
+	if err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	outFormat, err := outputFormat(*format, *out)
+	if err != nil {
+		return err
+	}
+	password, err := pw.password()
+	if err != nil {
+		return err
+	}
+	img, err := decodeImageFile(*cover, stdin)
+	if err != nil {
+		return err
+	}
+	data, err := readInput(*secretPath, stdin)
+	if err != nil {
+		return fmt.Errorf("read secret: %w", err)
+	}
+	secret := stego.Secret{Name: *name, MIME: *mimeType, Data: data}
+	if secret.Name == "" && *secretPath != "-" {
+		secret.Name = filepath.Base(*secretPath)
+	}
+	if secret.MIME == "" {
+		secret.MIME = detectMIME(secret.Name, data)
+	}
+	opts := stego.Options{Password: password, Depth: *depth, Mode: mode, DisableCompression: *noCompress}
+	stats, err := stego.EmbedInPlace(context.Background(), img, secret, opts)
+	if err != nil {
+		return err
+	}
+	if err := writeImage(*out, img, outFormat, stdout); err != nil {
+		return err
+	}
+	result := img
+	fmt.Fprintf(stderr, "hid %d bytes (%s, %s) in %dx%d cover: %.1f%% of capacity %d, %.4f bits per channel, matrix k=%d, %d samples changed\n",
+		len(data), secret.Name, secret.MIME, img.Width(), img.Height(),
+		100*float64(secret.Size())/float64(max(1, stats.Capacity)), stats.Capacity, stats.BitsPerChannel, stats.MatrixK, stats.ChangedSamples)
+	for _, note := range result.Notes {
+		fmt.Fprintf(stderr, "note: %s\n", note)
+	}
+	return nil
+}
+
+// outputFormat picks the image format from --format or the file name.
+func outputFormat(flagValue, out string) (stego.Format, error) {
+	f := strings.ToLower(flagValue)
+	if f == "" {
+		f = strings.TrimPrefix(strings.ToLower(filepath.Ext(out)), ".")
+		if f != "bmp" {
+			f = "png"
+		}
+	}
+	switch stego.Format(f) {
+	case stego.PNG, stego.BMP:
+		return stego.Format(f), nil
+	}
+	return "", fmt.Errorf("%w: --format %q (want png or bmp)", errUsage, flagValue)
+}
+
+// detectMIME guesses the type from the extension, else the content.
+func detectMIME(name string, data []byte) string {
+	if t := mime.TypeByExtension(filepath.Ext(name)); t != "" {
+		return t
+	}
+	return http.DetectContentType(data)
+}
+
+func runExtract(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs := newFlagSet("extract", "-i IMAGE -o DIR|FILE [flags]", `  stegoctl extract -i photo.stego.png -o .          # writes the secret under its stored name
+  stegoctl extract -i photo.stego.png -o notes.pdf
+  stegoctl extract -i out.png --password-file pw.txt -o - | less
+`, stderr)
+	var (
+		pw  passwordFlags
+		in  = fs.String("i", "", "stego image; - for stdin")
+		out = fs.String("o", "", "output: a directory (the stored file name is used), a file, or - for stdout")
+	)
+	pw.register(fs)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *in == "" || *out == "" {
+		return fmt.Errorf("%w: -i and -o are required", errUsage)
+	}
+	password, err := pw.password()
+	if err != nil {
+		return err
+	}
+	img, err := decodeImageFile(*in, stdin)
+	if err != nil {
+		return err
+	}
+	secret, err := stego.Extract(context.Background(), img, stego.Options{Password: password})
+	if err != nil {
+		return err
+	}
+	path := *out
+	if info, err := os.Stat(path); err == nil && info.IsDir() {
+		path = filepath.Join(path, safeFileName(secret.Name))
+	}
+	if err := writeOutput(path, secret.Data, stdout); err != nil {
+		return fmt.Errorf("write secret: %w", err)
+	}
+	if path != "-" {
+		fmt.Fprintf(stderr, "recovered %d bytes (%s) to %s\n", len(secret.Data), secret.MIME, path)
+	}
+	return nil
+}
+
+// safeFileName keeps a stored name from escaping the output directory.
+func safeFileName(name string) string {
+	name = filepath.Base(strings.ReplaceAll(name, "\\", "/"))
+	if name == "." || name == "/" || name == ".." || name == "" {
+		return "secret.bin"
+	}
+	return name
+}
+
+type capacityReport struct {
+	Width         int    `json:"width"`
+	Height        int    `json:"height"`
+	Channels      int    `json:"channels"`
+	LSBPerChannel int    `json:"lsb_per_channel"`
+	CapacityBytes int    `json:"capacity_bytes"`
+	Format        string `json:"format"`
+}
+
+func runCapacity(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs := newFlagSet("capacity", "--cover IMAGE [flags]", `  stegoctl capacity --cover photo.png
+  stegoctl capacity --cover photo.png --depth 2 --json
+`, stderr)
+	var (
+		cover  = fs.String("cover", "", "cover image; - for stdin")
+		depth  = fs.Int("depth", 1, "low bits per channel, 1-4")
+		asJSON = fs.Bool("json", false, "print JSON")
+	)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *cover == "" && fs.NArg() == 1 {
+		*cover = fs.Arg(0)
+	}
+	if *cover == "" {
+		return fmt.Errorf("%w: --cover is required", errUsage)
+	}
+	img, err := decodeImageFile(*cover, stdin)
+	if err != nil {
+		return err
+	}
+	capacity, err := stego.Capacity(img, stego.Options{Depth: *depth})
+	if err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	r := capacityReport{Width: img.Width(), Height: img.Height(), Channels: img.Channels(), LSBPerChannel: *depth, CapacityBytes: capacity, Format: img.SourceFormat}
+	if *asJSON {
+		return json.NewEncoder(stdout).Encode(r)
+	}
+	fmt.Fprintf(stdout, "%d bytes (%dx%d, %d channels, %d bits per channel)\n", capacity, r.Width, r.Height, r.Channels, r.LSBPerChannel)
+	return nil
+}
