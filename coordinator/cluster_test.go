@@ -1,0 +1,330 @@
+package coordinator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+)
+
+// freePorts reserves n distinct loopback ports. There is a window between
+// closing the probe listener and etcd binding the port; on a test machine
+// that is good enough.
+func freePorts(t *testing.T, n int) []int {
+	t.Helper()
+	var ports []int
+	var ls []net.Listener
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ls = append(ls, l)
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	for _, l := range ls {
+		l.Close()
+	}
+	return ports
+}
+
+type testCluster struct {
+	t       *testing.T
+	configs []Config
+	nodes   []*Node
+}
+
+func newTestCluster(t *testing.T, size int) *testCluster {
+	t.Helper()
+	ports := freePorts(t, 2*size)
+	var initial []string
+	c := &testCluster{t: t}
+	for i := range size {
+		name := fmt.Sprintf("node%d", i+1)
+		peer := fmt.Sprintf("http://127.0.0.1:%d", ports[2*i])
+		initial = append(initial, name+"="+peer)
+		c.configs = append(c.configs, Config{Member: MemberConfig{
+			Name:         name,
+			DataDir:      t.TempDir(),
+			PeerURL:      peer,
+			ClientURL:    fmt.Sprintf("http://127.0.0.1:%d", ports[2*i+1]),
+			ClusterToken: "test-" + t.Name(),
+			ReadyTimeout: 20 * time.Second,
+		}, PublishEvery: 200 * time.Millisecond, RegistryEvery: 200 * time.Millisecond})
+	}
+	for i := range c.configs {
+		c.configs[i].Member.InitialCluster = strings.Join(initial, ",")
+	}
+	c.nodes = make([]*Node, size)
+	c.startAll()
+	t.Cleanup(c.closeAll)
+	return c
+}
+
+// startAll starts every stopped node concurrently: members wait for a
+// quorum, so they cannot start one by one.
+func (c *testCluster) startAll() {
+	c.t.Helper()
+	var wg sync.WaitGroup
+	errs := make([]error, len(c.nodes))
+	for i := range c.nodes {
+		if c.nodes[i] != nil {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.nodes[i], errs[i] = c.start(i)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+func (c *testCluster) start(i int) (*Node, error) {
+	id := c.configs[i].Member.Name
+	started := time.Now()
+	return Start(context.Background(), c.configs[i], func() NodeInfo {
+		return NodeInfo{ID: id, IP: "127.0.0.1", Version: "test", StartedAt: started}
+	})
+}
+
+func (c *testCluster) closeNode(i int) {
+	if c.nodes[i] == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := c.nodes[i].Close(ctx); err != nil {
+		c.t.Errorf("close %s: %v", c.configs[i].Member.Name, err)
+	}
+	c.nodes[i] = nil
+}
+
+func (c *testCluster) closeAll() {
+	for i := range c.nodes {
+		c.closeNode(i)
+	}
+}
+
+// crash stops node i's etcd member at once, without resigning or
+// revoking anything, as a killed process would; then reaps its loops.
+func (c *testCluster) crash(i int) {
+	n := c.nodes[i]
+	n.Member.etcd.Server.HardStop()
+	c.closeNode(i)
+}
+
+// waitFor polls cond until it holds or the timeout passes.
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// leader returns the index of the single node that believes it leads,
+// or -1 if none or several do.
+func (c *testCluster) leader() int {
+	found := -1
+	for i, n := range c.nodes {
+		if n != nil && n.Elector.Leadership().IsLeader {
+			if found >= 0 {
+				return -1
+			}
+			found = i
+		}
+	}
+	return found
+}
+
+func (c *testCluster) waitLeader(timeout time.Duration) int {
+	c.t.Helper()
+	var l int
+	waitFor(c.t, timeout, "exactly one leader", func() bool { l = c.leader(); return l >= 0 })
+	return l
+}
+
+// waitState waits until every live node's watcher shows a state led by
+// the current leader with the given number of healthy nodes.
+func (c *testCluster) waitState(leader, healthy int, timeout time.Duration) *ClusterState {
+	c.t.Helper()
+	var s *ClusterState
+	id := c.configs[leader].Member.Name
+	waitFor(c.t, timeout, fmt.Sprintf("all nodes to show %s leading %d healthy", id, healthy), func() bool {
+		var first *ClusterState
+		for _, n := range c.nodes {
+			if n == nil {
+				continue
+			}
+			cur := n.Watcher.Current()
+			if cur == nil || cur.LeaderID != id || countHealthy(cur) != healthy {
+				return false
+			}
+			if first != nil && (cur.Revision != first.Revision || cur.Epoch != first.Epoch) {
+				return false
+			}
+			first = cur
+		}
+		s = first
+		return true
+	})
+	return s
+}
+
+func countHealthy(s *ClusterState) int {
+	n := 0
+	for _, node := range s.Nodes {
+		if node.Healthy {
+			n++
+		}
+	}
+	return n
+}
+
+func TestOneLeaderAndSameStatusEverywhere(t *testing.T) {
+	c := newTestCluster(t, 3)
+	l := c.waitLeader(10 * time.Second)
+	s := c.waitState(l, 3, 10*time.Second)
+	if len(s.Nodes) != 3 || s.Epoch <= 0 || s.Term == 0 {
+		t.Fatalf("state %+v: want 3 nodes, positive epoch and raft term", s)
+	}
+	roles := map[string]int{}
+	for _, n := range s.Nodes {
+		roles[n.Role]++
+	}
+	if roles[RoleLeader] != 1 || roles[RoleFollower] != 2 {
+		t.Fatalf("roles %v, want one Leader and two Followers", roles)
+	}
+	// The election key is where operators look: etcdctl get --prefix
+	// /stegocluster/election/ shows the leader's id as the oldest value.
+	resp, err := c.nodes[0].Member.Client().Get(context.Background(), ElectionPrefix, clientv3.WithPrefix(), clientv3.WithSort(clientv3.SortByCreateRevision, clientv3.SortAscend))
+	if err != nil || len(resp.Kvs) == 0 || string(resp.Kvs[0].Value) != s.LeaderID || resp.Kvs[0].CreateRevision != s.Epoch {
+		t.Fatalf("election key: %v %v, want value %s at create revision %d", resp, err, s.LeaderID, s.Epoch)
+	}
+}
+
+func TestCrashedLeaderIsReplaced(t *testing.T) {
+	c := newTestCluster(t, 3)
+	old := c.waitLeader(10 * time.Second)
+	before := c.waitState(old, 3, 10*time.Second)
+	c.crash(old)
+	l := c.waitLeader(10 * time.Second)
+	if l == old {
+		t.Fatal("crashed node still leads")
+	}
+	after := c.waitState(l, 2, 10*time.Second)
+	if after.Epoch <= before.Epoch {
+		t.Fatalf("epoch went from %d to %d; it must grow", before.Epoch, after.Epoch)
+	}
+}
+
+func TestDeposedLeaderCannotWrite(t *testing.T) {
+	c := newTestCluster(t, 3)
+	old := c.waitLeader(10 * time.Second)
+	c.waitState(old, 3, 10*time.Second)
+	stale := c.nodes[old].Elector.Leadership()
+
+	// Depose the leader behind its back: revoke its election lease from
+	// another node, as a failure detector would.
+	other := c.nodes[(old+1)%3].Member.Client()
+	ctx := context.Background()
+	resp, err := other.Get(ctx, stale.Key)
+	if err != nil || len(resp.Kvs) == 0 {
+		t.Fatalf("leader key: %v", err)
+	}
+	if _, err := other.Revoke(ctx, clientv3.LeaseID(resp.Kvs[0].Lease)); err != nil {
+		t.Fatal(err)
+	}
+	// Whatever the old leader believes, its write is refused.
+	if err := c.nodes[old].Elector.FencedPut(ctx, StateKey, "stale"); !errors.Is(err, ErrFenced) && !errors.Is(err, ErrNotLeader) {
+		t.Fatalf("deposed leader's write: err = %v, want ErrFenced or ErrNotLeader", err)
+	}
+	l := c.waitLeader(10 * time.Second)
+	c.waitState(l, 3, 10*time.Second)
+	// A write fenced with the old term fails even after a new term began.
+	if err := fencedPut(ctx, c.nodes[old].Member.Client(), stale, StateKey, "stale"); !errors.Is(err, ErrFenced) {
+		t.Fatalf("write with the old epoch: err = %v, want ErrFenced", err)
+	}
+	if s, err := ReadState(ctx, other); err != nil || s.LeaderID != c.configs[l].Member.Name {
+		t.Fatalf("state after fenced writes: %+v, %v", s, err)
+	}
+}
+
+func TestPauseGivesUpLeadership(t *testing.T) {
+	c := newTestCluster(t, 3)
+	paused := c.waitLeader(10 * time.Second)
+	c.nodes[paused].Elector.Pause()
+	var l int
+	waitFor(t, 10*time.Second, "another node to lead", func() bool { l = c.leader(); return l >= 0 && l != paused })
+	// While paused it must not campaign: no key of its own in the election.
+	id := c.configs[paused].Member.Name
+	time.Sleep(500 * time.Millisecond)
+	resp, err := c.nodes[l].Member.Client().Get(context.Background(), ElectionPrefix, clientv3.WithPrefix())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, kv := range resp.Kvs {
+		if string(kv.Value) == id {
+			t.Fatalf("paused node %s is campaigning: %s", id, kv.Key)
+		}
+	}
+	c.nodes[paused].Elector.Resume()
+	waitFor(t, 5*time.Second, "the resumed node to campaign again", func() bool {
+		resp, err := c.nodes[l].Member.Client().Get(context.Background(), ElectionPrefix, clientv3.WithPrefix())
+		if err != nil {
+			return false
+		}
+		for _, kv := range resp.Kvs {
+			if string(kv.Value) == id {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+func TestRestartWithSameDataKeepsEpochGrowing(t *testing.T) {
+	c := newTestCluster(t, 3)
+	l := c.waitLeader(10 * time.Second)
+	before := c.waitState(l, 3, 10*time.Second)
+	c.closeAll()
+	c.startAll()
+	l = c.waitLeader(15 * time.Second)
+	after := c.waitState(l, 3, 15*time.Second)
+	if after.Epoch <= before.Epoch {
+		t.Fatalf("epoch after restart %d, before %d: must grow", after.Epoch, before.Epoch)
+	}
+}
+
+func TestNoGoroutinesLeftAfterClose(t *testing.T) {
+	baseline := runtime.NumGoroutine()
+	func() {
+		c := newTestCluster(t, 3)
+		l := c.waitLeader(10 * time.Second)
+		c.waitState(l, 3, 10*time.Second)
+		c.closeAll()
+	}()
+	var now int
+	waitFor(t, 10*time.Second, "goroutines to end", func() bool {
+		now = runtime.NumGoroutine()
+		return now <= baseline+2
+	})
+	if t.Failed() {
+		buf := make([]byte, 1<<20)
+		t.Logf("%d goroutines (baseline %d):\n%s", now, baseline, buf[:runtime.Stack(buf, true)])
+	}
+}
