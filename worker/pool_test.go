@@ -1,0 +1,85 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestPoolRefusesWhenFullInsteadOfQueueingForever(t *testing.T) {
+	p := NewPool(2, 1, nil)
+	release := make(chan struct{})
+	started := make(chan struct{}, 3)
+	var wg sync.WaitGroup
+	for range 3 { // two run, one waits in the queue
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_ = p.Do(context.Background(), func(context.Context) error {
+				started <- struct{}{}
+				<-release
+				return nil
+			})
+		}()
+	}
+	<-started
+	<-started
+	deadline := time.Now().Add(2 * time.Second)
+	for p.Queued() != 1 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if p.InFlight() != 2 || p.Queued() != 1 {
+		t.Fatalf("in flight %d, queued %d; want 2 and 1", p.InFlight(), p.Queued())
+	}
+	begin := time.Now()
+	if err := p.Do(context.Background(), func(context.Context) error { return nil }); !errors.Is(err, ErrBusy) {
+		t.Fatalf("fourth job: %v, want ErrBusy", err)
+	}
+	if time.Since(begin) > 100*time.Millisecond {
+		t.Fatal("ErrBusy was not immediate")
+	}
+	close(release)
+	wg.Wait()
+	if p.InFlight() != 0 || p.Queued() != 0 {
+		t.Fatalf("after all: in flight %d, queued %d", p.InFlight(), p.Queued())
+	}
+}
+
+func TestQueuedJobHonoursContext(t *testing.T) {
+	p := NewPool(1, 5, nil)
+	release := make(chan struct{})
+	go p.Do(context.Background(), func(context.Context) error { <-release; return nil })
+	for p.InFlight() != 1 {
+		time.Sleep(time.Millisecond)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	ran := false
+	err := p.Do(ctx, func(context.Context) error { ran = true; return nil })
+	close(release)
+	if !errors.Is(err, context.DeadlineExceeded) || ran {
+		t.Fatalf("queued job with expired context: err %v, ran %t", err, ran)
+	}
+}
+
+func TestPauseAndCrash(t *testing.T) {
+	var changes []bool
+	crashed := false
+	f := &Faults{Exit: func() { crashed = true }, OnChange: func(p bool) { changes = append(changes, p) }}
+	p := NewPool(1, 0, f)
+	f.Pause()
+	f.Pause() // no second notification
+	if err := p.Do(context.Background(), func(context.Context) error { return nil }); !errors.Is(err, ErrPaused) {
+		t.Fatalf("paused: %v", err)
+	}
+	f.Resume()
+	if err := p.Do(context.Background(), func(context.Context) error { return nil }); err != nil {
+		t.Fatalf("resumed: %v", err)
+	}
+	f.Crash()
+	if !crashed || len(changes) != 2 || !changes[0] || changes[1] {
+		t.Fatalf("crashed %t, changes %v", crashed, changes)
+	}
+}
