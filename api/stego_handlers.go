@@ -1,0 +1,356 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"image"
+	"image/color"
+	"io"
+	"math/rand/v2"
+	"mime"
+	"mime/multipart"
+	"net/http"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/stegocluster/stegocluster/stego"
+)
+
+// form is a parsed multipart request: files by field name, plus text
+// fields. Parts are read one at a time from the stream, each bounded, so
+// memory is what the files themselves take and no temporary files are
+// written.
+type form struct {
+	files     map[string][]byte
+	filenames map[string]string
+	types     map[string]string
+	fields    map[string]string
+}
+
+const (
+	maxParts      = 16
+	maxFieldBytes = 4 << 10
+)
+
+func readForm(r *http.Request, maxUpload int64) (*form, error) {
+	f := &form{files: map[string][]byte{}, filenames: map[string]string{}, types: map[string]string{}, fields: map[string]string{}}
+	if r.ContentLength == 0 && r.Header.Get("Content-Type") == "" {
+		return f, nil // all fields optional (capacity of the built-in cover)
+	}
+	mr, err := r.MultipartReader()
+	if err != nil {
+		return nil, badRequest("want a multipart/form-data body: " + err.Error())
+	}
+	for i := 0; ; i++ {
+		part, err := mr.NextPart()
+		if errors.Is(err, io.EOF) {
+			return f, nil
+		}
+		if err != nil {
+			var mbe *http.MaxBytesError
+			if errors.As(err, &mbe) {
+				return nil, err
+			}
+			return nil, badRequest("malformed multipart body: " + err.Error())
+		}
+		if i >= maxParts {
+			return nil, badRequest(fmt.Sprintf("more than %d form parts", maxParts))
+		}
+		if err := f.add(part, maxUpload); err != nil {
+			return nil, err
+		}
+	}
+}
+
+func (f *form) add(part *multipart.Part, maxUpload int64) error {
+	defer part.Close()
+	name := part.FormName()
+	limit := int64(maxFieldBytes)
+	if part.FileName() != "" || name == "file" || name == "cover" {
+		limit = maxUpload
+	}
+	data, err := io.ReadAll(io.LimitReader(part, limit+1))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return err
+		}
+		return badRequest("reading form part " + name + ": " + err.Error())
+	}
+	if int64(len(data)) > limit {
+		return &apiError{http.StatusRequestEntityTooLarge, codeTooLarge, fmt.Sprintf("form part %q is over %d bytes", name, limit), gin.H{"limit_bytes": limit}}
+	}
+	if part.FileName() != "" || name == "file" || name == "cover" {
+		f.files[name] = data
+		f.filenames[name] = part.FileName()
+		f.types[name] = part.Header.Get("Content-Type")
+		return nil
+	}
+	f.fields[name] = string(data)
+	return nil
+}
+
+// depth reads the optional depth field (default 1).
+func (f *form) depth() (int, error) {
+	v := strings.TrimSpace(f.fields["depth"])
+	if v == "" {
+		return 1, nil
+	}
+	d, err := strconv.Atoi(v)
+	if err != nil || d < 1 || d > 4 {
+		return 0, badRequest("depth must be 1, 2, 3 or 4")
+	}
+	return d, nil
+}
+
+// run parses the form and runs job in the worker pool with the job
+// timeout, so that a busy node answers 503 at once and a client that
+// leaves stops its job.
+func (s *Server) run(c *gin.Context, job func(ctx context.Context, f *form) error) bool {
+	f, err := readForm(c.Request, s.cfg.MaxUpload)
+	if err != nil {
+		fail(c, err)
+		return false
+	}
+	ctx, cancel := context.WithTimeout(c.Request.Context(), s.cfg.JobTimeout)
+	defer cancel()
+	if err := s.cfg.Pool.Do(ctx, func(ctx context.Context) error { return job(ctx, f) }); err != nil {
+		fail(c, err)
+		return false
+	}
+	return true
+}
+
+type coverInfo struct {
+	Width         int `json:"width"`
+	Height        int `json:"height"`
+	Channels      int `json:"channels"`
+	LSBPerChannel int `json:"lsb_per_channel"`
+	CapacityBytes int `json:"capacity_bytes"`
+}
+
+func (s *Server) coverFrom(f *form) (*stego.Image, bool, error) {
+	data, ok := f.files["cover"]
+	if !ok || len(data) == 0 {
+		return s.cover, false, nil
+	}
+	img, err := stego.Decode(data, s.cfg.MaxPixels)
+	return img, true, err
+}
+
+func (s *Server) embed(c *gin.Context) {
+	var resp gin.H
+	var png []byte
+	ok := s.run(c, func(ctx context.Context, f *form) error {
+		data, ok := f.files["file"]
+		if !ok {
+			return badRequest("missing form file \"file\" (the secret to hide)")
+		}
+		depth, err := f.depth()
+		if err != nil {
+			return err
+		}
+		cover, own, err := s.coverFrom(f)
+		if err != nil {
+			return err
+		}
+		name := filepath.Base(strings.ReplaceAll(f.filenames["file"], "\\", "/"))
+		if name == "." || name == "/" {
+			name = ""
+		}
+		if len(name) > 255 {
+			name = name[len(name)-255:]
+		}
+		mimeType := f.types["file"]
+		if mimeType == "" || mimeType == "application/octet-stream" {
+			if t := mime.TypeByExtension(filepath.Ext(name)); t != "" {
+				mimeType = t
+			} else {
+				mimeType = http.DetectContentType(data)
+			}
+		}
+		opts := stego.Options{Password: f.fields["password"], Depth: depth}
+		secret := stego.Secret{Name: name, MIME: mimeType, Data: data}
+		out := cover
+		var stats stego.Stats
+		if own {
+			stats, err = stego.EmbedInPlace(ctx, cover, secret, opts)
+		} else {
+			out, stats, err = stego.Embed(ctx, cover, secret, opts)
+		}
+		if err != nil {
+			return err
+		}
+		var buf bytes.Buffer
+		buf.Grow(len(data) + 3*out.Width()*out.Height())
+		if err := out.Encode(&buf, stego.PNG); err != nil {
+			return err
+		}
+		png = buf.Bytes()
+		notes := append([]string{}, out.Notes...)
+		if !own {
+			notes = append(notes, "built-in cover used: anyone who has it can see where bits changed; send your own cover for real secrecy")
+		}
+		resp = gin.H{
+			"node_id": s.cfg.NodeID,
+			"cover_info": coverInfo{Width: out.Width(), Height: out.Height(), Channels: out.Channels(),
+				LSBPerChannel: depth, CapacityBytes: stats.Capacity},
+			"secret_size_bytes":  len(data),
+			"payload_size_bytes": stats.PayloadBytes,
+			"bits_per_channel":   stats.BitsPerChannel,
+			"changed_samples":    stats.ChangedSamples,
+			"matrix_k":           stats.MatrixK,
+			"compressed":         stats.Compressed,
+			"notes":              notes,
+		}
+		return nil
+	})
+	if !ok {
+		return
+	}
+	if wants(c, "image/png", "png") {
+		c.Data(http.StatusOK, "image/png", png)
+		return
+	}
+	resp["request_id"] = c.GetString(requestIDKey)
+	resp["stego_image_b64"] = base64.StdEncoding.EncodeToString(png)
+	c.JSON(http.StatusOK, resp)
+}
+
+// wants reports whether the client asked for a raw body of this type,
+// by Accept header or ?format=.
+func wants(c *gin.Context, contentType, format string) bool {
+	return c.Query("format") == format || strings.Contains(c.GetHeader("Accept"), contentType)
+}
+
+func (s *Server) extract(c *gin.Context) {
+	var secret *stego.Secret
+	ok := s.run(c, func(ctx context.Context, f *form) error {
+		data, ok := f.files["file"]
+		if !ok {
+			return badRequest("missing form file \"file\" (the stego image)")
+		}
+		img, err := stego.Decode(data, s.cfg.MaxPixels)
+		if err != nil {
+			return err
+		}
+		secret, err = stego.Extract(ctx, img, stego.Options{Password: f.fields["password"]})
+		return err
+	})
+	if !ok {
+		return
+	}
+	mimeType := secret.MIME
+	if mimeType == "" {
+		mimeType = "application/octet-stream"
+	}
+	if wants(c, "application/octet-stream", "raw") {
+		name := secret.Name
+		if name == "" {
+			name = "secret.bin"
+		}
+		c.Header("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": name}))
+		c.Data(http.StatusOK, mimeType, secret.Data)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{
+		"request_id":           c.GetString(requestIDKey),
+		"node_id":              s.cfg.NodeID,
+		"recovered_size_bytes": len(secret.Data),
+		"recovered_mime":       mimeType,
+		"recovered_filename":   secret.Name,
+		"recovered_b64":        base64.StdEncoding.EncodeToString(secret.Data),
+	})
+}
+
+func (s *Server) capacity(c *gin.Context) {
+	var info coverInfo
+	ok := s.run(c, func(_ context.Context, f *form) error {
+		depth, err := f.depth()
+		if err != nil {
+			return err
+		}
+		cover, _, err := s.coverFrom(f)
+		if err != nil {
+			return err
+		}
+		n, err := stego.Capacity(cover, stego.Options{Depth: depth})
+		info = coverInfo{Width: cover.Width(), Height: cover.Height(), Channels: cover.Channels(), LSBPerChannel: depth, CapacityBytes: n}
+		return err
+	})
+	if ok {
+		c.JSON(http.StatusOK, info)
+	}
+}
+
+func (s *Server) analyze(c *gin.Context) {
+	var report *stego.Analysis
+	ok := s.run(c, func(_ context.Context, f *form) error {
+		data, ok := f.files["file"]
+		if !ok {
+			return badRequest("missing form file \"file\" (the image to analyse)")
+		}
+		img, err := stego.Decode(data, s.cfg.MaxPixels)
+		if err != nil {
+			return err
+		}
+		var cover *stego.Image
+		if data, ok := f.files["cover"]; ok && len(data) > 0 {
+			if cover, err = stego.Decode(data, s.cfg.MaxPixels); err != nil {
+				return err
+			}
+		}
+		report, err = stego.AnalyzeImage(img, cover)
+		return err
+	})
+	if ok {
+		c.JSON(http.StatusOK, report)
+	}
+}
+
+// datasetSize is the number of deterministic test secrets served.
+const datasetSize = 50
+
+// dataset serves test secret number index: a small PNG, the same on
+// every node and every run, for load tests that must verify round trips.
+func (s *Server) dataset(c *gin.Context) {
+	i, err := strconv.Atoi(c.Param("index"))
+	if err != nil || i < 0 || i >= datasetSize {
+		fail(c, &apiError{http.StatusNotFound, codeNotFound, fmt.Sprintf("dataset index must be 0–%d", datasetSize-1), nil})
+		return
+	}
+	png, err := datasetImage(i)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.Header("Content-Disposition", mime.FormatMediaType("inline", map[string]string{"filename": fmt.Sprintf("dataset-%02d.png", i)}))
+	c.Data(http.StatusOK, "image/png", png)
+}
+
+func datasetImage(i int) ([]byte, error) {
+	size := 48 + 8*(i%8)
+	rng := rand.New(rand.NewPCG(uint64(i), 0x5eed))
+	m := image.NewNRGBA(image.Rect(0, 0, size, size))
+	base := color.NRGBA{uint8(rng.IntN(256)), uint8(rng.IntN(256)), uint8(rng.IntN(256)), 255}
+	for y := 0; y < size; y++ {
+		for x := 0; x < size; x++ {
+			m.SetNRGBA(x, y, color.NRGBA{base.R + uint8(x*3), base.G + uint8(y*3), base.B ^ uint8(rng.IntN(32)), 255})
+		}
+	}
+	img, err := stego.FromImage(m)
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	if err := img.Encode(&buf, stego.PNG); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
