@@ -178,7 +178,9 @@ func TestErrorsAreJSONWithTheRightStatus(t *testing.T) {
 		status int
 		code   string
 	}{
-		{"embed without a secret", func() *httptest.ResponseRecorder { return post(t, s, "/api/embed", nil, part{"password", "", []byte("x")}) }, 400, "bad_request"},
+		{"embed without a secret", func() *httptest.ResponseRecorder {
+			return post(t, s, "/api/embed", nil, part{"password", "", []byte("x")})
+		}, 400, "bad_request"},
 		{"not multipart", func() *httptest.ResponseRecorder {
 			return do(t, s, "POST", "/api/embed", strings.NewReader("{}"), map[string]string{"Content-Type": "application/json"})
 		}, 400, "bad_request"},
