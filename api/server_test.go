@@ -138,7 +138,7 @@ func TestHideAndRevealRoundTrip(t *testing.T) {
 		}
 	}
 	info := resp["cover_info"].(map[string]any)
-	if info["width"] != 640.0 || info["capacity_bytes"] != 102177.0 || info["lsb_per_channel"] != 1.0 {
+	if info["width"] != 960.0 || info["capacity_bytes"] != 230337.0 || info["lsb_per_channel"] != 1.0 {
 		t.Errorf("cover_info %v", info)
 	}
 	stegoPNG, err := base64.StdEncoding.DecodeString(resp["stego_image_b64"].(string))
@@ -234,7 +234,7 @@ func TestErrorsAreJSONWithTheRightStatus(t *testing.T) {
 func TestCapacityAnalyzeDataset(t *testing.T) {
 	s, _ := newTestServer(t, nil)
 	rec := do(t, s, "POST", "/api/capacity", nil, nil)
-	if got := decodeJSON(t, rec); rec.Code != 200 || got["capacity_bytes"] != 102177.0 {
+	if got := decodeJSON(t, rec); rec.Code != 200 || got["capacity_bytes"] != 230337.0 {
 		t.Fatalf("capacity of the built-in cover: %d %v", rec.Code, got)
 	}
 	rec = post(t, s, "/api/capacity", nil, part{"cover", "c.png", smallPNG(t, 64, 64)}, part{"depth", "", []byte("2")})

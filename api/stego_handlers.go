@@ -62,20 +62,26 @@ func readForm(r *http.Request, maxUpload int64) (*form, error) {
 		if i >= maxParts {
 			return nil, badRequest(fmt.Sprintf("more than %d form parts", maxParts))
 		}
-		if err := f.add(part, maxUpload); err != nil {
+		if err := f.add(part, maxUpload, r.ContentLength); err != nil {
 			return nil, err
 		}
 	}
 }
 
-func (f *form) add(part *multipart.Part, maxUpload int64) error {
+// add reads one part. File parts are read into one buffer sized from the
+// request's Content-Length (when given): growing a buffer by doubling
+// would allocate about twice the upload, which under many concurrent
+// 50 MB uploads is the difference between staying under 1 GiB or not.
+func (f *form) add(part *multipart.Part, maxUpload, contentLength int64) error {
 	defer part.Close()
 	name := part.FormName()
 	limit := int64(maxFieldBytes)
 	if part.FileName() != "" || name == "file" || name == "cover" {
 		limit = maxUpload
 	}
-	data, err := io.ReadAll(io.LimitReader(part, limit+1))
+	buf := bytes.NewBuffer(make([]byte, 0, min(max(contentLength, 0), limit)+bytes.MinRead))
+	_, err := buf.ReadFrom(io.LimitReader(part, limit+1))
+	data := buf.Bytes()
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -177,7 +178,8 @@ func (e *Elector) term(ctx context.Context, wake <-chan struct{}) error {
 		e.revoke(grant.ID)
 	}()
 
-	election := concurrency.NewElection(session, ElectionPrefix)
+	// NewElection adds the "/" itself.
+	election := concurrency.NewElection(session, strings.TrimSuffix(ElectionPrefix, "/"))
 	campaignCtx, cancelCampaign := context.WithCancel(termCtx)
 	go func() {
 		select {

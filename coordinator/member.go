@@ -26,6 +26,7 @@ type MemberConfig struct {
 	ClientURL      string        // listen and advertise URL for clients, e.g. http://127.0.0.1:2379
 	InitialCluster string        // "n1=http://…:2380,n2=…"; empty: a one-member cluster of this node
 	ClusterToken   string        // distinguishes clusters started from the same config
+	ClusterState   string        // "new" (default) or "existing" to join a running cluster after member add
 	TickMs         uint          // raft heartbeat interval
 	ElectionMs     uint          // raft election timeout
 	ReadyTimeout   time.Duration // how long StartMember waits for the member to be ready
@@ -105,6 +106,9 @@ func embedConfig(cfg MemberConfig) (*embed.Config, error) {
 	}
 	if cfg.ClusterToken != "" {
 		ec.InitialClusterToken = cfg.ClusterToken
+	}
+	if cfg.ClusterState != "" {
+		ec.ClusterState = cfg.ClusterState
 	}
 	ec.TickMs, ec.ElectionMs = cfg.TickMs, cfg.ElectionMs
 	if ec.TickMs == 0 {

@@ -3,6 +3,7 @@ package stego
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 
@@ -126,24 +127,44 @@ func parseBody(h header, b []byte) (*Secret, error) {
 	return &s, nil
 }
 
-// deflate compresses data and returns it only if that saves space, so an
-// incompressible secret costs nothing and Capacity stays exact.
-func deflate(data []byte) ([]byte, bool) {
-	if len(data) < 64 {
+// deflate compresses data and returns it only if that saves space and
+// the result is at most limit bytes, so an incompressible secret costs
+// nothing and Capacity stays exact. Compression stops as soon as the
+// output passes either bound: a 50 MB upload that cannot fit costs
+// little more than reading it.
+func deflate(data []byte, limit int) ([]byte, bool) {
+	bound := min(limit, len(data)-1)
+	if len(data) < 64 || bound <= 0 {
 		return data, false
 	}
-	var buf bytes.Buffer
-	w, err := flate.NewWriter(&buf, flate.BestSpeed)
+	out := &boundedBuffer{limit: bound}
+	w, err := flate.NewWriter(out, flate.BestSpeed)
 	if err != nil {
 		return data, false
 	}
 	if _, err := w.Write(data); err != nil {
 		return data, false
 	}
-	if err := w.Close(); err != nil || buf.Len() >= len(data) {
+	if err := w.Close(); err != nil {
 		return data, false
 	}
-	return buf.Bytes(), true
+	return out.buf, true
+}
+
+var errBufferFull = errors.New("buffer full")
+
+// boundedBuffer is a bytes.Buffer that refuses to grow past limit.
+type boundedBuffer struct {
+	buf   []byte
+	limit int
+}
+
+func (b *boundedBuffer) Write(p []byte) (int, error) {
+	if len(b.buf)+len(p) > b.limit {
+		return 0, errBufferFull
+	}
+	b.buf = append(b.buf, p...)
+	return len(p), nil
 }
 
 // inflateBounded decompresses exactly size bytes; a stream that yields

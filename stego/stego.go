@@ -148,7 +148,7 @@ func EmbedInPlace(ctx context.Context, cover *Image, secret Secret, opts Options
 	}
 	data, compressed := secret.Data, false
 	if !opts.DisableCompression {
-		data, compressed = deflate(secret.Data)
+		data, compressed = deflate(secret.Data, capacity-len(secret.Name)-len(secret.MIME))
 	}
 	if len(secret.Data) > math.MaxUint32 {
 		return Stats{}, &CapacityError{Needed: secret.Size(), Available: capacity}

@@ -17,6 +17,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -43,6 +44,7 @@ type settings struct {
 	ClientURL       string        `envconfig:"CLIENT_URL" default:"http://127.0.0.1:2379"`
 	InitialCluster  string        `envconfig:"INITIAL_CLUSTER"`
 	ClusterToken    string        `envconfig:"CLUSTER_TOKEN" default:"stegocluster"`
+	ClusterState    string        `envconfig:"INITIAL_CLUSTER_STATE" default:"new"`
 	TickMs          uint          `envconfig:"ETCD_TICK_MS" default:"50"`
 	ElectionMs      uint          `envconfig:"ETCD_ELECTION_MS" default:"250"`
 	LeaseTTL        int           `envconfig:"LEASE_TTL" default:"1"`
@@ -55,6 +57,7 @@ type settings struct {
 	JobTimeout      time.Duration `envconfig:"JOB_TIMEOUT" default:"60s"`
 	AdminToken      string        `envconfig:"ADMIN_TOKEN"`
 	ShutdownTimeout time.Duration `envconfig:"SHUTDOWN_TIMEOUT" default:"8s"`
+	MemoryLimitMB   int64         `envconfig:"MEMORY_LIMIT_MB" default:"768"`
 	LogLevel        slog.Level    `envconfig:"LOG_LEVEL" default:"info"`
 }
 
@@ -80,6 +83,11 @@ func run(ctx context.Context, s settings, logger *slog.Logger) error {
 	if s.Workers <= 0 {
 		s.Workers = runtime.GOMAXPROCS(0)
 	}
+	if s.MemoryLimitMB > 0 {
+		// A soft limit: the collector works harder as the heap nears it,
+		// which keeps bursts of large uploads from doubling the RSS.
+		debug.SetMemoryLimit(s.MemoryLimitMB << 20)
+	}
 	faults := &worker.Faults{Exit: func() {
 		logger.Warn("crash requested through /admin/fail: exiting now")
 		os.Exit(3)
@@ -98,7 +106,7 @@ func run(ctx context.Context, s settings, logger *slog.Logger) error {
 		Member: coordinator.MemberConfig{
 			Name: s.NodeID, DataDir: filepath.Join(s.DataDir, "etcd"),
 			PeerURL: s.PeerURL, ClientURL: s.ClientURL,
-			InitialCluster: s.InitialCluster, ClusterToken: s.ClusterToken,
+			InitialCluster: s.InitialCluster, ClusterToken: s.ClusterToken, ClusterState: s.ClusterState,
 			TickMs: s.TickMs, ElectionMs: s.ElectionMs, ReadyTimeout: s.ReadyTimeout,
 		},
 		LeaseTTL:       s.LeaseTTL,
