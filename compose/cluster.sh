@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# Three stegod nodes and nginx on 127.0.0.1, without Docker: the same
+# topology as docker-compose.yml, for machines without a Docker engine.
+#
+#   compose/cluster.sh up            build, start three nodes and nginx, wait until healthy
+#   compose/cluster.sh status        the cluster as nginx sees it
+#   compose/cluster.sh stop N        SIGTERM node N (1-3);  kill N: SIGKILL it
+#   compose/cluster.sh start N       start node N again with its data
+#   compose/cluster.sh down          stop everything and delete the cluster directory
+#
+# Settings (environment): CLUSTER_DIR (default /tmp/stegocluster), NGINX_PORT
+# (8000), HTTP_BASE (8081: nodes on 8081-8083), PEER_BASE (12380: raft on
+# 12380/12382/12384, etcd clients one above each), ADMIN_TOKEN (admin).
+# Needs Go and nginx (Debian: apt-get install nginx).
+set -euo pipefail
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+dir=${CLUSTER_DIR:-/tmp/stegocluster}
+nginx_port=${NGINX_PORT:-8000}
+http_base=${HTTP_BASE:-8081}
+peer_base=${PEER_BASE:-12380}
+token=${ADMIN_TOKEN:-admin}
+
+http_port() { echo $((http_base + $1 - 1)); }
+peer_port() { echo $((peer_base + 2 * ($1 - 1))); }
+client_port() { echo $(($(peer_port "$1") + 1)); }
+initial_cluster() {
+	local i out=""
+	for i in 1 2 3; do out+="${out:+,}stego-node$i=http://127.0.0.1:$(peer_port "$i")"; done
+	echo "$out"
+}
+
+start_node() {
+	local i=$1
+	mkdir -p "$dir/node$i" "$dir/log"
+	NODE_ID=stego-node$i HTTP_ADDR=127.0.0.1:$(http_port "$i") ADVERTISE_IP=127.0.0.1 \
+		DATA_DIR="$dir/node$i" PEER_URL=http://127.0.0.1:$(peer_port "$i") \
+		CLIENT_URL=http://127.0.0.1:$(client_port "$i") INITIAL_CLUSTER=$(initial_cluster) \
+		CLUSTER_TOKEN=stegocluster-local ADMIN_TOKEN=$token \
+		nohup "$dir/bin/stegod" >>"$dir/log/node$i.log" 2>&1 &
+	echo $! >"$dir/node$i.pid"
+}
+
+signal_node() {
+	local sig=$1 i=$2 pid
+	pid=$(cat "$dir/node$i.pid" 2>/dev/null) || return 0
+	kill "-$sig" "$pid" 2>/dev/null || true
+	for _ in $(seq 200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+	rm -f "$dir/node$i.pid"
+}
+
+nginx_conf() {
+	# The shared config with the lines marked "# local:" pointed here.
+	# Workers run as the invoking user so they can use $dir wherever it
+	# is (as root nginx would otherwise drop to nobody).
+	if [ "$(id -u)" = 0 ]; then echo "user root;"; fi
+	sed -e "s|^pid .*# local: pid|pid $dir/nginx.pid;|" \
+		-e "s|^error_log .*# local: error_log|error_log $dir/log/nginx-error.log warn;|" \
+		-e "s|access_log .*# local: access_log|access_log $dir/log/nginx-access.log;|" \
+		-e "s|client_body_temp_path .*# local: temp|client_body_temp_path $dir/nginx/body;|" \
+		-e "s|proxy_temp_path .*# local: temp|proxy_temp_path $dir/nginx/proxy;|" \
+		-e "s|server stego-node\([123]\):8080\(.*\)# local: node.|server 127.0.0.1:NODEPORT\1\2|" \
+		-e "s|listen 80;.*# local: listen|listen 127.0.0.1:$nginx_port;|" \
+		"$repo/nginx/nginx.conf" |
+		sed -e "s|NODEPORT1|$(http_port 1)|" -e "s|NODEPORT2|$(http_port 2)|" -e "s|NODEPORT3|$(http_port 3)|"
+}
+
+wait_healthy() {
+	local deadline=$((SECONDS + ${1:-60})) i ok
+	while [ $SECONDS -lt $deadline ]; do
+		ok=0
+		for i in 1 2 3; do curl -fs "http://127.0.0.1:$(http_port "$i")/readyz" >/dev/null 2>&1 && ok=$((ok + 1)); done
+		if [ $ok = 3 ] && curl -fs "http://127.0.0.1:$nginx_port/cluster/status" >/dev/null 2>&1; then return 0; fi
+		sleep 0.2
+	done
+	echo "cluster not healthy after ${1:-60}s; logs in $dir/log" >&2
+	return 1
+}
+
+case ${1:-} in
+up)
+	command -v nginx >/dev/null || { echo "nginx is not installed (apt-get install nginx)" >&2; exit 1; }
+	mkdir -p "$dir/bin" "$dir/log" "$dir/nginx"
+	(cd "$repo" && go build -o "$dir/bin/stegod" ./cmd/stegod && go build -o "$dir/bin/stegoctl" ./cmd/stegoctl)
+	for i in 1 2 3; do start_node "$i"; done
+	nginx_conf >"$dir/nginx.conf"
+	nginx -t -q -p "$dir" -c "$dir/nginx.conf" 2>/dev/null || nginx -t -p "$dir" -c "$dir/nginx.conf"
+	nginx -p "$dir" -c "$dir/nginx.conf" -e "$dir/log/nginx-error.log"
+	wait_healthy 90
+	echo "stegocluster up: http://127.0.0.1:$nginx_port/ (nodes on $(http_port 1)-$(http_port 3); etcd at 127.0.0.1:$(client_port 1); admin token $token)"
+	;;
+status)
+	curl -fsS "http://127.0.0.1:$nginx_port/cluster/status"
+	echo
+	;;
+stop) signal_node TERM "$2" ;;
+kill) signal_node KILL "$2" ;;
+start) start_node "$2" ;;
+wait) wait_healthy "${2:-60}" ;;
+down)
+	[ -f "$dir/nginx.pid" ] && nginx -p "$dir" -c "$dir/nginx.conf" -e "$dir/log/nginx-error.log" -s quit 2>/dev/null || true
+	for i in 1 2 3; do signal_node TERM "$i"; done
+	for _ in $(seq 100); do [ -f "$dir/nginx.pid" ] || break; sleep 0.05; done
+	rm -rf "$dir"
+	;;
+*)
+	sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
+	exit 2
+	;;
+esac

@@ -1,0 +1,263 @@
+// Package e2e runs whole clusters: three stegod processes behind nginx
+// (compose/cluster.sh), and — where a Docker engine exists — the compose
+// stack. They need nginx and etcdctl installed (.ci/run installs them).
+package e2e
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"mime/multipart"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+type localCluster struct {
+	t          *testing.T
+	dir        string
+	env        []string
+	nginx      string // base URL
+	httpBase   int
+	clientPort int
+}
+
+// portsFree reports whether n consecutive loopback ports from base are free.
+func portsFree(base, n int) bool {
+	for p := base; p < base+n; p++ {
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
+		if err != nil {
+			return false
+		}
+		l.Close()
+	}
+	return true
+}
+
+func startLocalCluster(t *testing.T) *localCluster {
+	t.Helper()
+	for _, tool := range []string{"nginx", "etcdctl", "go"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Fatalf("%s is required for the end-to-end tests (apt-get install nginx etcd-client): %v", tool, err)
+		}
+	}
+	var base int
+	for i := 0; ; i++ {
+		base = 20000 + rand.IntN(20000)/10*10
+		if portsFree(base, 10) {
+			break
+		}
+		if i > 50 {
+			t.Fatal("no free port range")
+		}
+	}
+	c := &localCluster{t: t, dir: filepath.Join(t.TempDir(), "cluster"), httpBase: base + 1, clientPort: base + 5}
+	c.env = append(os.Environ(), "CLUSTER_DIR="+c.dir, fmt.Sprintf("NGINX_PORT=%d", base),
+		fmt.Sprintf("HTTP_BASE=%d", base+1), fmt.Sprintf("PEER_BASE=%d", base+4), "ADMIN_TOKEN=e2e")
+	c.nginx = fmt.Sprintf("http://127.0.0.1:%d", base)
+	t.Cleanup(func() {
+		if out, err := c.script("down"); err != nil {
+			t.Errorf("cluster.sh down: %v\n%s", err, out)
+		}
+	})
+	if out, err := c.script("up"); err != nil {
+		t.Fatalf("cluster.sh up: %v\n%s", err, out)
+	}
+	return c
+}
+
+func (c *localCluster) script(args ...string) (string, error) {
+	cmd := exec.Command("../compose/cluster.sh", args...)
+	cmd.Env = c.env
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+type status struct {
+	LeaderID string `json:"leader_id"`
+	Epoch    int64  `json:"epoch"`
+	Nodes    []struct {
+		ID      string `json:"id"`
+		Role    string `json:"role"`
+		Healthy bool   `json:"healthy"`
+	} `json:"nodes"`
+}
+
+func getStatus(base string) (*status, error) {
+	resp, err := http.Get(base + "/cluster/status")
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		return nil, fmt.Errorf("status %d", resp.StatusCode)
+	}
+	var s status
+	return &s, json.NewDecoder(resp.Body).Decode(&s)
+}
+
+func healthyCount(s *status) int {
+	n := 0
+	for _, node := range s.Nodes {
+		if node.Healthy {
+			n++
+		}
+	}
+	return n
+}
+
+// hideAndReveal hides secret through base and reveals it again,
+// returning an error unless the bytes come back identical.
+func hideAndReveal(base string, secret []byte) error {
+	post := func(path, accept string, file []byte) ([]byte, error) {
+		var body bytes.Buffer
+		w := multipart.NewWriter(&body)
+		fw, _ := w.CreateFormFile("file", "secret.bin")
+		fw.Write(file)
+		w.WriteField("password", "e2e")
+		w.Close()
+		req, _ := http.NewRequest("POST", base+path, &body)
+		req.Header.Set("Content-Type", w.FormDataContentType())
+		req.Header.Set("Accept", accept)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return nil, err
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 {
+			return nil, fmt.Errorf("%s: %d %s", path, resp.StatusCode, b)
+		}
+		return b, err
+	}
+	png, err := post("/api/embed", "image/png", secret)
+	if err != nil {
+		return err
+	}
+	got, err := post("/api/extract", "application/octet-stream", png)
+	if err != nil {
+		return err
+	}
+	if sha256.Sum256(got) != sha256.Sum256(secret) {
+		return fmt.Errorf("revealed %d bytes differ from the %d hidden", len(got), len(secret))
+	}
+	return nil
+}
+
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for !cond() {
+		if time.Since(start) > timeout {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return time.Since(start)
+}
+
+func TestLocalClusterBehindNginx(t *testing.T) {
+	c := startLocalCluster(t)
+
+	var st *status
+	waitFor(t, 30*time.Second, "three healthy nodes and one leader through nginx", func() bool {
+		var err error
+		st, err = getStatus(c.nginx)
+		return err == nil && healthyCount(st) == 3 && st.LeaderID != ""
+	})
+	leaders := 0
+	for _, n := range st.Nodes {
+		if n.Role == "Leader" {
+			leaders++
+		}
+	}
+	if leaders != 1 {
+		t.Fatalf("%d leaders in %+v", leaders, st)
+	}
+
+	// The election key, as an operator sees it.
+	out, err := exec.Command("etcdctl", "--endpoints", fmt.Sprintf("127.0.0.1:%d", c.clientPort),
+		"get", "--prefix", "/stegocluster/election/", "--sort-by=CREATE", "--order=ASCEND").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "\n"+st.LeaderID+"\n") {
+		t.Fatalf("etcdctl get --prefix /stegocluster/election/: %v\n%s\nwant the leader %s", err, out, st.LeaderID)
+	}
+	if lines := strings.Split(strings.TrimSpace(string(out)), "\n"); len(lines) < 2 || lines[1] != st.LeaderID {
+		t.Fatalf("oldest election key holds %q, leader is %s", out, st.LeaderID)
+	}
+
+	secret := bytes.Repeat([]byte("stegocluster e2e "), 3000)
+	if err := hideAndReveal(c.nginx, secret); err != nil {
+		t.Fatal(err)
+	}
+
+	// Kill the leader while clients keep hiding and revealing through
+	// nginx: no request may fail, and another node must take over.
+	var stop atomic.Bool
+	var failures, successes atomic.Int64
+	var firstErr atomic.Value
+	var wg sync.WaitGroup
+	for w := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; !stop.Load() && i < 500; i++ {
+				if err := hideAndReveal(c.nginx, []byte(fmt.Sprintf("client %d request %d", w, i))); err != nil {
+					failures.Add(1)
+					firstErr.CompareAndSwap(nil, err.Error())
+				} else {
+					successes.Add(1)
+				}
+			}
+		}()
+	}
+	time.Sleep(300 * time.Millisecond)
+	victim := strings.TrimPrefix(st.LeaderID, "stego-node")
+	if out, err := c.script("kill", victim); err != nil {
+		t.Fatalf("kill leader: %v %s", err, out)
+	}
+	took := waitFor(t, 10*time.Second, "a new leader", func() bool {
+		s, err := getStatus(c.nginx)
+		return err == nil && s.LeaderID != "" && s.LeaderID != st.LeaderID && s.Epoch > st.Epoch
+	})
+	t.Logf("new leader published %s after SIGKILL of %s", took, st.LeaderID)
+	time.Sleep(time.Second)
+	stop.Store(true)
+	wg.Wait()
+	if failures.Load() > 0 {
+		t.Fatalf("%d of %d client requests failed during failover, first: %v", failures.Load(), failures.Load()+successes.Load(), firstErr.Load())
+	}
+	t.Logf("%d hide+reveal round trips, none failed", successes.Load())
+
+	// The killed node comes back with its data and rejoins.
+	if out, err := c.script("start", victim); err != nil {
+		t.Fatalf("restart: %v %s", err, out)
+	}
+	waitFor(t, 30*time.Second, "the restarted node to be healthy again", func() bool {
+		s, err := getStatus(c.nginx)
+		return err == nil && healthyCount(s) == 3
+	})
+	if err := hideAndReveal(c.nginx, secret); err != nil {
+		t.Fatal(err)
+	}
+
+	// down leaves nothing behind.
+	if out, err := c.script("down"); err != nil {
+		t.Fatalf("down: %v %s", err, out)
+	}
+	if _, err := os.Stat(c.dir); !os.IsNotExist(err) {
+		t.Fatalf("cluster directory left behind: %v", err)
+	}
+	if out, _ := exec.Command("pgrep", "-f", c.dir).Output(); len(out) > 0 {
+		t.Fatalf("processes left behind: %s", out)
+	}
+}
