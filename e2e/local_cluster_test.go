@@ -187,7 +187,7 @@ func TestLocalClusterBehindNginx(t *testing.T) {
 
 	// The election key, as an operator sees it.
 	out, err := exec.Command("etcdctl", "--endpoints", fmt.Sprintf("127.0.0.1:%d", c.clientPort),
-		"get", "--prefix", "/stegocluster/election/", "--sort-by=CREATE", "--order=ASCEND").CombinedOutput()
+		"get", "--prefix", "/stegocluster/election/", "--sort-by=CREATE", "--order=ASCEND").Output()
 	if err != nil || !strings.Contains(string(out), "\n"+st.LeaderID+"\n") {
 		t.Fatalf("etcdctl get --prefix /stegocluster/election/: %v\n%s\nwant the leader %s", err, out, st.LeaderID)
 	}

@@ -1,0 +1,153 @@
+package e2e
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+const composeProject = "stegoe2e"
+
+// compose runs docker compose (the plugin, or docker-compose where only
+// that is installed) on the user's file plus the CI override.
+type compose struct {
+	t    *testing.T
+	bin  []string
+	port int
+}
+
+func newCompose(t *testing.T) *compose {
+	t.Helper()
+	if err := exec.Command("docker", "info").Run(); err != nil {
+		msg := "NO DOCKER ENGINE: the compose end-to-end test did NOT run (docker info: " + err.Error() + ")"
+		fmt.Fprintln(os.Stderr, "\n*** "+msg+" ***")
+		t.Skip(msg)
+	}
+	c := &compose{t: t}
+	if exec.Command("docker", "compose", "version").Run() == nil {
+		c.bin = []string{"docker", "compose"}
+	} else if _, err := exec.LookPath("docker-compose"); err == nil {
+		c.bin = []string{"docker-compose"}
+	} else {
+		t.Fatal("a Docker engine exists but neither `docker compose` nor docker-compose is installed")
+	}
+	for base := 28000; ; base += 10 {
+		if portsFree(base, 1) {
+			c.port = base
+			break
+		}
+	}
+	return c
+}
+
+func (c *compose) run(args ...string) (string, error) {
+	full := append(append([]string{}, c.bin[1:]...), "-p", composeProject,
+		"-f", "../compose/docker-compose.yml", "-f", "docker/docker-compose.ci.yml")
+	cmd := exec.Command(c.bin[0], append(full, args...)...)
+	cmd.Env = append(os.Environ(), fmt.Sprintf("STEGO_HTTP_PORT=%d", c.port), "ADMIN_TOKEN=e2e")
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+func TestComposeStack(t *testing.T) {
+	c := newCompose(t)
+	if out, err := exec.Command("docker/build-images.sh").CombinedOutput(); err != nil {
+		t.Fatalf("build images: %v\n%s", err, out)
+	} else {
+		t.Log(strings.TrimSpace(string(out)))
+	}
+	c.run("down", "-v", "--remove-orphans") // a previous run's leftovers
+	t.Cleanup(func() {
+		if out, err := c.run("down", "-v", "--remove-orphans"); err != nil {
+			t.Errorf("compose down: %v\n%s", err, out)
+		}
+	})
+	if out, err := c.run("up", "-d"); err != nil {
+		t.Fatalf("compose up: %v\n%s", err, out)
+	}
+	base := fmt.Sprintf("http://127.0.0.1:%d", c.port)
+
+	var st *status
+	waitFor(t, 90*time.Second, "three healthy nodes and a leader through nginx", func() bool {
+		var err error
+		st, err = getStatus(base)
+		return err == nil && healthyCount(st) == 3 && st.LeaderID != ""
+	})
+	waitFor(t, 60*time.Second, "Docker to report all nodes healthy", func() bool {
+		out, _ := exec.Command("docker", "inspect", "-f", "{{.State.Health.Status}}", "stego-node1", "stego-node2", "stego-node3").Output()
+		return strings.Count(string(out), "healthy") == 3 && !strings.Contains(string(out), "unhealthy")
+	})
+
+	out, err := exec.Command("docker", "exec", "stego-node1", "etcdctl", "get", "--prefix", "/stegocluster/election/",
+		"--sort-by=CREATE", "--order=ASCEND").Output()
+	if lines := strings.Split(strings.TrimSpace(string(out)), "\n"); err != nil || len(lines) < 2 || lines[1] != st.LeaderID {
+		t.Fatalf("etcdctl in a container: %v\n%s\nwant the leader %s first", err, out, st.LeaderID)
+	}
+
+	secret := bytes.Repeat([]byte("stegocluster compose e2e "), 2000)
+	if err := hideAndReveal(base, secret); err != nil {
+		t.Fatal(err)
+	}
+
+	var stop atomic.Bool
+	var failures, successes atomic.Int64
+	var firstErr atomic.Value
+	var wg sync.WaitGroup
+	for w := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; !stop.Load() && i < 500; i++ {
+				if err := hideAndReveal(base, []byte(fmt.Sprintf("client %d request %d", w, i))); err != nil {
+					failures.Add(1)
+					firstErr.CompareAndSwap(nil, err.Error())
+				} else {
+					successes.Add(1)
+				}
+			}
+		}()
+	}
+	time.Sleep(300 * time.Millisecond)
+	if out, err := exec.Command("docker", "kill", st.LeaderID).CombinedOutput(); err != nil {
+		t.Fatalf("docker kill %s: %v %s", st.LeaderID, err, out)
+	}
+	took := waitFor(t, 15*time.Second, "a new leader", func() bool {
+		s, err := getStatus(base)
+		return err == nil && s.LeaderID != "" && s.LeaderID != st.LeaderID && s.Epoch > st.Epoch
+	})
+	t.Logf("new leader published %s after docker kill %s", took, st.LeaderID)
+	time.Sleep(time.Second)
+	stop.Store(true)
+	wg.Wait()
+	if failures.Load() > 0 {
+		t.Fatalf("%d of %d requests failed through nginx during failover, first: %v", failures.Load(), failures.Load()+successes.Load(), firstErr.Load())
+	}
+	t.Logf("%d hide+reveal round trips during the failover, none failed", successes.Load())
+
+	if out, err := exec.Command("docker", "start", st.LeaderID).CombinedOutput(); err != nil {
+		t.Fatalf("docker start: %v %s", err, out)
+	}
+	waitFor(t, 60*time.Second, "the restarted node to rejoin healthy", func() bool {
+		s, err := getStatus(base)
+		return err == nil && healthyCount(s) == 3
+	})
+	if err := hideAndReveal(base, secret); err != nil {
+		t.Fatal(err)
+	}
+
+	if out, err := c.run("down", "-v", "--remove-orphans"); err != nil {
+		t.Fatalf("compose down -v: %v\n%s", err, out)
+	}
+	for _, kind := range []string{"ps -a", "volume ls", "network ls"} {
+		args := append(strings.Fields(kind), "-q", "--filter", "label=com.docker.compose.project="+composeProject)
+		if out, _ := exec.Command("docker", args...).Output(); len(bytes.TrimSpace(out)) > 0 {
+			t.Errorf("docker %s: left behind after down -v: %s", kind, out)
+		}
+	}
+}
