@@ -3,6 +3,8 @@ package coordinator
 import (
 	"context"
 	"errors"
+	"net"
+	"net/http"
 	"sync"
 	"time"
 )
@@ -15,6 +17,16 @@ type Config struct {
 	PublishEvery   time.Duration // leader's state refresh (1 s)
 	RegistryEvery  time.Duration // registry refresh (1 s)
 	RegistryTTL    int64         // registry lease, seconds (2)
+	// Fast failover (failover.go): followers probe the leader every
+	// ProbeEvery (50 ms) and revoke its lease after SuspectAfter (150 ms)
+	// of silence. Prober defaults to HTTP GET /healthz on the address in
+	// the leader's registry entry.
+	ProbeEvery          time.Duration
+	SuspectAfter        time.Duration
+	Prober              Prober
+	DisableFastFailover bool
+	// OnDepose is called when this node deposed a silent leader.
+	OnDepose func(leaderID string, silentFor time.Duration)
 	// OnLeadership is called on every change of this node's leadership.
 	OnLeadership func(Leadership)
 }
@@ -66,17 +78,35 @@ func Start(ctx context.Context, cfg Config, info func() NodeInfo) (*Node, error)
 	})
 	n.Publisher = NewPublisher(member, n.Elector, cfg.Member.Name, cfg.PublishEvery)
 	registry := NewRegistry(client, cfg.RegistryTTL, cfg.RegistryEvery)
+	loops := []func(context.Context) error{
+		n.Elector.Run,
+		n.Publisher.Run,
+		n.Watcher.Run,
+		func(ctx context.Context) error { return registry.Run(ctx, info) },
+	}
+	if !cfg.DisableFastFailover {
+		if cfg.ProbeEvery <= 0 {
+			cfg.ProbeEvery = 50 * time.Millisecond
+		}
+		if cfg.SuspectAfter <= 0 {
+			cfg.SuspectAfter = 150 * time.Millisecond
+		}
+		if cfg.Prober == nil {
+			cfg.Prober = HTTPProber(&http.Client{Transport: &http.Transport{
+				DialContext:         (&net.Dialer{Timeout: cfg.ProbeEvery}).DialContext,
+				MaxIdleConnsPerHost: 2,
+			}})
+		}
+		d := NewFailureDetector(client, n.Elector, cfg.Prober, cfg.ProbeEvery, cfg.SuspectAfter)
+		d.OnRevoke = cfg.OnDepose
+		loops = append(loops, d.Run)
+	}
 
 	// The loops get a context of their own: Close, not the caller's ctx,
 	// ends them, so that shutdown happens in order.
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	n.cancel = cancel
-	for _, run := range []func(context.Context) error{
-		n.Elector.Run,
-		n.Publisher.Run,
-		n.Watcher.Run,
-		func(ctx context.Context) error { return registry.Run(ctx, info) },
-	} {
+	for _, run := range loops {
 		n.wg.Add(1)
 		go func() {
 			defer n.wg.Done()

@@ -77,7 +77,12 @@ func (p *Publisher) Run(ctx context.Context) error {
 	defer ticker.Stop()
 	for {
 		if p.elector.Leadership().IsLeader {
-			_ = p.PublishOnce(ctx)
+			if state, err := p.publish(ctx); err == nil {
+				// Keep etcd's raft leadership on another member (failover.go).
+				mctx, cancel := context.WithTimeout(ctx, p.interval)
+				_ = moveRaftLeadership(mctx, p.member, state)
+				cancel()
+			}
 		}
 		select {
 		case <-ctx.Done():
@@ -96,21 +101,26 @@ func (p *Publisher) Run(ctx context.Context) error {
 // and writes it fenced. It returns ErrNotLeader or ErrFenced when this
 // node may not write.
 func (p *Publisher) PublishOnce(ctx context.Context) error {
+	_, err := p.publish(ctx)
+	return err
+}
+
+func (p *Publisher) publish(ctx context.Context) (*ClusterState, error) {
 	l := p.elector.Leadership()
 	if !l.IsLeader {
-		return ErrNotLeader
+		return nil, ErrNotLeader
 	}
 	state, err := p.build(ctx, l)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	b, err := json.Marshal(state)
 	if err != nil {
-		return fmt.Errorf("coordinator: encode state: %w", err)
+		return nil, fmt.Errorf("coordinator: encode state: %w", err)
 	}
 	wctx, cancel := context.WithTimeout(ctx, p.interval)
 	defer cancel()
-	return p.elector.FencedPut(wctx, StateKey, string(b))
+	return state, p.elector.FencedPut(wctx, StateKey, string(b))
 }
 
 func (p *Publisher) build(ctx context.Context, l Leadership) (*ClusterState, error) {

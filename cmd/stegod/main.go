@@ -50,6 +50,8 @@ type settings struct {
 	LeaseTTL        int           `envconfig:"LEASE_TTL" default:"1"`
 	KeepAlive       time.Duration `envconfig:"KEEPALIVE_INTERVAL" default:"50ms"`
 	ReadyTimeout    time.Duration `envconfig:"ETCD_READY_TIMEOUT" default:"60s"`
+	ProbeEvery      time.Duration `envconfig:"PROBE_INTERVAL" default:"50ms"`
+	SuspectAfter    time.Duration `envconfig:"SUSPECT_AFTER" default:"150ms"`
 	Workers         int           `envconfig:"WORKERS"`
 	Queue           int           `envconfig:"QUEUE" default:"16"`
 	MaxUploadMB     int64         `envconfig:"MAX_UPLOAD_MB" default:"50"`
@@ -111,6 +113,11 @@ func run(ctx context.Context, s settings, logger *slog.Logger) error {
 		},
 		LeaseTTL:       s.LeaseTTL,
 		KeepAliveEvery: s.KeepAlive,
+		ProbeEvery:     s.ProbeEvery,
+		SuspectAfter:   s.SuspectAfter,
+		OnDepose: func(leader string, silent time.Duration) {
+			logger.Warn("deposed a silent leader (revoked its election lease)", "leader", leader, "silent", silent)
+		},
 		OnLeadership: func(l coordinator.Leadership) {
 			logger.Info("leadership changed", "leader", l.IsLeader, "epoch", l.Epoch)
 			if a := srv.Load(); a != nil {

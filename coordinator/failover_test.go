@@ -1,0 +1,78 @@
+package coordinator
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+)
+
+// deadSet is a Prober for tests: the nodes in it do not answer.
+type deadSet struct {
+	mu   sync.Mutex
+	dead map[string]bool
+}
+
+func (d *deadSet) set(id string, dead bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.dead[id] = dead
+}
+
+func (d *deadSet) probe(_ context.Context, n NodeInfo) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.dead[n.ID] {
+		return errors.New("no answer")
+	}
+	return nil
+}
+
+func fastCluster(t *testing.T) (*testCluster, *deadSet) {
+	t.Helper()
+	ds := &deadSet{dead: map[string]bool{}}
+	c := newTestClusterWith(t, 3, func(cfg *Config) { cfg.Prober = ds.probe })
+	return c, ds
+}
+
+// A crashed leader is replaced well before its 1 s lease could expire:
+// the followers' probes depose it.
+func TestFastFailoverBeatsLeaseExpiry(t *testing.T) {
+	c, ds := fastCluster(t)
+	old := c.waitLeader(10 * time.Second)
+	before := c.waitState(old, 3, 10*time.Second)
+	start := time.Now()
+	ds.set(c.configs[old].Member.Name, true)
+	c.crash(old)
+	var l int
+	waitFor(t, 5*time.Second, "a new leader", func() bool { l = c.leader(); return l >= 0 && l != old })
+	after := c.waitState(l, -1, 10*time.Second)
+	took := time.Since(start)
+	c.waitState(l, 2, 10*time.Second) // and the dead node is marked down
+	t.Logf("new leader publishing %s after the crash", took)
+	if after.Epoch <= before.Epoch {
+		t.Fatalf("epoch %d → %d", before.Epoch, after.Epoch)
+	}
+	if took >= time.Second {
+		t.Fatalf("failover took %s: no faster than lease expiry", took)
+	}
+}
+
+// A leader the others cannot reach is deposed even though it is alive:
+// it must step down at once and its writes must be fenced off.
+func TestSuspectedLeaderStepsDownAndIsFenced(t *testing.T) {
+	c, ds := fastCluster(t)
+	old := c.waitLeader(10 * time.Second)
+	c.waitState(old, 3, 10*time.Second)
+	stale := c.nodes[old].Elector.Leadership()
+	ds.set(c.configs[old].Member.Name, true)
+	var l int
+	waitFor(t, 5*time.Second, "another node to lead", func() bool { l = c.leader(); return l >= 0 && l != old })
+	if c.nodes[old].Elector.Leadership().IsLeader {
+		t.Fatal("the deposed leader still believes it leads")
+	}
+	mustBeFenced(t, c.nodes[old], stale)
+	ds.set(c.configs[old].Member.Name, false)
+	c.waitState(l, 3, 10*time.Second)
+}
