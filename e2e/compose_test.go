@@ -6,8 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -95,40 +93,13 @@ func TestComposeStack(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	var stop atomic.Bool
-	var failures, successes atomic.Int64
-	var firstErr atomic.Value
-	var wg sync.WaitGroup
-	for w := range 2 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := 0; !stop.Load() && i < 500; i++ {
-				if err := hideAndReveal(base, []byte(fmt.Sprintf("client %d request %d", w, i))); err != nil {
-					failures.Add(1)
-					firstErr.CompareAndSwap(nil, err.Error())
-				} else {
-					successes.Add(1)
-				}
-			}
-		}()
-	}
-	time.Sleep(300 * time.Millisecond)
-	if out, err := exec.Command("docker", "kill", st.LeaderID).CombinedOutput(); err != nil {
-		t.Fatalf("docker kill %s: %v %s", st.LeaderID, err, out)
-	}
-	took := waitFor(t, 15*time.Second, "a new leader", func() bool {
-		s, err := getStatus(base)
-		return err == nil && s.LeaderID != "" && s.LeaderID != st.LeaderID && s.Epoch > st.Epoch
+	failoverUnderLoad(t, base, st, func() error {
+		out, err := exec.Command("docker", "kill", st.LeaderID).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("%v: %s", err, out)
+		}
+		return nil
 	})
-	t.Logf("new leader published %s after docker kill %s", took, st.LeaderID)
-	time.Sleep(time.Second)
-	stop.Store(true)
-	wg.Wait()
-	if failures.Load() > 0 {
-		t.Fatalf("%d of %d requests failed through nginx during failover, first: %v", failures.Load(), failures.Load()+successes.Load(), firstErr.Load())
-	}
-	t.Logf("%d hide+reveal round trips during the failover, none failed", successes.Load())
 
 	if out, err := exec.Command("docker", "start", st.LeaderID).CombinedOutput(); err != nil {
 		t.Fatalf("docker start: %v %s", err, out)

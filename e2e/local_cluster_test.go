@@ -154,6 +154,54 @@ func hideAndReveal(base string, secret []byte) error {
 	return nil
 }
 
+// failoverUnderLoad runs two clients hiding and revealing through base,
+// calls kill to take the leader in old down, waits for a new leader with
+// a higher epoch, and fails the test if any client request failed.
+func failoverUnderLoad(t *testing.T, base string, old *status, kill func() error) {
+	t.Helper()
+	var stop atomic.Bool
+	var failures, successes atomic.Int64
+	var firstErr atomic.Value
+	var wg sync.WaitGroup
+	for w := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; !stop.Load() && i < 500; i++ {
+				if err := hideAndReveal(base, []byte(fmt.Sprintf("client %d request %d", w, i))); err != nil {
+					failures.Add(1)
+					firstErr.CompareAndSwap(nil, err.Error())
+				} else {
+					successes.Add(1)
+				}
+			}
+		}()
+	}
+	defer func() {
+		stop.Store(true)
+		wg.Wait()
+	}()
+	time.Sleep(300 * time.Millisecond)
+	start := time.Now()
+	if err := kill(); err != nil {
+		t.Fatalf("killing the leader %s: %v", old.LeaderID, err)
+	}
+	waitFor(t, 15*time.Second, "a new leader", func() bool {
+		s, err := getStatus(base)
+		return err == nil && s.LeaderID != "" && s.LeaderID != old.LeaderID && s.Epoch > old.Epoch
+	})
+	// A single sample, so only logged; the failover targets are measured
+	// over many trials by the failover benchmark (issue 5).
+	t.Logf("new leader published %s after killing %s", time.Since(start), old.LeaderID)
+	time.Sleep(time.Second)
+	stop.Store(true)
+	wg.Wait()
+	if failures.Load() > 0 {
+		t.Fatalf("%d of %d requests through nginx failed during failover, first: %v", failures.Load(), failures.Load()+successes.Load(), firstErr.Load())
+	}
+	t.Logf("%d hide+reveal round trips during the failover, none failed", successes.Load())
+}
+
 func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) time.Duration {
 	t.Helper()
 	start := time.Now()
@@ -202,41 +250,14 @@ func TestLocalClusterBehindNginx(t *testing.T) {
 
 	// Kill the leader while clients keep hiding and revealing through
 	// nginx: no request may fail, and another node must take over.
-	var stop atomic.Bool
-	var failures, successes atomic.Int64
-	var firstErr atomic.Value
-	var wg sync.WaitGroup
-	for w := range 2 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := 0; !stop.Load() && i < 500; i++ {
-				if err := hideAndReveal(c.nginx, []byte(fmt.Sprintf("client %d request %d", w, i))); err != nil {
-					failures.Add(1)
-					firstErr.CompareAndSwap(nil, err.Error())
-				} else {
-					successes.Add(1)
-				}
-			}
-		}()
-	}
-	time.Sleep(300 * time.Millisecond)
 	victim := strings.TrimPrefix(st.LeaderID, "stego-node")
-	if out, err := c.script("kill", victim); err != nil {
-		t.Fatalf("kill leader: %v %s", err, out)
-	}
-	took := waitFor(t, 10*time.Second, "a new leader", func() bool {
-		s, err := getStatus(c.nginx)
-		return err == nil && s.LeaderID != "" && s.LeaderID != st.LeaderID && s.Epoch > st.Epoch
+	failoverUnderLoad(t, c.nginx, st, func() error {
+		out, err := c.script("kill", victim)
+		if err != nil {
+			return fmt.Errorf("%v: %s", err, out)
+		}
+		return nil
 	})
-	t.Logf("new leader published %s after SIGKILL of %s", took, st.LeaderID)
-	time.Sleep(time.Second)
-	stop.Store(true)
-	wg.Wait()
-	if failures.Load() > 0 {
-		t.Fatalf("%d of %d client requests failed during failover, first: %v", failures.Load(), failures.Load()+successes.Load(), firstErr.Load())
-	}
-	t.Logf("%d hide+reveal round trips, none failed", successes.Load())
 
 	// The killed node comes back with its data and rejoins.
 	if out, err := c.script("start", victim); err != nil {

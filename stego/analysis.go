@@ -43,7 +43,7 @@ import (
 // 0.05 and 0.1, and sequential LSB replacement at 0.1 and 0.2.
 // TestAnalyzeCleanSpread and TestAnalyzeControls in analysis_test.go
 // re-measure the spread on a smaller set and print it;
-// TestAnalyzeCalibrationSweep re-runs the full sweep on demand. A test that pushes
+// BenchmarkAnalyzeCalibrationSweep re-runs the full sweep on demand. A test that pushes
 // the package's own embedder through Analyze should compare against these
 // same constants (or simply Analysis.Suspicious).
 const (
