@@ -37,7 +37,7 @@ func TestEmbedderStaysBelowDetectors(t *testing.T) {
 			if a.Suspicious {
 				t.Errorf("%s: default mode flagged: %v", name, a.Reasons)
 			}
-			saCheckInside(t, "keyed "+name, a, clean[i], st)
+			checkNotAboveClean(t, "keyed "+name, a, clean[i], st)
 
 			if rate < 0.2 {
 				continue
@@ -55,5 +55,34 @@ func TestEmbedderStaysBelowDetectors(t *testing.T) {
 				t.Errorf("%s: sequential LSB replacement not flagged — the detectors prove nothing", name)
 			}
 		}
+	}
+}
+
+// checkNotAboveClean: the detectors estimate an embedding rate and flag
+// high ones, so the stealth claim is that ours raises neither estimate
+// above what clean covers show (z above the clean maximum by more than one
+// σ), nor by more than 3σ above this cover's own clean estimate. Falling
+// below is not a detection; with random salts it happens by chance (an
+// embedding once landed SPA at -3.0σ on a crop whose clean spread
+// started at -1.8σ).
+func checkNotAboveClean(t *testing.T, name string, a, clean *Analysis, st *saStats) {
+	t.Helper()
+	for _, d := range []struct {
+		name        string
+		rate, clean float64
+		max         float64
+	}{
+		{"RS", a.RS.Rate, clean.RS.Rate, st.rsZ.max},
+		{"SPA", a.SPA.Rate, clean.SPA.Rate, st.spaZ.max},
+	} {
+		if z := saZ(a, d.rate); z > d.max+1 {
+			t.Errorf("%s: %s %.4f (%+.1fσ) above the clean spread's maximum %+.1fσ", name, d.name, d.rate, z, d.max)
+		}
+		if z := saZ(a, d.rate-d.clean); z > 3 {
+			t.Errorf("%s: %s rose %+.4f (%+.1fσ) over the clean %.4f", name, d.name, d.rate-d.clean, z, d.clean)
+		}
+	}
+	if p := saMinControlP(a); p < saControlMargin {
+		t.Errorf("%s: chi-square control p %.2g near the gate %.0e", name, p, chiSquareControlMaxP)
 	}
 }
