@@ -1,11 +1,9 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -45,23 +43,9 @@ func runStatus(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(*base, "/")+"/cluster/status", nil)
-	if err != nil {
-		return fmt.Errorf("%w: %v", errUsage, err)
-	}
-	resp, err := http.DefaultClient.Do(req)
+	body, err := getOK(strings.TrimSuffix(*base, "/")+"/cluster/status", 5*time.Second)
 	if err != nil {
 		return err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s: %s", resp.Status, body)
 	}
 	if *asJSON {
 		_, err := stdout.Write(append(body, '\n'))
