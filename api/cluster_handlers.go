@@ -10,9 +10,10 @@ import (
 	"github.com/stegocluster/stegocluster/coordinator"
 )
 
-// nodeStatus is one node in /cluster/status: the original system's flat
-// fields first, then ours.
-type nodeStatus struct {
+// NodeStatus is one node in the GET /cluster/status response: the
+// original system's flat fields first, then ours. Clients (stegoctl, the
+// web app) decode into these types.
+type NodeStatus struct {
 	ID           string    `json:"id"`
 	IP           string    `json:"ip"`
 	HTTPPort     int       `json:"http_port"`
@@ -36,7 +37,8 @@ type nodeStatus struct {
 	RaftLeader   bool      `json:"raft_leader"`
 }
 
-type clusterStatus struct {
+// ClusterStatus is the GET /cluster/status response.
+type ClusterStatus struct {
 	Term       uint64       `json:"term"`
 	LeaderID   string       `json:"leader_id"`
 	Epoch      int64        `json:"epoch"`
@@ -44,7 +46,7 @@ type clusterStatus struct {
 	UpdatedAt  time.Time    `json:"updated_at"`
 	Revision   int64        `json:"revision"`
 	ServedBy   string       `json:"served_by"`
-	Nodes      []nodeStatus `json:"nodes"`
+	Nodes      []NodeStatus `json:"nodes"`
 }
 
 func (s *Server) clusterStatus(c *gin.Context) {
@@ -53,17 +55,17 @@ func (s *Server) clusterStatus(c *gin.Context) {
 		fail(c, &apiError{http.StatusServiceUnavailable, "no_state", "no cluster state published yet (electing a leader?)", nil})
 		return
 	}
-	out := clusterStatus{Term: st.Term, LeaderID: st.LeaderID, Epoch: st.Epoch, RaftLeader: st.RaftLeader,
-		UpdatedAt: st.UpdatedAt, Revision: st.Revision, ServedBy: s.cfg.NodeID, Nodes: []nodeStatus{}}
+	out := ClusterStatus{Term: st.Term, LeaderID: st.LeaderID, Epoch: st.Epoch, RaftLeader: st.RaftLeader,
+		UpdatedAt: st.UpdatedAt, Revision: st.Revision, ServedBy: s.cfg.NodeID, Nodes: []NodeStatus{}}
 	for _, n := range st.Nodes {
 		out.Nodes = append(out.Nodes, flatten(n))
 	}
 	c.JSON(http.StatusOK, out)
 }
 
-func flatten(n coordinator.NodeStatus) nodeStatus {
+func flatten(n coordinator.NodeStatus) NodeStatus {
 	m := n.Metrics
-	return nodeStatus{ID: n.ID, IP: n.IP, HTTPPort: n.HTTPPort, RaftPort: n.RaftPort, Role: n.Role, Healthy: n.Healthy,
+	return NodeStatus{ID: n.ID, IP: n.IP, HTTPPort: n.HTTPPort, RaftPort: n.RaftPort, Role: n.Role, Healthy: n.Healthy,
 		CPUPct: m.CPUPct, MemPct: m.MemPct, QPS1m: m.QPS1m, P95Ms: m.P95Ms, InFlight: m.InFlight, QueueDepth: m.QueueDepth,
 		HostCPUPct: m.HostCPUPct, HostMemPct: m.HostMemPct, RSSBytes: m.RSSBytes, Paused: n.Paused, Version: n.Version,
 		StartedAt: n.StartedAt, UpdatedAt: n.UpdatedAt, EtcdMemberID: n.EtcdMemberID, RaftLeader: n.RaftLeader}

@@ -7,32 +7,12 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/stegocluster/stegocluster/api"
 )
 
-// clusterStatus is the part of GET /cluster/status the table shows.
-type clusterStatus struct {
-	Term       uint64 `json:"term"`
-	LeaderID   string `json:"leader_id"`
-	Epoch      int64  `json:"epoch"`
-	RaftLeader string `json:"raft_leader"`
-	ServedBy   string `json:"served_by"`
-	Nodes      []struct {
-		ID         string  `json:"id"`
-		IP         string  `json:"ip"`
-		HTTPPort   int     `json:"http_port"`
-		RaftPort   int     `json:"raft_port"`
-		Role       string  `json:"role"`
-		Healthy    bool    `json:"healthy"`
-		Paused     bool    `json:"paused"`
-		RaftLeader bool    `json:"raft_leader"`
-		CPUPct     float64 `json:"cpu_pct"`
-		MemPct     float64 `json:"mem_pct"`
-		QPS1m      float64 `json:"qps_1m"`
-		P95Ms      float64 `json:"p95_ms"`
-		InFlight   int     `json:"in_flight"`
-		QueueDepth int     `json:"queue_depth"`
-	} `json:"nodes"`
-}
+// clusterStatus is the API's /cluster/status response.
+type clusterStatus = api.ClusterStatus
 
 func runStatus(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	fs := newFlagSet("status", "[--url URL] [--json]", `  stegoctl status                              # a local node on :8080
