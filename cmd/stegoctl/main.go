@@ -40,6 +40,7 @@ func commands() []command {
 		{"status", "the cluster as a table (leader, roles, health, load)", runStatus, false},
 		{"bench", "bench failover: time leader failover under injected faults", runBench, false},
 		{"health", "exit 0 if a node answers 200 (the container health check)", runHealth, false},
+		{"load", "closed-loop load with verified round trips, per-node split", runLoad, false},
 	}
 }
 

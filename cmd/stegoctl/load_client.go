@@ -1,0 +1,130 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// maxLoadBody bounds every response body a load client reads.
+const maxLoadBody = 64 << 20
+
+// stegoClient makes the API calls of a load run against one base URL.
+type stegoClient struct {
+	http     *http.Client
+	password string
+}
+
+// callResult is one HTTP exchange: the body of a 2xx answer, or the
+// failure kind and message.
+type callResult struct {
+	body    []byte
+	node    string
+	latency time.Duration
+	kind    string // "" on success
+	err     string
+}
+
+// newLoadHTTPClient returns a client whose every request ends within
+// timeout and which keeps one idle connection per client and target.
+func newLoadHTTPClient(clients int, timeout time.Duration) *http.Client {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConns = 0
+	tr.MaxIdleConnsPerHost = clients
+	tr.ResponseHeaderTimeout = timeout
+	return &http.Client{Transport: tr, Timeout: timeout}
+}
+
+// post sends one multipart file to base+path and reads the answer.
+func (c *stegoClient) post(ctx context.Context, url, filename string, file []byte) callResult {
+	var body bytes.Buffer
+	body.Grow(len(file) + 512)
+	mw := multipart.NewWriter(&body)
+	fw, err := mw.CreateFormFile("file", filename)
+	if err == nil {
+		_, err = fw.Write(file)
+	}
+	if err == nil && c.password != "" {
+		err = mw.WriteField("password", c.password)
+	}
+	if err == nil {
+		err = mw.Close()
+	}
+	if err != nil {
+		return callResult{kind: kindTransport, err: fmt.Sprintf("build request: %v", err)}
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, &body)
+	if err != nil {
+		return callResult{kind: kindTransport, err: fmt.Sprintf("build request: %v", err)}
+	}
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	start := time.Now()
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return callResult{latency: time.Since(start), kind: kindTransport, err: err.Error()}
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxLoadBody+1))
+	r := callResult{node: resp.Header.Get("X-Node-ID"), latency: time.Since(start)}
+	switch {
+	case err != nil:
+		r.kind, r.err = kindTransport, fmt.Sprintf("POST %s: reading answer: %v", url, err)
+	case len(data) > maxLoadBody:
+		r.kind, r.err = kindTransport, fmt.Sprintf("POST %s: answer over %d bytes", url, maxLoadBody)
+	case resp.StatusCode < 200 || resp.StatusCode > 299:
+		r.kind = failureKind(resp.StatusCode)
+		r.err = fmt.Sprintf("POST %s: %s (node %q): %s", url, resp.Status, r.node, snippet(data))
+	default:
+		r.body = data
+	}
+	return r
+}
+
+// embed hides secret in the node's built-in cover and returns the PNG.
+func (c *stegoClient) embed(ctx context.Context, base string, secret []byte) callResult {
+	return c.post(ctx, base+"/api/embed?format=png", "secret.bin", secret)
+}
+
+// extract recovers the secret in png.
+func (c *stegoClient) extract(ctx context.Context, base string, png []byte) callResult {
+	return c.post(ctx, base+"/api/extract?format=raw", "stego.png", png)
+}
+
+// verify checks that extracting png gives back data whose SHA-256 is
+// want; r is the measured call whose outcome the verify may turn into a
+// failure (its latency and node stay those of r).
+func (c *stegoClient) verify(ctx context.Context, base string, png []byte, want [32]byte, wantLen int, r callResult) callResult {
+	v := c.extract(ctx, base, png)
+	if v.kind != "" {
+		r.kind, r.err = v.kind, "verify: "+v.err
+		return r
+	}
+	if sha256.Sum256(v.body) != want {
+		r.kind = kindVerify
+		r.err = fmt.Sprintf("verify: extract via node %q gave %d bytes, not the %d-byte secret embedded by node %q (SHA-256 differs)",
+			v.node, len(v.body), wantLen, r.node)
+	}
+	return r
+}
+
+// snippet is the start of an error body, on one line.
+func snippet(b []byte) string {
+	s := strings.Join(strings.Fields(string(b[:min(len(b), 200)])), " ")
+	if len(b) > 200 {
+		s += "…"
+	}
+	return s
+}
+
+// cancelled reports whether a failure is only our own cancellation (the
+// run ended while the request was in flight): such requests are not
+// counted at all.
+func cancelled(ctx context.Context, r callResult) bool {
+	return r.kind == kindTransport && ctx.Err() != nil
+}

@@ -1,0 +1,155 @@
+package main
+
+import (
+	"math/rand/v2"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// Failure kinds besides HTTP status codes.
+const (
+	kindTransport = "transport" // no HTTP answer: refused, reset, timeout, oversized body
+	kindVerify    = "verify"    // an answer, but the secret did not come back byte for byte
+)
+
+// Bounds of what a load run keeps in memory.
+const (
+	maxLatencySamples = 1_000_000 // beyond this, a uniform reservoir of this size
+	maxErrorMessages  = 10
+)
+
+// outcome is one measured request: embed (with its verify) or extract.
+type outcome struct {
+	node    string        // X-Node-ID of the measured answer, "" if none
+	latency time.Duration // of the measured call only, not the verify
+	kind    string        // "" on success, else a status code, kindTransport or kindVerify
+	err     string        // the message, on failure
+}
+
+// loadStats accumulates outcomes from all clients; safe for concurrent use.
+// Latencies of successful requests are kept exactly up to
+// maxLatencySamples, then replaced at random (reservoir sampling), so
+// percentiles are exact for runs up to a million requests and unbiased
+// estimates beyond; the maximum is always exact.
+type loadStats struct {
+	mu       sync.Mutex
+	total    int
+	ok       int
+	failures map[string]int
+	errors   []string
+	perNode  map[string]int
+	samples  []time.Duration
+	seen     int // successful latencies offered to the reservoir
+	max      time.Duration
+	rng      *rand.Rand
+}
+
+func newLoadStats() *loadStats {
+	return &loadStats{
+		failures: map[string]int{"502": 0, "503": 0, "504": 0, kindTransport: 0, kindVerify: 0},
+		perNode:  map[string]int{},
+		rng:      rand.New(rand.NewPCG(1, 2)),
+	}
+}
+
+// add records one outcome.
+func (s *loadStats) add(o outcome) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.total++
+	if o.node != "" {
+		s.perNode[o.node]++
+	}
+	if o.kind != "" {
+		s.failures[o.kind]++
+		if len(s.errors) < maxErrorMessages {
+			s.errors = append(s.errors, o.err)
+		}
+		return
+	}
+	s.ok++
+	s.max = max(s.max, o.latency)
+	s.seen++
+	if len(s.samples) < maxLatencySamples {
+		s.samples = append(s.samples, o.latency)
+	} else if i := s.rng.IntN(s.seen); i < maxLatencySamples {
+		s.samples[i] = o.latency
+	}
+}
+
+// counts returns done, ok and failed so far (for the progress line).
+func (s *loadStats) counts() (done, ok, failed int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.total, s.ok, s.total - s.ok
+}
+
+// latencyMs are percentiles of successful requests' latency.
+type latencyMs struct {
+	P50 float64 `json:"p50"`
+	P95 float64 `json:"p95"`
+	P99 float64 `json:"p99"`
+	Max float64 `json:"max"`
+}
+
+// loadReport is what a run prints; its JSON form is the --json output.
+type loadReport struct {
+	Op            string         `json:"op"`
+	Targets       []string       `json:"targets"`
+	Clients       int            `json:"clients"`
+	SizeBytes     int            `json:"size_bytes"`
+	DurationS     float64        `json:"duration_s"`
+	Total         int            `json:"total"`
+	OK            int            `json:"ok"`
+	Failed        int            `json:"failed"`
+	Failures      map[string]int `json:"failures"`
+	Errors        []string       `json:"errors"`
+	ThroughputRPS float64        `json:"throughput_rps"`
+	ThroughputMBs float64        `json:"throughput_mb_s"` // secret bytes of successful requests, 10^6 bytes/s
+	Latency       latencyMs      `json:"latency_ms"`
+	PerNode       map[string]int `json:"per_node"`
+	Interrupted   bool           `json:"interrupted"` // stopped by SIGINT/SIGTERM before its budget
+}
+
+// report summarizes the run so far.
+func (s *loadStats) report(elapsed time.Duration) loadReport {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := loadReport{
+		DurationS: elapsed.Seconds(),
+		Total:     s.total,
+		OK:        s.ok,
+		Failed:    s.total - s.ok,
+		Failures:  map[string]int{},
+		Errors:    append([]string{}, s.errors...),
+		PerNode:   map[string]int{},
+	}
+	for k, v := range s.failures {
+		r.Failures[k] = v
+	}
+	for k, v := range s.perNode {
+		r.PerNode[k] = v
+	}
+	if secs := elapsed.Seconds(); secs > 0 {
+		r.ThroughputRPS = float64(s.ok) / secs
+	}
+	sorted := slices.Clone(s.samples)
+	slices.Sort(sorted)
+	pct := func(p float64) float64 {
+		if len(sorted) == 0 {
+			return 0
+		}
+		// nearest rank: the smallest sample with at least p of all at or below it
+		i := int(p*float64(len(sorted))+0.999999) - 1
+		return ms(sorted[min(max(i, 0), len(sorted)-1)])
+	}
+	r.Latency = latencyMs{P50: pct(0.50), P95: pct(0.95), P99: pct(0.99), Max: ms(s.max)}
+	return r
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// failureKind names a non-2xx status as a failure kind.
+func failureKind(status int) string { return strconv.Itoa(status) }
