@@ -146,6 +146,7 @@ func (s *Server) routes() *gin.Engine {
 	r.GET("/api/dataset/:index", s.dataset)
 
 	r.GET("/cluster/status", s.clusterStatus)
+	r.GET("/cluster/events", s.clusterEvents)
 	r.GET("/healthz", s.healthz)
 	r.GET("/readyz", s.readyz)
 	gatherers := prometheus.Gatherers{s.metrics.registry, prometheus.DefaultGatherer}
@@ -154,6 +155,8 @@ func (s *Server) routes() *gin.Engine {
 	admin := r.Group("/admin", s.requireAdmin)
 	admin.POST("/fail", s.adminFail)
 	admin.POST("/restore", s.adminRestore)
+	admin.POST("/nodes/:id/fail", s.adminNode("fail"))
+	admin.POST("/nodes/:id/restore", s.adminNode("restore"))
 	return r
 }
 

@@ -1,0 +1,123 @@
+package api
+
+import (
+	"encoding/json"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stegocluster/stegocluster/coordinator"
+	"github.com/stegocluster/stegocluster/worker"
+)
+
+func TestAdminNodeRoute(t *testing.T) {
+	// Node n2 runs for real behind HTTP; n1 is the node the request
+	// reaches (as through nginx).
+	crashed := make(chan struct{}, 1)
+	faults2 := &worker.Faults{Exit: func() { crashed <- struct{}{} }}
+	s2, err := New(Config{NodeID: "n2", Cluster: &fakeCluster{}, Pool: worker.NewPool(1, 1, faults2), AdminToken: testToken})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv2 := httptest.NewServer(s2.Handler())
+	defer srv2.Close()
+	ip2, port2 := hostPort(t, srv2.URL)
+
+	closed, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ipGone, portGone := hostPort(t, "http://"+closed.Addr().String())
+	closed.Close()
+
+	faults1 := &worker.Faults{}
+	s1, fc1 := newTestServer(t, worker.NewPool(1, 1, faults1))
+	fc1.state = &coordinator.ClusterState{LeaderID: "n1", Nodes: []coordinator.NodeStatus{
+		{NodeInfo: coordinator.NodeInfo{ID: "n1", IP: "127.0.0.1", HTTPPort: 1}},
+		{NodeInfo: coordinator.NodeInfo{ID: "n2", IP: ip2, HTTPPort: port2}},
+		{NodeInfo: coordinator.NodeInfo{ID: "n3"}}, // registry entry gone
+		{NodeInfo: coordinator.NodeInfo{ID: "n4", IP: ipGone, HTTPPort: portGone}},
+	}}
+	auth := map[string]string{"Authorization": "Bearer " + testToken, "Content-Type": "application/json"}
+
+	cases := []struct {
+		name, path, body string
+		header           map[string]string
+		status           int
+		code             string // error code, or "" for success
+		nodeID           string // node_id of a success
+		after            func(t *testing.T)
+	}{
+		{"self: pause", "/admin/nodes/n1/fail", `{"action":"pause"}`, auth, 200, "", "n1", func(t *testing.T) {
+			if !faults1.Paused() {
+				t.Error("n1 is not paused")
+			}
+		}},
+		{"self: restore", "/admin/nodes/n1/restore", `{}`, auth, 200, "", "n1", func(t *testing.T) {
+			if faults1.Paused() {
+				t.Error("n1 is still paused")
+			}
+		}},
+		{"forward: pause", "/admin/nodes/n2/fail", `{"action":"pause"}`, auth, 200, "", "n2", func(t *testing.T) {
+			if !faults2.Paused() || faults1.Paused() {
+				t.Errorf("paused: n1 %v n2 %v, want only n2", faults1.Paused(), faults2.Paused())
+			}
+		}},
+		{"forward: restore", "/admin/nodes/n2/restore", `{}`, auth, 200, "", "n2", func(t *testing.T) {
+			if faults2.Paused() {
+				t.Error("n2 is still paused")
+			}
+		}},
+		{"forward: crash", "/admin/nodes/n2/fail", `{"action":"crash"}`, auth, 200, "", "n2", func(t *testing.T) {
+			select {
+			case <-crashed:
+			case <-time.After(2 * time.Second):
+				t.Error("n2 did not crash")
+			}
+		}},
+		{"forward: the target's own error comes back", "/admin/nodes/n2/fail", `{"action":"explode"}`, auth, 400, codeBadRequest, "", nil},
+		{"unknown node", "/admin/nodes/n9/fail", `{"action":"pause"}`, auth, 404, codeNotFound, "", nil},
+		{"node without an address", "/admin/nodes/n3/fail", `{"action":"pause"}`, auth, 502, "node_unreachable", "", nil},
+		{"node not answering", "/admin/nodes/n4/restore", `{}`, auth, 502, "node_unreachable", "", nil},
+		{"no token", "/admin/nodes/n2/fail", `{"action":"pause"}`, nil, 401, codeUnauthorized, "", nil},
+		{"wrong token", "/admin/nodes/n2/fail", `{"action":"pause"}`, map[string]string{"Authorization": "Bearer nope"}, 401, codeUnauthorized, "", nil},
+		{"forwarded to the wrong node", "/admin/nodes/n2/fail", `{"action":"pause"}`,
+			map[string]string{"Authorization": "Bearer " + testToken, forwardedByHeader: "n7"}, 421, "misdirected", "", nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := do(t, s1, http.MethodPost, tc.path, strings.NewReader(tc.body), tc.header)
+			if rec.Code != tc.status {
+				t.Fatalf("%d, want %d: %s", rec.Code, tc.status, rec.Body)
+			}
+			var body map[string]any
+			if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
+				t.Fatalf("not JSON: %q", rec.Body)
+			}
+			if tc.code != "" && body["code"] != tc.code {
+				t.Errorf("code %v, want %s: %v", body["code"], tc.code, body)
+			}
+			if tc.code != "" && body["error"] == "" {
+				t.Errorf("an error without words: %v", body)
+			}
+			if tc.nodeID != "" && body["node_id"] != tc.nodeID {
+				t.Errorf("node_id %v, want %s", body["node_id"], tc.nodeID)
+			}
+			if tc.after != nil {
+				tc.after(t)
+			}
+		})
+	}
+}
+
+func TestAdminNodeRouteBeforeAnyState(t *testing.T) {
+	s, _ := newTestServer(t, nil)
+	rec := do(t, s, http.MethodPost, "/admin/nodes/n2/fail", strings.NewReader(`{"action":"pause"}`),
+		map[string]string{"Authorization": "Bearer " + testToken})
+	if m := decodeJSON(t, rec); rec.Code != http.StatusServiceUnavailable || m["code"] != "no_state" {
+		t.Fatalf("%d %v, want 503 no_state", rec.Code, m)
+	}
+}
