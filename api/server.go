@@ -157,6 +157,8 @@ func (s *Server) routes() *gin.Engine {
 	admin.POST("/restore", s.adminRestore)
 	admin.POST("/nodes/:id/fail", s.adminNode("fail"))
 	admin.POST("/nodes/:id/restore", s.adminNode("restore"))
+
+	s.webRoutes(r)
 	return r
 }
 

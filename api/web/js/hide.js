@@ -1,0 +1,229 @@
+// The Hide tab: secret + optional cover → stego PNG, with capacity,
+// stealth advice, a side-by-side and difference view, and the analysis.
+
+import { ApiError, formatBytes, fromBase64, postJSON, request } from "./api.js";
+import { compare, draw, pixels } from "./imagediff.js";
+import { strength } from "./password.js";
+import { $, dropzone, el, setDownload, setImage, setStatus } from "./ui.js";
+
+/** Above this many payload bits per colour channel, classic detectors start to notice. */
+const STEALTH_BPC = 0.2;
+
+/** stem drops a file name's last extension: "photo.jpg" → "photo". */
+export function stem(name) {
+  const base = (name || "").split(/[\\/]/).pop();
+  const dot = base.lastIndexOf(".");
+  return (dot > 0 ? base.slice(0, dot) : base) || "secret";
+}
+
+/**
+ * stegoName is the download name: "<original-name>.stego.png", named
+ * after the cover when the user gave one (the result is that photo), else
+ * after the secret.
+ */
+export function stegoName(coverFile, secretFile) {
+  return `${stem(coverFile ? coverFile.name : secretFile.name)}.stego.png`;
+}
+
+export function initHide() {
+  const state = { secretFile: null, coverFile: null, capSeq: 0, capInfo: null, defaultCover: null };
+  const status = $("hide-status");
+
+  const secretZone = dropzone($("hide-file-drop"), $("hide-file"), $("hide-file-name"), (f) => {
+    state.secretFile = f;
+    refreshCapacity();
+  });
+  const coverZone = dropzone($("hide-cover-drop"), $("hide-cover"), $("hide-cover-name"), (f) => {
+    state.coverFile = f;
+    state.capInfo = null;
+    $("hide-cover-clear").hidden = !f;
+    refreshCapacity(true);
+  });
+  $("hide-cover-clear").addEventListener("click", () => coverZone.clear());
+  void secretZone;
+
+  for (const r of document.querySelectorAll("input[name=secret-kind]")) {
+    r.addEventListener("change", () => {
+      const text = kind() === "text";
+      $("secret-file-box").hidden = text;
+      $("secret-text-box").hidden = !text;
+      refreshCapacity();
+    });
+  }
+  const kind = () => document.querySelector("input[name=secret-kind]:checked").value;
+
+  let textTimer = 0;
+  $("hide-text").addEventListener("input", () => {
+    clearTimeout(textTimer);
+    textTimer = setTimeout(refreshCapacity, 200);
+  });
+  $("hide-depth").addEventListener("change", () => refreshCapacity(true));
+  $("hide-password").addEventListener("input", () => {
+    const s = strength($("hide-password").value);
+    const bar = $("pw-meter");
+    bar.style.width = `${Math.round(s.score * 100)}%`;
+    bar.className = s.level;
+    $("pw-hint").textContent = s.text;
+  });
+
+  /** The secret to hide as a File, or null. */
+  function secret() {
+    if (kind() === "text") {
+      const text = $("hide-text").value;
+      return text ? new File([text], "message.txt", { type: "text/plain" }) : null;
+    }
+    return state.secretFile;
+  }
+
+  /**
+   * refreshCapacity asks the cluster how much the cover holds at the
+   * chosen depth (again only when cover or depth changed) and shows how
+   * full the secret makes it and what that means for detection.
+   */
+  async function refreshCapacity(refetch = false) {
+    const seq = ++state.capSeq;
+    const depth = $("hide-depth").value;
+    if (refetch || !state.capInfo) {
+      $("cap-figure").textContent = "…";
+      try {
+        state.capInfo = await postJSON("/api/capacity", { cover: state.coverFile, depth });
+      } catch (err) {
+        if (seq !== state.capSeq) return;
+        state.capInfo = null;
+        $("cap-figure").textContent = "—";
+        $("cap-fill").textContent = err.message;
+        $("cap-advice").textContent = "";
+        return;
+      }
+    }
+    if (seq !== state.capSeq) return;
+    showCapacity(state.capInfo, secret());
+  }
+
+  function showCapacity(info, file) {
+    const cover = state.coverFile ? "your cover" : "the built-in cover";
+    $("cap-figure").textContent = `${formatBytes(info.capacity_bytes)} fit`;
+    const bar = $("cap-bar");
+    const advice = $("cap-advice");
+    if (!file) {
+      bar.style.width = "0";
+      $("cap-fill").textContent = `${cover}: ${info.width}×${info.height}, ${info.channels} channels, depth ${info.lsb_per_channel}. Pick a secret to see how full it gets.`;
+      advice.textContent = `Stealth: stay under about ${STEALTH_BPC} bits per channel (here ${formatBytes(Math.floor(info.width * info.height * info.channels * STEALTH_BPC / 8))}) to stay below classic detectors.`;
+      advice.className = "advice";
+      return;
+    }
+    const fill = file.size / Math.max(info.capacity_bytes, 1);
+    const bpc = (file.size * 8) / (info.width * info.height * info.channels);
+    bar.style.width = `${Math.min(100, fill * 100).toFixed(1)}%`;
+    bar.className = fill > 1 ? "full" : bpc > STEALTH_BPC ? "fair" : "";
+    $("cap-fill").textContent = `${file.name}: ${formatBytes(file.size)}, ${(fill * 100).toFixed(fill < 0.1 ? 2 : 1)}% of ${cover} (${info.width}×${info.height}, depth ${info.lsb_per_channel}).`;
+    if (fill > 1) {
+      advice.textContent = `Does not fit unless it compresses well: ${formatBytes(file.size - info.capacity_bytes)} over. Use a bigger cover or a higher depth.`;
+      advice.className = "advice bad";
+    } else if (bpc > STEALTH_BPC) {
+      advice.textContent = `About ${bpc.toFixed(2)} bits per channel: above the ~${STEALTH_BPC} where classic detectors (chi-square, RS, SPA) start to notice. A bigger cover hides it better.`;
+      advice.className = "advice warn";
+    } else {
+      advice.textContent = `About ${bpc < 0.01 ? bpc.toFixed(4) : bpc.toFixed(2)} bits per channel: under ~${STEALTH_BPC}, below what classic detectors (chi-square, RS, SPA) notice.`;
+      advice.className = "advice";
+    }
+  }
+
+  async function coverBlob() {
+    if (state.coverFile) return state.coverFile;
+    if (!state.defaultCover) {
+      const res = await request("/web/default-cover.png");
+      state.defaultCover = await res.blob();
+    }
+    return state.defaultCover;
+  }
+
+  $("hide-form").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const file = secret();
+    if (!file) {
+      setStatus(status, kind() === "text" ? "Type a message to hide." : "Choose a file to hide.", "error");
+      return;
+    }
+    const go = $("hide-go");
+    go.disabled = true;
+    setStatus(status, "Hiding…", "busy");
+    try {
+      const resp = await postJSON("/api/embed", {
+        file, cover: state.coverFile, password: $("hide-password").value, depth: $("hide-depth").value,
+      });
+      const stego = new Blob([fromBase64(resp.stego_image_b64)], { type: "image/png" });
+      await showResult(resp, stego, file);
+      setStatus(status, `Hidden by ${resp.node_id}. Download the image below.`, "ok");
+    } catch (err) {
+      setStatus(status, err instanceof ApiError ? err.message : `Something went wrong: ${err.message}`, "error");
+    } finally {
+      go.disabled = false;
+    }
+  });
+
+  async function showResult(resp, stego, file) {
+    $("hide-result").hidden = false;
+    setDownload($("hide-download"), stego, stegoName(state.coverFile, file));
+    const cover = await coverBlob();
+    await Promise.all([setImage($("cmp-cover"), cover), setImage($("cmp-stego"), stego)]);
+
+    const stats = $("hide-stats");
+    const fact = (k, v) => el("div", {}, el("dt", { text: k }), el("dd", { text: v }));
+    const info = resp.cover_info;
+    stats.replaceChildren(
+      fact("Secret", formatBytes(resp.secret_size_bytes)),
+      fact("Payload (sealed)", `${formatBytes(resp.payload_size_bytes)}${resp.compressed ? ", compressed" : ""}`),
+      fact("Capacity used", `${((resp.payload_size_bytes / Math.max(info.capacity_bytes, 1)) * 100).toFixed(2)}%`),
+      fact("Bits per channel", resp.bits_per_channel.toFixed(4)),
+      fact("Samples changed", resp.changed_samples.toLocaleString()),
+      fact("Hidden by", resp.node_id),
+    );
+    const psnrFact = fact("PSNR", "…");
+    stats.append(psnrFact);
+
+    const caption = $("cmp-diff-caption");
+    try {
+      const [a, b] = await Promise.all([pixels(cover), pixels(stego)]);
+      const d = compare(a, b);
+      draw($("cmp-diff"), d);
+      caption.textContent = d.changed === 0
+        ? "Difference: no change visible at 8 bits per sample."
+        : `Difference, amplified: every changed pixel lit (magenta ±1, yellow more); ${d.changedPixels.toLocaleString()} of ${(d.width * d.height).toLocaleString()} pixels.`;
+      psnrFact.lastChild.textContent = d.psnr === Infinity ? "∞ (identical)" : `${d.psnr.toFixed(1)} dB`;
+    } catch (err) {
+      caption.textContent = `No difference view: this browser cannot compare the images (${err.message}).`;
+      psnrFact.lastChild.textContent = "—";
+    }
+
+    $("hide-notes").replaceChildren(...(resp.notes || []).map((n) => el("li", { text: n })));
+    await showVerdict(stego, cover, psnrFact);
+  }
+
+  async function showVerdict(stego, cover, psnrFact) {
+    const box = $("hide-verdict");
+    box.className = "verdict";
+    box.replaceChildren(el("strong", { text: "Analysing…" }));
+    try {
+      const r = await postJSON("/api/analyze", {
+        file: new File([stego], "stego.png", { type: "image/png" }),
+        cover: new File([cover], cover.name || "cover.png", { type: cover.type || "image/png" }),
+      });
+      const figures = `chi-square p = ${r.chi_square.p_value.toFixed(3)}, RS rate ${r.rs.rate.toFixed(3)} (flags at ${r.rs.threshold.toFixed(2)}), SPA rate ${r.spa.rate.toFixed(3)} (flags at ${r.spa.threshold.toFixed(2)})`;
+      if (r.distortion) {
+        psnrFact.lastChild.textContent = r.distortion.identical ? "∞ (identical)" : `${r.distortion.psnr_db.toFixed(1)} dB`;
+      }
+      box.className = `verdict ${r.suspicious ? "suspicious" : "clean"}`;
+      box.replaceChildren(
+        el("strong", { text: r.suspicious ? "Suspicious: a steganalyst would look closer." : "Clean: the classic detectors see nothing unusual." }),
+        el("p", { text: r.suspicious && r.reasons && r.reasons.length ? r.reasons.join("; ") : figures }),
+      );
+      if (r.suspicious) box.append(el("p", { text: figures }));
+    } catch (err) {
+      box.className = "verdict suspicious";
+      box.replaceChildren(el("strong", { text: "No analysis: " }), document.createTextNode(err.message));
+    }
+  }
+
+  refreshCapacity(true);
+}
