@@ -85,7 +85,7 @@ func (s *Server) streamEvents(c *gin.Context, timing eventTiming) {
 	h.Set("X-Accel-Buffering", "no") // nginx: pass events on at once
 	c.Status(http.StatusOK)
 	w := &eventWriter{c: c}
-	w.printf("retry: 1000\n\n")
+	w.printf("retry: 500\n\n")
 
 	ticker := time.NewTicker(timing.check)
 	defer ticker.Stop()
