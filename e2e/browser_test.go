@@ -1,0 +1,456 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"fmt"
+	"image"
+	"image/color"
+	"image/png"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/browser"
+	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/chromedp"
+)
+
+// The browser test's cluster has ports of its own, so that it never
+// collides with the other end-to-end tests.
+const (
+	browserNginxPort = 8300
+	browserHTTPBase  = 8301
+	browserPeerBase  = 12500
+	browserToken     = "e2e-browser"
+)
+
+// startBrowserCluster runs compose/cluster.sh on the browser test's
+// ports, in a directory under t.TempDir(); cleanup takes it down.
+func startBrowserCluster(t *testing.T) *localCluster {
+	t.Helper()
+	for _, tool := range []string{"nginx", "etcdctl", "go"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Fatalf("%s is required for the end-to-end tests (apt-get install nginx etcd-client): %v", tool, err)
+		}
+	}
+	if !portsFree(browserNginxPort, 4) || !portsFree(browserPeerBase, 6) {
+		t.Fatalf("ports %d-%d or %d-%d are taken: is another browser test cluster running?",
+			browserNginxPort, browserNginxPort+3, browserPeerBase, browserPeerBase+5)
+	}
+	c := &localCluster{t: t, dir: filepath.Join(t.TempDir(), "cluster"), httpBase: browserHTTPBase, clientPort: browserPeerBase + 1}
+	c.env = append(os.Environ(), "CLUSTER_DIR="+c.dir, fmt.Sprintf("NGINX_PORT=%d", browserNginxPort),
+		fmt.Sprintf("HTTP_BASE=%d", browserHTTPBase), fmt.Sprintf("PEER_BASE=%d", browserPeerBase), "ADMIN_TOKEN="+browserToken)
+	c.nginx = fmt.Sprintf("http://127.0.0.1:%d", browserNginxPort)
+	t.Cleanup(func() {
+		if out, err := c.script("down"); err != nil {
+			t.Errorf("cluster.sh down: %v\n%s", err, out)
+		}
+	})
+	if out, err := c.script("up"); err != nil {
+		t.Fatalf("cluster.sh up: %v\n%s", err, out)
+	}
+	return c
+}
+
+// artifactsDir is where screenshots go: $STEGO_ARTIFACTS, or e2e/artifacts.
+func artifactsDir(t *testing.T) string {
+	dir := os.Getenv("STEGO_ARTIFACTS")
+	if dir == "" {
+		dir = "artifacts"
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatalf("artifacts directory: %v", err)
+	}
+	abs, _ := filepath.Abs(dir)
+	return abs
+}
+
+// consoleErrors collects what the page reports as errors: console.error
+// calls and uncaught exceptions. Browser log entries (a failed request's
+// "Failed to load resource", which a 422 in the Reveal tab causes on
+// purpose) are only logged.
+type consoleErrors struct {
+	mu   sync.Mutex
+	list []string
+}
+
+func (c *consoleErrors) all() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]string(nil), c.list...)
+}
+
+// follow reads the console of ctx's tab until ctx ends; the returned
+// channel closes then.
+func (c *consoleErrors) follow(t *testing.T, ctx context.Context) <-chan struct{} {
+	messages := chromedp.Console(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for m, err := range messages {
+			if err != nil {
+				return
+			}
+			switch {
+			case m.IsException() || (m.Type == chromedp.ConsoleError && m.Source == ""):
+				c.mu.Lock()
+				c.list = append(c.list, fmt.Sprintf("%s (%s:%d)", m, m.URL, m.Line))
+				c.mu.Unlock()
+			case m.Source != "":
+				t.Logf("browser log (%s): %s", m.Source, m)
+			}
+		}
+	}()
+	return done
+}
+
+// coverPNG writes a noisy photo-like PNG to use as the page's cover.
+func coverPNG(t *testing.T, path string) {
+	t.Helper()
+	m := image.NewNRGBA(image.Rect(0, 0, 480, 320))
+	rng := rand.New(rand.NewPCG(1, 2))
+	for y := range 320 {
+		for x := range 480 {
+			n := rng.IntN(24)
+			m.SetNRGBA(x, y, color.NRGBA{uint8(40 + x*180/480 + n), uint8(60 + y*160/320 + n), uint8(200 - (x+y)*150/800 + n), 255})
+		}
+	}
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, m); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// waitFile waits for path to exist with a stable size (a finished download).
+func waitFile(t *testing.T, path string, timeout time.Duration) []byte {
+	t.Helper()
+	var last int64 = -1
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		if fi, err := os.Stat(path); err == nil {
+			if fi.Size() == last && last > 0 {
+				b, err := os.ReadFile(path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return b
+			}
+			last = fi.Size()
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	entries, _ := os.ReadDir(filepath.Dir(path))
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	t.Fatalf("no download %s after %s (directory holds %v)", filepath.Base(path), timeout, names)
+	return nil
+}
+
+// TestBrowserWebApp drives the web app in headless Chromium against a
+// real three-node cluster behind nginx: hide a file and reveal it through
+// the page (bytes compared), the wrong-password message, the cluster view
+// with its leader, pause and restore and crash a follower from the page,
+// a short load test, no console errors; screenshots of each tab (and a
+// phone-width one) go to $STEGO_ARTIFACTS (default e2e/artifacts).
+func TestBrowserWebApp(t *testing.T) {
+	chromium, err := exec.LookPath("chromium")
+	if err != nil {
+		t.Skip("\n\n*** SKIPPED: Chromium is not installed, so the web app was NOT tested in a browser. ***\n" +
+			"*** Install it (Debian: apt-get install chromium; .ci/run does) to run TestBrowserWebApp. ***\n\n")
+	}
+	c := startBrowserCluster(t)
+	st := steadyBrowserState(t, c.nginx)
+	art := artifactsDir(t)
+	work := t.TempDir()
+	downloads := filepath.Join(work, "downloads")
+	if err := os.MkdirAll(downloads, 0o755); err != nil {
+		t.Fatal(err)
+	}
+
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(chromium), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
+		chromedp.WindowSize(1280, 900), chromedp.Flag("hide-scrollbars", true),
+	}
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer cancelAlloc()
+	bctx, cancelCtx := chromedp.NewContext(actx, chromedp.WithLogf(t.Logf))
+	defer cancelCtx()
+	// The first call starts the browser, which lives as long as bctx;
+	// every later step is bounded by ctx.
+	if _, err := chromedp.CallBrowser(bctx, browser.SetDownloadBehavior, browser.SetDownloadBehaviorParams{
+		Behavior: browser.SetDownloadBehaviorBehaviorAllow, DownloadPath: downloads}); err != nil {
+		t.Fatalf("starting chromium: %v", err)
+	}
+	ctx, cancelTimeout := context.WithTimeout(bctx, 4*time.Minute)
+	defer cancelTimeout()
+	var errs consoleErrors
+	consoleDone := errs.follow(t, ctx)
+	defer func() { cancelTimeout(); <-consoleDone }()
+
+	do := func(what string, steps ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		sctx, cancel := context.WithTimeout(ctx, time.Minute)
+		defer cancel()
+		if err := chromedp.Do(sctx, steps...); err != nil {
+			// What the page showed, for the artefacts.
+			if buf, serr := chromedp.Run(ctx, chromedp.FullScreenshot(100)); serr == nil {
+				_ = os.WriteFile(filepath.Join(art, "failed.png"), buf, 0o644)
+			}
+			t.Fatalf("%s: %v (the page as it was: %s)", what, err, filepath.Join(art, "failed.png"))
+		}
+	}
+	text := func(sel string) string {
+		t.Helper()
+		v, err := chromedp.Run(ctx, chromedp.TextContent(chromedp.CSS(sel)))
+		if err != nil {
+			t.Fatalf("reading %s: %v", sel, err)
+		}
+		return strings.TrimSpace(v)
+	}
+	attr := func(sel, name string) string {
+		t.Helper()
+		v, err := chromedp.Run(ctx, chromedp.AttributeValue(chromedp.CSS(sel), name))
+		if err != nil {
+			t.Fatalf("reading %s[%s]: %v", sel, name, err)
+		}
+		return v.Value
+	}
+	until := func(expr string, timeout time.Duration) chromedp.Action[chromedp.Void] {
+		return chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingTimeout(timeout), chromedp.WithPollingInterval(50*time.Millisecond))
+	}
+	click := func(sel string) chromedp.Action[chromedp.Void] { return chromedp.Click(chromedp.CSS(sel)) }
+	// wide lists the elements that stick out sideways, which would make
+	// the page scroll horizontally.
+	wide := func() string {
+		t.Helper()
+		v, err := chromedp.Run(ctx, chromedp.Evaluate[string](`[...document.querySelectorAll("body *")]
+			.filter((e) => e.getClientRects().length && e.getBoundingClientRect().right > document.documentElement.clientWidth + 1)
+			.slice(0, 5).map((e) => e.tagName + (e.id ? "#" + e.id : "") + "." + e.className + " " + Math.round(e.getBoundingClientRect().right)).join(", ")`))
+		if err != nil {
+			t.Fatalf("measuring the layout: %v", err)
+		}
+		return v
+	}
+	shot := func(name string) {
+		t.Helper()
+		do("settle", chromedp.Sleep(300*time.Millisecond))
+		if w := wide(); w != "" {
+			t.Errorf("%s: elements stick out sideways: %s", name, w)
+		}
+		buf, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+		if err != nil {
+			t.Fatalf("screenshot %s: %v", name, err)
+		}
+		if err := os.WriteFile(filepath.Join(art, name+".png"), buf, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	do("open the page",
+		chromedp.Navigate(c.nginx+"/"),
+		chromedp.WaitVisible(chromedp.ID("panel-hide")),
+		until(`document.getElementById("cap-figure").textContent.includes("fit")`, 10*time.Second),
+	)
+
+	// ── Hide a binary file in our own cover, with a password ──
+	secret := make([]byte, 3000)
+	for i := range secret {
+		secret[i] = byte(rand.IntN(256))
+	}
+	secretPath := filepath.Join(work, "plans.bin")
+	coverPath := filepath.Join(work, "holiday.png")
+	if err := os.WriteFile(secretPath, secret, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	coverPNG(t, coverPath)
+	do("hide",
+		chromedp.SetUploadFiles(chromedp.ID("hide-file"), []string{secretPath}),
+		chromedp.SetUploadFiles(chromedp.ID("hide-cover"), []string{coverPath}),
+		chromedp.SendKeys(chromedp.ID("hide-password"), "correct horse battery"),
+		until(`document.getElementById("cap-fill").textContent.includes("plans.bin")`, 10*time.Second),
+		click("#hide-go"),
+		chromedp.WaitVisible(chromedp.ID("hide-result")),
+		until(`/clean|suspicious/.test(document.getElementById("hide-verdict").className) && !document.getElementById("hide-verdict").textContent.includes("Analysing")`, 20*time.Second),
+	)
+	downloadName := attr("#hide-download", "download")
+	if downloadName != "holiday.stego.png" {
+		t.Errorf("download name %q, want holiday.stego.png", downloadName)
+	}
+	if caption := text("#cmp-diff-caption"); !strings.Contains(caption, "changed pixel") {
+		t.Errorf("difference view caption: %q", caption)
+	}
+	t.Logf("advice: %s", text("#cap-advice"))
+	t.Logf("verdict: %s", text("#hide-verdict"))
+	t.Logf("stats: %s", text("#hide-stats"))
+	shot("1-hide")
+
+	// The stego image, read from the download link's blob.
+	b64, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(async () => {
+		const blob = await (await fetch(document.getElementById("hide-download").href)).blob();
+		const bytes = new Uint8Array(await blob.arrayBuffer());
+		let s = "";
+		for (let i = 0; i < bytes.length; i += 8192) s += String.fromCharCode(...bytes.subarray(i, i + 8192));
+		return btoa(s);
+	})()`, chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatalf("reading the stego blob: %v", err)
+	}
+	stego, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil || !bytes.HasPrefix(stego, []byte("\x89PNG")) {
+		t.Fatalf("the download link does not hold a PNG (%d bytes, %v)", len(stego), err)
+	}
+	stegoPath := filepath.Join(work, downloadName)
+	if err := os.WriteFile(stegoPath, stego, 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	// ── Reveal: first with a wrong password, then the right one ──
+	do("reveal with a wrong password",
+		click("#tab-reveal"),
+		chromedp.WaitVisible(chromedp.ID("panel-reveal")),
+		chromedp.SetUploadFiles(chromedp.ID("reveal-file"), []string{stegoPath}),
+		chromedp.SendKeys(chromedp.ID("reveal-password"), "wrong"),
+		click("#reveal-go"),
+		until(`document.getElementById("reveal-status").className.includes("error")`, 20*time.Second),
+	)
+	if wrong := text("#reveal-status"); !strings.Contains(strings.ToLower(wrong), "wrong password or nothing hidden") {
+		t.Errorf("wrong password message: %q", wrong)
+	}
+	do("reveal",
+		chromedp.Evaluate[chromedp.Void](`document.getElementById("reveal-password").value = ""`),
+		chromedp.SendKeys(chromedp.ID("reveal-password"), "correct horse battery"),
+		click("#reveal-go"),
+		chromedp.WaitVisible(chromedp.ID("reveal-result")),
+		click("#reveal-download"),
+	)
+	got := waitFile(t, filepath.Join(downloads, "plans.bin"), 15*time.Second)
+	if !bytes.Equal(got, secret) {
+		t.Fatalf("revealed %d bytes through the page, not the %d hidden", len(got), len(secret))
+	}
+	shot("2-reveal")
+
+	// ── Cluster: the leader, then pause/restore and crash followers ──
+	do("cluster view",
+		click("#tab-cluster"),
+		chromedp.WaitVisible(chromedp.CSS(`#nodes [data-role="leader"]`)),
+		until(`document.querySelectorAll('#nodes [data-health="healthy"]').length === 3`, 10*time.Second),
+	)
+	shownLeader := attr(`#nodes [data-role="leader"]`, "data-node")
+	if now, err := getStatus(c.nginx); err != nil || shownLeader != now.LeaderID {
+		t.Fatalf("the page shows %s leading; the cluster says %+v (%v)", shownLeader, now, err)
+	}
+	shot("3-cluster")
+
+	button := func(id, action string) string {
+		return fmt.Sprintf(`#nodes button[data-node=%q][data-action=%q]`, id, action)
+	}
+	health := func(id, h string) chromedp.Action[chromedp.Void] {
+		return until(fmt.Sprintf(`document.querySelector('#nodes [data-node=%q]').dataset.health === %q`, id, h), 10*time.Second)
+	}
+	var follower string
+	for _, n := range st.Nodes {
+		if n.ID != shownLeader {
+			follower = n.ID
+		}
+	}
+	do("pause a follower (the token is asked for once)",
+		click(button(follower, "pause")),
+		chromedp.WaitVisible(chromedp.ID("token-dialog")),
+		chromedp.SendKeys(chromedp.ID("admin-token"), browserToken),
+		click("#token-ok"),
+		health(follower, "paused"),
+	)
+	do("restore it", click(button(follower, "restore")), health(follower, "healthy"))
+
+	// Pausing the leader makes it resign: the timeline records the failover.
+	do("pause the leader",
+		click(button(shownLeader, "pause")),
+		// Timed from the click (exact), not bounded by the last status seen (≤).
+		until(`/^\d+ ms$/.test(document.querySelector("#timeline li.t-failover .took")?.textContent ?? "")`, 15*time.Second),
+		until(`document.querySelector('#nodes [data-role="leader"]') !== null`, 10*time.Second),
+	)
+	newLeader := attr(`#nodes [data-role="leader"]`, "data-node")
+	t.Logf("paused leader %s from the page; %s took over; timeline: %s", shownLeader, newLeader, text("#timeline li.t-failover"))
+	if newLeader == shownLeader {
+		t.Fatalf("%s still leads after being paused", shownLeader)
+	}
+	do("restore the old leader", click(button(shownLeader, "restore")), health(shownLeader, "healthy"))
+
+	// Crash a follower of the new leader: shown down within a second or so.
+	start := time.Now()
+	do("crash a follower", click(button(shownLeader, "crash")), health(shownLeader, "down"))
+	took := time.Since(start)
+	t.Logf("crashed %s from the page: shown down %s after the click (%s)", shownLeader, took,
+		text(fmt.Sprintf(`#nodes [data-node=%q] .node-why`, shownLeader)))
+	if took > 2*time.Second {
+		t.Errorf("a crashed node took %s to show as down", took)
+	}
+	shot("4-cluster-failover-and-crash")
+	if _, err := chromedp.Call(ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+		Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: "dark"}}}); err != nil {
+		t.Fatalf("dark mode: %v", err)
+	}
+	shot("5-cluster-dark")
+	if _, err := chromedp.Call(ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{}); err != nil {
+		t.Fatalf("light mode: %v", err)
+	}
+
+	// ── Load test: start, then stop promptly ──
+	do("load test",
+		click("#tab-load"),
+		chromedp.WaitVisible(chromedp.ID("panel-load")),
+		chromedp.SetValue(chromedp.ID("load-clients"), "3"),
+		chromedp.SetValue(chromedp.ID("load-amount"), "30"),
+		chromedp.SetValue(chromedp.ID("load-op"), "mixed"),
+		click("#load-start"),
+		until(`Number(document.getElementById("l-ok").textContent.replace(/\D/g, "")) >= 10`, 30*time.Second),
+		chromedp.Sleep(1500*time.Millisecond),
+	)
+	shot("6-load-test")
+	start = time.Now()
+	do("stop the load test", click("#load-stop"), until(`!document.getElementById("load-start").disabled`, 5*time.Second))
+	if took := time.Since(start); took > time.Second {
+		t.Errorf("stopping the load test took %s", took)
+	}
+	loadStatus := text("#load-status")
+	t.Logf("load test: %s", loadStatus)
+	if !strings.HasPrefix(loadStatus, "Stopped.") {
+		t.Errorf("load status after Stop: %q", loadStatus)
+	}
+
+	// ── Phone width ──
+	do("phone width", chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2)), click("#tab-hide"))
+	shot("7-phone-hide")
+	do("phone cluster", click("#tab-cluster"))
+	shot("8-phone-cluster")
+
+	if list := errs.all(); len(list) > 0 {
+		t.Errorf("the page logged %d console errors:\n%s", len(list), strings.Join(list, "\n"))
+	}
+	t.Logf("screenshots in %s", art)
+}
+
+// steadyBrowserState waits for three healthy nodes and a leader.
+func steadyBrowserState(t *testing.T, base string) *status {
+	t.Helper()
+	var st *status
+	waitFor(t, 60*time.Second, "three healthy nodes and a leader", func() bool {
+		var err error
+		st, err = getStatus(base)
+		return err == nil && healthyCount(st) == 3 && st.LeaderID != ""
+	})
+	return st
+}
