@@ -73,8 +73,12 @@ export function initCluster() {
     const conn = $("conn");
     conn.className = `conn ${mode === "live" ? "live" : mode === "polling" ? "poll" : mode === "down" ? "down" : ""}`;
     const via = last && last.served_by ? ` via ${last.served_by}` : "";
-    $("conn-text").textContent = mode === "live" ? `live${via}` : mode === "polling" ? "polling (live feed reconnecting)" : mode === "down" ? "cluster unreachable" : "connecting…";
-    $("f-feed").textContent = mode === "live" ? "server-sent events" : mode === "polling" ? "polling /cluster/status" : mode === "down" ? `unreachable${why ? `: ${why}` : ""}` : "connecting";
+    // Written only when changed: the pill is a live region.
+    const put = (node, text) => {
+      if (node.textContent !== text) node.textContent = text;
+    };
+    put($("conn-text"), mode === "live" ? `live${via}` : mode === "polling" ? "polling (live feed reconnecting)" : mode === "down" ? "cluster unreachable" : "connecting…");
+    put($("f-feed"), mode === "live" ? "server-sent events" : mode === "polling" ? "polling /cluster/status" : mode === "down" ? `unreachable${why ? `: ${why}` : ""}` : "connecting");
   }
 
   // ── rendering ─────────────────────────────────────────────
