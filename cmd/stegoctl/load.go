@@ -47,6 +47,7 @@ back byte for byte ("verify"). Throughput and latency percentiles are of
 successful requests; percentiles are exact up to a million requests, then
 estimated from a uniform reservoir of a million; the maximum is exact.
 Requests cut off by the end of --duration or by SIGINT are not counted.
+After a transport failure a client pauses 10 ms before its next request.
 
 --json prints one object: op, targets, clients, size_bytes, duration_s,
 total, ok, failed, failures (kind → count; "502", "503", "504",

@@ -151,6 +151,25 @@ func (r *loadRun) runClient(ctx context.Context, i int) {
 			return // the run ended under this request: not a failure
 		}
 		r.stats.add(outcome{node: res.node, latency: res.latency, kind: res.kind, err: res.err})
+		if res.kind == kindTransport {
+			// A refused connection fails in microseconds: pause so a dead
+			// target does not turn the client into a busy loop that takes
+			// the CPUs from the nodes under test.
+			sleepCtx(ctx, transportBackoff)
+		}
+	}
+}
+
+// transportBackoff is a client's pause after a transport failure.
+const transportBackoff = 10 * time.Millisecond
+
+// sleepCtx waits d or until ctx ends.
+func sleepCtx(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
 	}
 }
 
