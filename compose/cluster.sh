@@ -41,11 +41,15 @@ start_node() {
 	echo $! >"$dir/node$i.pid"
 }
 
+# alive PID: the process exists and is not a zombie waiting to be reaped
+# (nodes are started in the background, so their parent may be gone).
+alive() { [ -r "/proc/$1/stat" ] && ! grep -q '^[0-9]* (.*) Z ' "/proc/$1/stat" 2>/dev/null; }
+
 signal_node() {
 	local sig=$1 i=$2 pid
 	pid=$(cat "$dir/node$i.pid" 2>/dev/null) || return 0
 	kill "-$sig" "$pid" 2>/dev/null || true
-	for _ in $(seq 200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+	for _ in $(seq 200); do alive "$pid" || break; sleep 0.05; done
 	rm -f "$dir/node$i.pid"
 }
 

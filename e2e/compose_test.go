@@ -82,6 +82,7 @@ func TestComposeStack(t *testing.T) {
 		return strings.Count(string(out), "healthy") == 3 && !strings.Contains(string(out), "unhealthy")
 	})
 
+	st = steadyState(t, base)
 	out, err := exec.Command("docker", "exec", "stego-node1", "etcdctl", "get", "--prefix", "/stegocluster/election/",
 		"--sort-by=CREATE", "--order=ASCEND").Output()
 	if lines := strings.Split(strings.TrimSpace(string(out)), "\n"); err != nil || len(lines) < 2 || lines[1] != st.LeaderID {

@@ -16,9 +16,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -66,6 +68,9 @@ func startLocalCluster(t *testing.T) *localCluster {
 		fmt.Sprintf("HTTP_BASE=%d", base+1), fmt.Sprintf("PEER_BASE=%d", base+4), "ADMIN_TOKEN=e2e")
 	c.nginx = fmt.Sprintf("http://127.0.0.1:%d", base)
 	t.Cleanup(func() {
+		if t.Failed() {
+			c.dumpLogs()
+		}
 		if out, err := c.script("down"); err != nil {
 			t.Errorf("cluster.sh down: %v\n%s", err, out)
 		}
@@ -76,6 +81,37 @@ func startLocalCluster(t *testing.T) *localCluster {
 	return c
 }
 
+// dumpLogs logs the nodes' own log lines (not etcd's), to explain a
+// failure after the cluster directory is gone.
+func (c *localCluster) dumpLogs() {
+	for i := 1; i <= 3; i++ {
+		b, err := os.ReadFile(filepath.Join(c.dir, "log", fmt.Sprintf("node%d.log", i)))
+		if err != nil {
+			continue
+		}
+		var own []string
+		for _, line := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(line, "time=") {
+				own = append(own, line)
+			}
+		}
+		c.t.Logf("node%d log:\n%s", i, strings.Join(own[max(0, len(own)-30):], "\n"))
+	}
+}
+
+// signal sends sig to node n's process (n is "1".."3").
+func (c *localCluster) signal(n string, sig syscall.Signal) error {
+	b, err := os.ReadFile(filepath.Join(c.dir, "node"+n+".pid"))
+	if err != nil {
+		return fmt.Errorf("node %s: %w", n, err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		return fmt.Errorf("node %s pid file: %w", n, err)
+	}
+	return syscall.Kill(pid, sig)
+}
+
 func (c *localCluster) script(args ...string) (string, error) {
 	cmd := exec.Command("../compose/cluster.sh", args...)
 	cmd.Env = c.env
@@ -84,9 +120,10 @@ func (c *localCluster) script(args ...string) (string, error) {
 }
 
 type status struct {
-	LeaderID string `json:"leader_id"`
-	Epoch    int64  `json:"epoch"`
-	Nodes    []struct {
+	LeaderID   string `json:"leader_id"`
+	Epoch      int64  `json:"epoch"`
+	RaftLeader string `json:"raft_leader"`
+	Nodes      []struct {
 		ID      string `json:"id"`
 		Role    string `json:"role"`
 		Healthy bool   `json:"healthy"`
@@ -154,9 +191,32 @@ func hideAndReveal(base string, secret []byte) error {
 	return nil
 }
 
+// failoverBound is the longest an end-to-end test lets a single failover
+// take, from the kill to a new leader's state seen through nginx. The
+// target is p50 350 ms / p99 600 ms (measured over many trials by
+// `stegoctl bench failover`); a single sample here also pays for status
+// polling through nginx on a busy two-core machine, hence the margin.
+const failoverBound = time.Second
+
+// steadyState waits until the cluster is as it is in service: three
+// healthy nodes, one leader, and etcd's raft leadership moved off the
+// leader's member (so killing the leader does not also cost a raft
+// election). It returns the state.
+func steadyState(t *testing.T, base string) *status {
+	t.Helper()
+	var st *status
+	waitFor(t, 30*time.Second, "three healthy nodes, a leader, raft leadership on another member", func() bool {
+		var err error
+		st, err = getStatus(base)
+		return err == nil && healthyCount(st) == 3 && st.LeaderID != "" && st.RaftLeader != "" && st.RaftLeader != st.LeaderID
+	})
+	return st
+}
+
 // failoverUnderLoad runs two clients hiding and revealing through base,
 // calls kill to take the leader in old down, waits for a new leader with
-// a higher epoch, and fails the test if any client request failed.
+// a higher epoch within failoverBound, and fails the test if any client
+// request failed.
 func failoverUnderLoad(t *testing.T, base string, old *status, kill func() error) {
 	t.Helper()
 	var stop atomic.Bool
@@ -188,11 +248,16 @@ func failoverUnderLoad(t *testing.T, base string, old *status, kill func() error
 	}
 	waitFor(t, 15*time.Second, "a new leader", func() bool {
 		s, err := getStatus(base)
-		return err == nil && s.LeaderID != "" && s.LeaderID != old.LeaderID && s.Epoch > old.Epoch
+		if err == nil && s.LeaderID != "" && s.LeaderID != old.LeaderID && s.Epoch > old.Epoch {
+			return true
+		}
+		return false
 	})
-	// A single sample, so only logged; the failover targets are measured
-	// over many trials by the failover benchmark (issue 5).
-	t.Logf("new leader published %s after killing %s", time.Since(start), old.LeaderID)
+	took := time.Since(start)
+	t.Logf("new leader published %s after killing %s", took, old.LeaderID)
+	if took > failoverBound {
+		t.Errorf("failover took %s, more than %s", took, failoverBound)
+	}
 	time.Sleep(time.Second)
 	stop.Store(true)
 	wg.Wait()
@@ -217,12 +282,7 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool)
 func TestLocalClusterBehindNginx(t *testing.T) {
 	c := startLocalCluster(t)
 
-	var st *status
-	waitFor(t, 30*time.Second, "three healthy nodes and one leader through nginx", func() bool {
-		var err error
-		st, err = getStatus(c.nginx)
-		return err == nil && healthyCount(st) == 3 && st.LeaderID != ""
-	})
+	st := steadyState(t, c.nginx)
 	leaders := 0
 	for _, n := range st.Nodes {
 		if n.Role == "Leader" {
@@ -252,11 +312,9 @@ func TestLocalClusterBehindNginx(t *testing.T) {
 	// nginx: no request may fail, and another node must take over.
 	victim := strings.TrimPrefix(st.LeaderID, "stego-node")
 	failoverUnderLoad(t, c.nginx, st, func() error {
-		out, err := c.script("kill", victim)
-		if err != nil {
-			return fmt.Errorf("%v: %s", err, out)
-		}
-		return nil
+		// Signal the process directly: the failover clock starts at the
+		// signal, not after the script has seen the process reaped.
+		return c.signal(victim, syscall.SIGKILL)
 	})
 
 	// The killed node comes back with its data and rejoins.
@@ -272,6 +330,9 @@ func TestLocalClusterBehindNginx(t *testing.T) {
 	}
 
 	// down leaves nothing behind.
+	if t.Failed() {
+		c.dumpLogs()
+	}
 	if out, err := c.script("down"); err != nil {
 		t.Fatalf("down: %v %s", err, out)
 	}
