@@ -169,8 +169,13 @@ func (d *FailureDetector) depose(ctx context.Context, t *leaderTarget) bool {
 // another member whose node is healthy in the published state, so that
 // the death of the cluster's leader does not also cost a raft election
 // before the fast path's revoke commits. Only live targets are tried: a
-// transfer to a dead member stalls writes until raft gives it up.
-func moveRaftLeadership(ctx context.Context, m *Member, state *ClusterState) error {
+// transfer stalls every proposal until it completes or raft gives it up
+// (an election timeout), and a member that is restarting loses the
+// proposal that announces it to the cluster, which etcd retries only
+// after its 5 s request timeout. The published state still calls a node
+// that died a moment ago healthy, so, when probe is set, a node must
+// also answer it.
+func moveRaftLeadership(ctx context.Context, m *Member, state *ClusterState, probe Prober) error {
 	if state == nil || m.RaftLeaderID() != m.ID() {
 		return nil
 	}
@@ -182,6 +187,14 @@ func moveRaftLeadership(ctx context.Context, m *Member, state *ClusterState) err
 		id, err := strconv.ParseUint(n.EtcdMemberID, 16, 64)
 		if err != nil {
 			continue
+		}
+		if probe != nil {
+			pctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+			err := probe(pctx, n.NodeInfo)
+			cancel()
+			if err != nil {
+				continue
+			}
 		}
 		if _, err := m.Client().MoveLeader(ctx, id); err != nil {
 			return fmt.Errorf("coordinator: move raft leader to %s: %w", n.ID, err)

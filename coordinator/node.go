@@ -97,6 +97,7 @@ func Start(ctx context.Context, cfg Config, info func() NodeInfo) (*Node, error)
 				MaxIdleConnsPerHost: 2,
 			}})
 		}
+		n.Publisher.Probe = cfg.Prober
 		d := NewFailureDetector(client, n.Elector, cfg.Prober, cfg.ProbeEvery, cfg.SuspectAfter)
 		d.OnRevoke = cfg.OnDepose
 		loops = append(loops, d.Run)

@@ -50,6 +50,9 @@ type Publisher struct {
 	nodeID   string
 	interval time.Duration
 	kick     chan struct{}
+	// Probe, if set, checks a member's node before raft leadership is
+	// moved to it (see moveRaftLeadership).
+	Probe Prober
 }
 
 // NewPublisher publishes at least every interval and whenever the
@@ -80,7 +83,7 @@ func (p *Publisher) Run(ctx context.Context) error {
 			if state, err := p.publish(ctx); err == nil {
 				// Keep etcd's raft leadership on another member (failover.go).
 				mctx, cancel := context.WithTimeout(ctx, p.interval)
-				_ = moveRaftLeadership(mctx, p.member, state)
+				_ = moveRaftLeadership(mctx, p.member, state, p.Probe)
 				cancel()
 			}
 		}
