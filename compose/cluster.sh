@@ -11,6 +11,8 @@
 # Settings (environment): CLUSTER_DIR (default /tmp/stegocluster), NGINX_PORT
 # (8000), HTTP_BASE (8081: nodes on 8081-8083), PEER_BASE (12380: raft on
 # 12380/12382/12384, etcd clients one above each), ADMIN_TOKEN (admin).
+# `up` saves them in CLUSTER_DIR/cluster.env; later commands need only
+# CLUSTER_DIR.
 # Needs Go and nginx (Debian: apt-get install nginx).
 set -euo pipefail
 
@@ -20,6 +22,12 @@ nginx_port=${NGINX_PORT:-8000}
 http_base=${HTTP_BASE:-8081}
 peer_base=${PEER_BASE:-12380}
 token=${ADMIN_TOKEN:-admin}
+# A running cluster remembers its settings (written by up), so later
+# commands need only CLUSTER_DIR.
+if [ "${1:-}" != up ] && [ -f "$dir/cluster.env" ]; then
+	# shellcheck source=/dev/null
+	. "$dir/cluster.env"
+fi
 
 http_port() { echo $((http_base + $1 - 1)); }
 peer_port() { echo $((peer_base + 2 * ($1 - 1))); }
@@ -86,6 +94,10 @@ up)
 	command -v nginx >/dev/null || { echo "nginx is not installed (apt-get install nginx)" >&2; exit 1; }
 	mkdir -p "$dir/bin" "$dir/log" "$dir/nginx"
 	(cd "$repo" && go build -o "$dir/bin/stegod" ./cmd/stegod && go build -o "$dir/bin/stegoctl" ./cmd/stegoctl)
+	# What later commands (and `stegoctl bench failover --cluster-dir`) need.
+	printf 'nginx_port=%s\nhttp_base=%s\npeer_base=%s\ntoken=%s\nHTTP_BASE=%s\n' \
+		"$nginx_port" "$http_base" "$peer_base" "$token" "$http_base" >"$dir/cluster.env"
+	cp "$0" "$dir/bin/cluster.sh"
 	for i in 1 2 3; do start_node "$i"; done
 	nginx_conf >"$dir/nginx.conf"
 	nginx -t -q -p "$dir" -c "$dir/nginx.conf" 2>/dev/null || nginx -t -p "$dir" -c "$dir/nginx.conf"

@@ -6,14 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"os/signal"
-	"path/filepath"
 	"slices"
-	"strings"
 	"syscall"
 	"time"
 )
@@ -26,26 +22,40 @@ func runBench(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	return runBenchFailover(args[1:], stdout, stderr)
 }
 
+// failoverResult is what `bench failover --json` prints. Failover is
+// the time from the fault to a surviving node serving state published by
+// a new leader; restart is the time from restarting (or resuming) the
+// victim to all three nodes healthy and agreeing again.
 type failoverResult struct {
-	Fault     string    `json:"fault"`
-	Trials    int       `json:"trials"`
-	P50Ms     float64   `json:"p50_ms"`
-	P95Ms     float64   `json:"p95_ms"`
-	P99Ms     float64   `json:"p99_ms"`
-	MaxMs     float64   `json:"max_ms"`
-	SamplesMs []float64 `json:"samples_ms"`
+	Fault            string    `json:"fault"`
+	Target           string    `json:"target"`
+	Trials           int       `json:"trials"`
+	P50Ms            float64   `json:"p50_ms"`
+	P95Ms            float64   `json:"p95_ms"`
+	P99Ms            float64   `json:"p99_ms"`
+	MaxMs            float64   `json:"max_ms"`
+	SamplesMs        []float64 `json:"samples_ms"`
+	RestartP50Ms     float64   `json:"restart_p50_ms"`
+	RestartMaxMs     float64   `json:"restart_max_ms"`
+	RestartSamplesMs []float64 `json:"restart_samples_ms"`
 }
 
 func runBenchFailover(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("bench failover", "[--fault kill|term|stop] [--trials N] [--json]", `  stegoctl bench failover                        # 20 SIGKILLs of the leader of a fresh local cluster
+	fs := newFlagSet("bench failover", "[--fault kill|term|stop] [--trials N] [--docker | --cluster-dir DIR] [--json]",
+		`  stegoctl bench failover                        # 20 SIGKILLs of the leader of a fresh local cluster
   stegoctl bench failover --fault term --trials 50 --json
   stegoctl bench failover --fault stop --stop-for 3s
+  stegoctl bench failover --docker               # the running compose stack (containers stego-node1..3)
+  stegoctl bench failover --cluster-dir /tmp/stegocluster   # a running compose/cluster.sh cluster
 `, stderr)
 	fault := fs.String("fault", "kill", "kill (SIGKILL), term (SIGTERM) or stop (SIGSTOP for --stop-for, then SIGCONT)")
 	trials := fs.Int("trials", 20, "faults to inject")
 	asJSON := fs.Bool("json", false, "print JSON")
-	stegod := fs.String("stegod", "", "stegod binary (default: next to stegoctl, else on PATH)")
+	stegod := fs.String("stegod", "", "stegod binary for the benchmark's own cluster (default: next to stegoctl, else on PATH)")
 	stopFor := fs.Duration("stop-for", 3*time.Second, "how long a stopped leader stays stopped")
+	useDocker := fs.Bool("docker", false, "inject faults into the running compose stack instead of a cluster of our own")
+	containers := fs.String("containers", "stego-node1,stego-node2,stego-node3", "with --docker: the node containers")
+	clusterDir := fs.String("cluster-dir", "", "inject faults into the running compose/cluster.sh cluster in this directory")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -55,151 +65,80 @@ func runBenchFailover(args []string, stdout, stderr io.Writer) error {
 	if *trials < 1 {
 		return fmt.Errorf("%w: --trials must be at least 1", errUsage)
 	}
-	bin, err := findStegod(*stegod)
-	if err != nil {
-		return err
+	if *useDocker && *clusterDir != "" {
+		return fmt.Errorf("%w: --docker and --cluster-dir exclude each other", errUsage)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	c, err := startBenchCluster(ctx, bin)
+	var target faultTarget
+	var err error
+	switch {
+	case *useDocker:
+		target, err = newDockerTarget(ctx, splitList(*containers))
+	case *clusterDir != "":
+		target, err = newScriptTarget(*clusterDir)
+	default:
+		var bin string
+		if bin, err = findStegod(*stegod); err == nil {
+			target, err = startProcessCluster(ctx, bin)
+		}
+	}
 	if err != nil {
 		return err
 	}
-	defer c.close()
-	res := failoverResult{Fault: *fault, Trials: *trials}
+	defer target.Close()
+	b := &failoverBench{target: target, http: &http.Client{Timeout: 500 * time.Millisecond}}
+	if err := b.waitAgreed(ctx, 60*time.Second); err != nil {
+		return err
+	}
+
+	res := failoverResult{Fault: *fault, Target: target.Name(), Trials: *trials}
 	for i := range *trials {
-		d, err := c.trial(ctx, *fault, *stopFor)
+		took, restart, err := b.trial(ctx, *fault, *stopFor)
 		if err != nil {
 			return fmt.Errorf("trial %d: %w", i+1, err)
 		}
-		res.SamplesMs = append(res.SamplesMs, float64(d.Microseconds())/1000)
-		fmt.Fprintf(stderr, "\rtrial %d/%d: new leader publishing after %.0f ms   ", i+1, *trials, res.SamplesMs[i])
+		res.SamplesMs = append(res.SamplesMs, ms(took))
+		res.RestartSamplesMs = append(res.RestartSamplesMs, ms(restart))
+		fmt.Fprintf(stderr, "\rtrial %d/%d: new leader publishing after %.0f ms, victim healthy again %.0f ms after restart   ",
+			i+1, *trials, ms(took), ms(restart))
 	}
 	fmt.Fprintln(stderr)
-	sorted := slices.Sorted(slices.Values(res.SamplesMs))
-	pct := func(p float64) float64 { return sorted[min(len(sorted)-1, int(p*float64(len(sorted))))] }
-	res.P50Ms, res.P95Ms, res.P99Ms, res.MaxMs = pct(0.50), pct(0.95), pct(0.99), sorted[len(sorted)-1]
+	res.P50Ms, res.P95Ms, res.P99Ms, res.MaxMs = percentiles(res.SamplesMs)
+	res.RestartP50Ms, _, _, res.RestartMaxMs = percentiles(res.RestartSamplesMs)
 	if *asJSON {
 		return json.NewEncoder(stdout).Encode(res)
 	}
-	fmt.Fprintf(stdout, "fault %s, %d trials: p50 %.0f ms, p95 %.0f ms, p99 %.0f ms, max %.0f ms\n",
-		res.Fault, res.Trials, res.P50Ms, res.P95Ms, res.P99Ms, res.MaxMs)
+	fmt.Fprintf(stdout, "fault %s on %s, %d trials: failover p50 %.0f ms, p95 %.0f ms, p99 %.0f ms, max %.0f ms; restart to healthy p50 %.0f ms, max %.0f ms\n",
+		res.Fault, res.Target, res.Trials, res.P50Ms, res.P95Ms, res.P99Ms, res.MaxMs, res.RestartP50Ms, res.RestartMaxMs)
 	return nil
 }
 
-func findStegod(flagValue string) (string, error) {
-	if flagValue != "" {
-		return flagValue, nil
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// percentiles returns p50, p95, p99 and max by the nearest-rank method.
+func percentiles(samples []float64) (p50, p95, p99, maximum float64) {
+	if len(samples) == 0 {
+		return 0, 0, 0, 0
 	}
-	if self, err := os.Executable(); err == nil {
-		if p := filepath.Join(filepath.Dir(self), "stegod"); isExecutable(p) {
-			return p, nil
-		}
-	}
-	if p, err := exec.LookPath("stegod"); err == nil {
-		return p, nil
-	}
-	return "", errors.New("no stegod binary next to stegoctl or on PATH (go build ./cmd/stegod, or --stegod)")
+	sorted := slices.Sorted(slices.Values(samples))
+	pct := func(p float64) float64 { return sorted[min(len(sorted)-1, int(p*float64(len(sorted))))] }
+	return pct(0.50), pct(0.95), pct(0.99), sorted[len(sorted)-1]
 }
 
-func isExecutable(p string) bool {
-	info, err := os.Stat(p)
-	return err == nil && !info.IsDir() && info.Mode()&0o111 != 0
+// failoverBench runs trials against a target.
+type failoverBench struct {
+	target faultTarget
+	http   *http.Client
 }
 
-// benchCluster is three stegod processes on loopback in a temporary
-// directory, which close removes.
-type benchCluster struct {
-	bin    string
-	dir    string
-	env    [3][]string
-	http   [3]string
-	procs  [3]*exec.Cmd
-	exited [3]chan struct{} // closed when the process has been reaped
-}
-
-func freeLoopbackPort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-func startBenchCluster(ctx context.Context, bin string) (*benchCluster, error) {
-	dir, err := os.MkdirTemp("", "stegoctl-bench-")
+func (b *failoverBench) status(ctx context.Context, url string) (*clusterStatus, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url+"/cluster/status", nil)
 	if err != nil {
 		return nil, err
 	}
-	c := &benchCluster{bin: bin, dir: dir}
-	var ports [9]int
-	for i := range ports {
-		if ports[i], err = freeLoopbackPort(); err != nil {
-			c.close()
-			return nil, err
-		}
-	}
-	var initial []string
-	for i := range 3 {
-		initial = append(initial, fmt.Sprintf("n%d=http://127.0.0.1:%d", i+1, ports[3*i+1]))
-	}
-	for i := range 3 {
-		c.http[i] = fmt.Sprintf("http://127.0.0.1:%d", ports[3*i])
-		c.env[i] = append(os.Environ(),
-			fmt.Sprintf("NODE_ID=n%d", i+1), fmt.Sprintf("HTTP_ADDR=127.0.0.1:%d", ports[3*i]),
-			fmt.Sprintf("PEER_URL=http://127.0.0.1:%d", ports[3*i+1]), fmt.Sprintf("CLIENT_URL=http://127.0.0.1:%d", ports[3*i+2]),
-			"INITIAL_CLUSTER="+strings.Join(initial, ","), "DATA_DIR="+filepath.Join(dir, fmt.Sprintf("n%d", i+1)),
-			"CLUSTER_TOKEN=bench", "ADMIN_TOKEN=bench", "LOG_LEVEL=warn")
-		if err := c.start(i); err != nil {
-			c.close()
-			return nil, err
-		}
-	}
-	if err := c.waitHealthy(ctx, 60*time.Second); err != nil {
-		c.close()
-		return nil, err
-	}
-	return c, nil
-}
-
-func (c *benchCluster) start(i int) error {
-	logf, err := os.OpenFile(filepath.Join(c.dir, fmt.Sprintf("n%d.log", i+1)), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
-	if err != nil {
-		return err
-	}
-	cmd := exec.Command(c.bin)
-	cmd.Env, cmd.Stdout, cmd.Stderr = c.env[i], logf, logf
-	if err := cmd.Start(); err != nil {
-		logf.Close()
-		return fmt.Errorf("start stegod: %w", err)
-	}
-	exited := make(chan struct{})
-	go func() {
-		cmd.Wait()
-		logf.Close()
-		close(exited)
-	}()
-	c.procs[i], c.exited[i] = cmd, exited
-	return nil
-}
-
-func (c *benchCluster) close() {
-	for i, p := range c.procs {
-		if p != nil && p.Process != nil {
-			p.Process.Signal(syscall.SIGCONT)
-			p.Process.Kill()
-			<-c.exited[i]
-		}
-	}
-	os.RemoveAll(c.dir)
-}
-
-var benchHTTP = &http.Client{Timeout: 500 * time.Millisecond}
-
-func (c *benchCluster) status(i int) (*clusterStatus, error) {
-	resp, err := benchHTTP.Get(c.http[i] + "/cluster/status")
+	resp, err := b.http.Do(req)
 	if err != nil {
 		return nil, err
 	}
@@ -208,35 +147,20 @@ func (c *benchCluster) status(i int) (*clusterStatus, error) {
 		return nil, fmt.Errorf("status %d", resp.StatusCode)
 	}
 	var s clusterStatus
-	return &s, json.NewDecoder(resp.Body).Decode(&s)
+	return &s, json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&s)
 }
 
-// waitHealthy waits until all three nodes serve the same state — same
-// leader, same epoch — with three healthy nodes. (A node just resumed
-// from SIGSTOP serves its old state for a moment; a trial must not start
-// from that.)
-func (c *benchCluster) waitHealthy(ctx context.Context, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) && ctx.Err() == nil {
-		if _, err := c.agreedState(); err == nil {
-			return nil
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	if ctx.Err() != nil {
-		return ctx.Err()
-	}
-	return fmt.Errorf("cluster not healthy after %s (logs in %s)", timeout, c.dir)
-}
+var errDisagree = errors.New("nodes disagree or are unhealthy")
 
 // agreedState returns the state all three nodes serve, or an error if
-// they differ or any is unhealthy.
-func (c *benchCluster) agreedState() (*clusterStatus, error) {
+// they differ or any is unhealthy. (A node just resumed from SIGSTOP
+// serves its old state for a moment; a trial must not start from that.)
+func (b *failoverBench) agreedState(ctx context.Context) (*clusterStatus, error) {
 	var first *clusterStatus
-	for i := range 3 {
-		s, err := c.status(i)
+	for _, id := range b.target.Nodes() {
+		s, err := b.status(ctx, b.target.URL(id))
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("%s: %w", id, err)
 		}
 		healthy := 0
 		for _, n := range s.Nodes {
@@ -245,58 +169,93 @@ func (c *benchCluster) agreedState() (*clusterStatus, error) {
 			}
 		}
 		if s.LeaderID == "" || healthy != 3 || (first != nil && (s.LeaderID != first.LeaderID || s.Epoch != first.Epoch)) {
-			return nil, errors.New("nodes disagree or are unhealthy")
+			return nil, errDisagree
 		}
 		first = s
 	}
 	return first, nil
 }
 
-// trial injects one fault into the leader and returns how long until a
-// surviving node serves state published by a new leader.
-func (c *benchCluster) trial(ctx context.Context, fault string, stopFor time.Duration) (time.Duration, error) {
-	before, err := c.agreedState()
-	if err != nil {
-		return 0, err
-	}
-	victim := -1
-	for i := range 3 {
-		if fmt.Sprintf("n%d", i+1) == before.LeaderID {
-			victim = i
+// waitAgreed waits until agreedState succeeds and raft leadership has
+// left the leader's member — the steady state a fault should hit, as it
+// is in service — or the timeout passes.
+func (b *failoverBench) waitAgreed(ctx context.Context, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	var err error
+	for time.Now().Before(deadline) {
+		var s *clusterStatus
+		if s, err = b.agreedState(ctx); err == nil && s.RaftLeader != "" && s.RaftLeader != s.LeaderID {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
 		}
 	}
-	if victim < 0 {
-		return 0, fmt.Errorf("leader %q is not one of ours", before.LeaderID)
+	return fmt.Errorf("cluster not healthy and agreed after %s (last: %v); %s", timeout, err, b.target.Hint())
+}
+
+// trial injects one fault into the leader and returns how long until a
+// surviving node serves state published by a new leader, and how long
+// the victim took from its restart (or SIGCONT) to a healthy, agreed
+// cluster.
+func (b *failoverBench) trial(ctx context.Context, fault string, stopFor time.Duration) (failover, restart time.Duration, err error) {
+	before, err := b.agreedState(ctx)
+	if err != nil {
+		return 0, 0, err
 	}
-	observer := (victim + 1) % 3
+	victim, observer := before.LeaderID, ""
+	for _, id := range b.target.Nodes() {
+		if id != victim {
+			observer = id
+			break
+		}
+	}
+	if !slices.Contains(b.target.Nodes(), victim) {
+		return 0, 0, fmt.Errorf("leader %q is not one of %v", victim, b.target.Nodes())
+	}
 	sig := map[string]syscall.Signal{"kill": syscall.SIGKILL, "term": syscall.SIGTERM, "stop": syscall.SIGSTOP}[fault]
 	start := time.Now()
-	if err := c.procs[victim].Process.Signal(sig); err != nil {
-		return 0, err
+	if err := b.target.Signal(ctx, victim, sig); err != nil {
+		return 0, 0, err
 	}
-	var took time.Duration
 	for {
-		if s, err := c.status(observer); err == nil && s.LeaderID != before.LeaderID && s.LeaderID != "" && s.Epoch > before.Epoch {
-			took = time.Since(start)
+		if s, err := b.status(ctx, b.target.URL(observer)); err == nil && s.LeaderID != victim && s.LeaderID != "" && s.Epoch > before.Epoch {
+			failover = time.Since(start)
 			break
 		}
 		if time.Since(start) > 30*time.Second || ctx.Err() != nil {
-			return 0, fmt.Errorf("no new leader 30 s after %s of %s", fault, before.LeaderID)
+			b.target.Signal(context.WithoutCancel(ctx), victim, syscall.SIGCONT)
+			return 0, 0, fmt.Errorf("no new leader 30 s after %s of %s", fault, victim)
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
+	var restarted time.Time
 	if fault == "stop" {
 		time.Sleep(max(0, stopFor-time.Since(start)))
-		c.procs[victim].Process.Signal(syscall.SIGCONT)
-	} else {
-		select {
-		case <-c.exited[victim]:
-		case <-time.After(15 * time.Second):
-			return 0, fmt.Errorf("%s did not exit after %s", before.LeaderID, fault)
+		restarted = time.Now()
+		if err := b.target.Signal(ctx, victim, syscall.SIGCONT); err != nil {
+			return 0, 0, err
 		}
-		if err := c.start(victim); err != nil {
-			return 0, err
+	} else {
+		if err := b.target.WaitExited(ctx, victim, 15*time.Second); err != nil {
+			return 0, 0, err
+		}
+		restarted = time.Now()
+		if err := b.target.Restart(ctx, victim); err != nil {
+			return 0, 0, err
 		}
 	}
-	return took, c.waitHealthy(ctx, 60*time.Second)
+	for {
+		if _, err := b.agreedState(ctx); err == nil {
+			restart = time.Since(restarted)
+			break
+		}
+		if time.Since(restarted) > 60*time.Second || ctx.Err() != nil {
+			return 0, 0, fmt.Errorf("%s not healthy 60 s after its restart; %s", victim, b.target.Hint())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return failover, restart, b.waitAgreed(ctx, 60*time.Second)
 }
