@@ -115,8 +115,6 @@ func runBenchFailover(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-
 // percentiles returns p50, p95, p99 and max by the nearest-rank method.
 func percentiles(samples []float64) (p50, p95, p99, maximum float64) {
 	if len(samples) == 0 {
