@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"strconv"
+	"syscall"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -41,8 +43,15 @@ import (
 
 // Prober checks whether a node is alive. It returns an error when the
 // node cannot be reached in time; a node that answers in any way (even
-// 503: paused nodes resign by themselves) is alive.
+// 503: paused nodes resign by themselves) is alive. An error wrapping
+// ErrNodeDown says more: nothing listens at the node's address any more
+// (refused or reset), so its process is gone.
 type Prober func(ctx context.Context, n NodeInfo) error
+
+// ErrNodeDown marks a probe failure that proves the node's process is
+// gone, as opposed to merely not answering (stopped, cut off, or slow
+// under load).
+var ErrNodeDown = errors.New("coordinator: node down")
 
 // HTTPProber probes a node's API with GET /healthz.
 func HTTPProber(client *http.Client) Prober {
@@ -57,6 +66,9 @@ func HTTPProber(client *http.Client) Prober {
 		}
 		resp, err := client.Do(req)
 		if err != nil {
+			if refusedOrReset(err) {
+				return fmt.Errorf("%w: %w", ErrNodeDown, err)
+			}
 			return err
 		}
 		resp.Body.Close()
@@ -66,21 +78,37 @@ func HTTPProber(client *http.Client) Prober {
 
 var errNoAddress = errors.New("coordinator: node has no probe address")
 
+// refusedOrReset: the node's kernel answered for it that no process
+// holds the port (a refused connection, or one reset or closed under a
+// request). A stopped or overloaded process leaves its port open, and an
+// unreachable host gives no answer at all; neither is proof.
+func refusedOrReset(err error) bool {
+	return errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
+}
+
 // FailureDetector is the follower side of fast failover.
 type FailureDetector struct {
-	client       *clientv3.Client
-	elector      *Elector
-	probe        Prober
-	every        time.Duration
-	suspectAfter time.Duration
+	client      *clientv3.Client
+	elector     *Elector
+	probe       Prober
+	every       time.Duration
+	suspectDown time.Duration
+	suspectSlow time.Duration
 	// OnRevoke, if set, is called after this node deposed a leader.
 	OnRevoke func(leaderID string, silentFor time.Duration)
 }
 
-// NewFailureDetector probes every `every` and deposes a leader silent for
-// suspectAfter.
-func NewFailureDetector(client *clientv3.Client, e *Elector, probe Prober, every, suspectAfter time.Duration) *FailureDetector {
-	return &FailureDetector{client: client, elector: e, probe: probe, every: every, suspectAfter: suspectAfter}
+// NewFailureDetector probes every `every` and deposes a leader that has
+// not answered for suspectDown once a probe proved it down
+// (ErrNodeDown), or for suspectSlow whatever the probes said. The second
+// bound is the longer because a leader that merely does not answer may
+// only be slow: on a machine whose CPUs are saturated a live node's
+// /healthz was seen to take 380 ms, and every false suspicion costs a
+// needless change of leader.
+func NewFailureDetector(client *clientv3.Client, e *Elector, probe Prober, every, suspectDown, suspectSlow time.Duration) *FailureDetector {
+	return &FailureDetector{client: client, elector: e, probe: probe, every: every,
+		suspectDown: suspectDown, suspectSlow: max(suspectSlow, suspectDown)}
 }
 
 // leaderTarget is the current leader as the detector sees it.
@@ -97,6 +125,7 @@ func (d *FailureDetector) Run(ctx context.Context) error {
 	defer ticker.Stop()
 	var target *leaderTarget
 	var lastOK, lastRefresh time.Time
+	var provenDown bool // a probe since lastOK said ErrNodeDown
 	for {
 		select {
 		case <-ctx.Done():
@@ -115,18 +144,21 @@ func (d *FailureDetector) Run(ctx context.Context) error {
 				continue
 			}
 			if target == nil || t.key != target.key || t.rev != target.rev {
-				lastOK = time.Now() // a new leader starts with a clean slate
+				lastOK, provenDown = time.Now(), false // a new leader starts with a clean slate
 			}
 			target = t
 		}
-		pctx, cancel := context.WithTimeout(ctx, 2*d.every)
+		// A slow answer is still an answer: a probe may take until the
+		// leader would be suspected anyway.
+		pctx, cancel := context.WithTimeout(ctx, d.suspectSlow)
 		err := d.probe(pctx, target.info)
 		cancel()
 		if err == nil || errors.Is(err, errNoAddress) {
-			lastOK = time.Now()
+			lastOK, provenDown = time.Now(), false
 			continue
 		}
-		if silent := time.Since(lastOK); silent >= d.suspectAfter {
+		provenDown = provenDown || errors.Is(err, ErrNodeDown)
+		if silent := time.Since(lastOK); silent >= d.suspectSlow || provenDown && silent >= d.suspectDown {
 			if d.depose(ctx, target) && d.OnRevoke != nil {
 				d.OnRevoke(target.info.ID, silent)
 			}
@@ -139,7 +171,7 @@ func (d *FailureDetector) Run(ctx context.Context) error {
 // leader's registry entry, from this member's local copy: the fast,
 // possibly stale read is checked again before acting.
 func (d *FailureDetector) currentLeader(ctx context.Context) (*leaderTarget, error) {
-	rctx, cancel := context.WithTimeout(ctx, d.suspectAfter)
+	rctx, cancel := context.WithTimeout(ctx, d.suspectSlow)
 	defer cancel()
 	resp, err := d.client.Get(rctx, ElectionPrefix, append(clientv3.WithFirstCreate(), clientv3.WithSerializable())...)
 	if err != nil || len(resp.Kvs) == 0 {

@@ -3,35 +3,40 @@ package coordinator
 import (
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
+	neturl "net/url"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
 )
 
-// deadSet is a Prober for tests: the nodes in it do not answer.
+// deadSet is a Prober for tests: the nodes in it do not answer, and
+// those marked down are proven gone (ErrNodeDown).
 type deadSet struct {
 	mu   sync.Mutex
-	dead map[string]bool
+	dead map[string]error
 }
 
-func (d *deadSet) set(id string, dead bool) {
+// set makes a node answer (nil) or fail probes with err.
+func (d *deadSet) set(id string, err error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.dead[id] = dead
+	d.dead[id] = err
 }
 
 func (d *deadSet) probe(_ context.Context, n NodeInfo) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.dead[n.ID] {
-		return errors.New("no answer")
-	}
-	return nil
+	return d.dead[n.ID]
 }
+
+var errNoAnswer = errors.New("no answer")
 
 func fastCluster(t *testing.T) (*testCluster, *deadSet) {
 	t.Helper()
-	ds := &deadSet{dead: map[string]bool{}}
+	ds := &deadSet{dead: map[string]error{}}
 	c := newTestClusterWith(t, 3, func(cfg *Config) { cfg.Prober = ds.probe })
 	return c, ds
 }
@@ -43,7 +48,7 @@ func TestFastFailoverBeatsLeaseExpiry(t *testing.T) {
 	old := c.waitLeader(10 * time.Second)
 	before := c.waitState(old, 3, 10*time.Second)
 	start := time.Now()
-	ds.set(c.configs[old].Member.Name, true)
+	ds.set(c.configs[old].Member.Name, ErrNodeDown)
 	c.crash(old)
 	var l int
 	waitFor(t, 5*time.Second, "a new leader", func() bool { l = c.leader(); return l >= 0 && l != old })
@@ -66,13 +71,59 @@ func TestSuspectedLeaderStepsDownAndIsFenced(t *testing.T) {
 	old := c.waitLeader(10 * time.Second)
 	c.waitState(old, 3, 10*time.Second)
 	stale := c.nodes[old].Elector.Leadership()
-	ds.set(c.configs[old].Member.Name, true)
+	ds.set(c.configs[old].Member.Name, errNoAnswer)
 	var l int
 	waitFor(t, 5*time.Second, "another node to lead", func() bool { l = c.leader(); return l >= 0 && l != old })
 	if c.nodes[old].Elector.Leadership().IsLeader {
 		t.Fatal("the deposed leader still believes it leads")
 	}
 	mustBeFenced(t, c.nodes[old], stale)
-	ds.set(c.configs[old].Member.Name, false)
+	ds.set(c.configs[old].Member.Name, nil)
 	c.waitState(l, 3, 10*time.Second)
+}
+
+// HTTPProber tells a node whose process is gone (nothing listens) from
+// one that merely does not answer: only the first is ErrNodeDown.
+func TestHTTPProberProvesDownOnlyWhenRefused(t *testing.T) {
+	hang := make(chan struct{})
+	defer close(hang)
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-hang:
+		case <-r.Context().Done():
+		}
+	}))
+	defer slow.Close()
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusServiceUnavailable) // paused: alive all the same
+	}))
+	defer up.Close()
+	closed := httptest.NewServer(http.NotFoundHandler())
+	closed.Close()
+
+	node := func(url string) NodeInfo {
+		u, _ := neturl.Parse(url)
+		port, _ := strconv.Atoi(u.Port())
+		return NodeInfo{IP: u.Hostname(), HTTPPort: port}
+	}
+	probe := HTTPProber(&http.Client{})
+	for _, tc := range []struct {
+		name     string
+		url      string
+		wantErr  bool
+		wantDown bool
+	}{
+		{"answers 503", up.URL, false, false},
+		{"nothing listens", closed.URL, true, true},
+		{"does not answer", slow.URL, true, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+			defer cancel()
+			err := probe(ctx, node(tc.url))
+			if (err != nil) != tc.wantErr || errors.Is(err, ErrNodeDown) != tc.wantDown {
+				t.Fatalf("probe: %v (want error %v, down %v)", err, tc.wantErr, tc.wantDown)
+			}
+		})
+	}
 }

@@ -19,10 +19,13 @@ type Config struct {
 	RegistryTTL    int64         // registry lease, seconds (2)
 	// Fast failover (failover.go): followers probe the leader every
 	// ProbeEvery (50 ms) and revoke its lease after SuspectAfter (150 ms)
-	// of silence. Prober defaults to HTTP GET /healthz on the address in
-	// the leader's registry entry.
+	// without an answer once a probe proved it down (refused or reset),
+	// or after SuspectSlowAfter (400 ms) without an answer at all. Prober
+	// defaults to HTTP GET /healthz on the address in the leader's
+	// registry entry.
 	ProbeEvery          time.Duration
 	SuspectAfter        time.Duration
+	SuspectSlowAfter    time.Duration
 	Prober              Prober
 	DisableFastFailover bool
 	// OnDepose is called when this node deposed a silent leader.
@@ -91,14 +94,17 @@ func Start(ctx context.Context, cfg Config, info func() NodeInfo) (*Node, error)
 		if cfg.SuspectAfter <= 0 {
 			cfg.SuspectAfter = 150 * time.Millisecond
 		}
+		if cfg.SuspectSlowAfter <= 0 {
+			cfg.SuspectSlowAfter = 400 * time.Millisecond
+		}
 		if cfg.Prober == nil {
 			cfg.Prober = HTTPProber(&http.Client{Transport: &http.Transport{
-				DialContext:         (&net.Dialer{Timeout: cfg.ProbeEvery}).DialContext,
+				DialContext:         (&net.Dialer{Timeout: cfg.SuspectSlowAfter}).DialContext,
 				MaxIdleConnsPerHost: 2,
 			}})
 		}
 		n.Publisher.Probe = cfg.Prober
-		d := NewFailureDetector(client, n.Elector, cfg.Prober, cfg.ProbeEvery, cfg.SuspectAfter)
+		d := NewFailureDetector(client, n.Elector, cfg.Prober, cfg.ProbeEvery, cfg.SuspectAfter, cfg.SuspectSlowAfter)
 		d.OnRevoke = cfg.OnDepose
 		loops = append(loops, d.Run)
 	}

@@ -52,6 +52,7 @@ type settings struct {
 	ReadyTimeout    time.Duration `envconfig:"ETCD_READY_TIMEOUT" default:"60s"`
 	ProbeEvery      time.Duration `envconfig:"PROBE_INTERVAL" default:"50ms"`
 	SuspectAfter    time.Duration `envconfig:"SUSPECT_AFTER" default:"150ms"`
+	SuspectSlow     time.Duration `envconfig:"SUSPECT_SLOW_AFTER" default:"400ms"`
 	Workers         int           `envconfig:"WORKERS"`
 	Queue           int           `envconfig:"QUEUE" default:"16"`
 	MaxUploadMB     int64         `envconfig:"MAX_UPLOAD_MB" default:"50"`
@@ -111,10 +112,11 @@ func run(ctx context.Context, s settings, logger *slog.Logger) error {
 			InitialCluster: s.InitialCluster, ClusterToken: s.ClusterToken, ClusterState: s.ClusterState,
 			TickMs: s.TickMs, ElectionMs: s.ElectionMs, ReadyTimeout: s.ReadyTimeout,
 		},
-		LeaseTTL:       s.LeaseTTL,
-		KeepAliveEvery: s.KeepAlive,
-		ProbeEvery:     s.ProbeEvery,
-		SuspectAfter:   s.SuspectAfter,
+		LeaseTTL:         s.LeaseTTL,
+		KeepAliveEvery:   s.KeepAlive,
+		ProbeEvery:       s.ProbeEvery,
+		SuspectAfter:     s.SuspectAfter,
+		SuspectSlowAfter: s.SuspectSlow,
 		OnDepose: func(leader string, silent time.Duration) {
 			logger.Warn("deposed a silent leader (revoked its election lease)", "leader", leader, "silent", silent)
 		},
