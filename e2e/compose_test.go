@@ -44,11 +44,14 @@ func newCompose(t *testing.T) *compose {
 	return c
 }
 
-func (c *compose) run(args ...string) (string, error) {
+func (c *compose) run(args ...string) (string, error) { return c.runEnv(nil, args...) }
+
+// runEnv runs compose with extra environment settings.
+func (c *compose) runEnv(env []string, args ...string) (string, error) {
 	full := append(append([]string{}, c.bin[1:]...), "-p", composeProject,
 		"-f", "../compose/docker-compose.yml", "-f", "docker/docker-compose.ci.yml")
 	cmd := exec.Command(c.bin[0], append(full, args...)...)
-	cmd.Env = append(os.Environ(), fmt.Sprintf("STEGO_HTTP_PORT=%d", c.port), "ADMIN_TOKEN=e2e")
+	cmd.Env = append(append(os.Environ(), fmt.Sprintf("STEGO_HTTP_PORT=%d", c.port), "ADMIN_TOKEN=e2e"), env...)
 	out, err := cmd.CombinedOutput()
 	return string(out), err
 }

@@ -124,23 +124,33 @@ type status struct {
 	Epoch      int64  `json:"epoch"`
 	RaftLeader string `json:"raft_leader"`
 	Nodes      []struct {
-		ID      string `json:"id"`
-		Role    string `json:"role"`
-		Healthy bool   `json:"healthy"`
+		ID           string `json:"id"`
+		Role         string `json:"role"`
+		Healthy      bool   `json:"healthy"`
+		EtcdMemberID string `json:"etcd_member_id"`
 	} `json:"nodes"`
 }
 
-func getStatus(base string) (*status, error) {
-	resp, err := http.Get(base + "/cluster/status")
+func getStatus(base string) (*status, error) { return getStatusWithin(base, 5*time.Second) }
+
+func getStatusWithin(base string, timeout time.Duration) (*status, error) {
+	var s status
+	return &s, getJSONWithin(base+"/cluster/status", &s, timeout)
+}
+
+func getJSON(url string, v any) error { return getJSONWithin(url, v, 5*time.Second) }
+
+// getJSONWithin GETs url and decodes a 200 answer's JSON into v.
+func getJSONWithin(url string, v any, timeout time.Duration) error {
+	resp, err := (&http.Client{Timeout: timeout}).Get(url)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != 200 {
-		return nil, fmt.Errorf("status %d", resp.StatusCode)
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: status %d", url, resp.StatusCode)
 	}
-	var s status
-	return &s, json.NewDecoder(resp.Body).Decode(&s)
+	return json.NewDecoder(resp.Body).Decode(v)
 }
 
 func healthyCount(s *status) int {
