@@ -68,7 +68,7 @@ nginx_conf() {
 	if [ "$(id -u)" = 0 ]; then echo "user root;"; fi
 	sed -e "s|^pid .*# local: pid|pid $dir/nginx.pid;|" \
 		-e "s|^error_log .*# local: error_log|error_log $dir/log/nginx-error.log warn;|" \
-		-e "s|access_log .*# local: access_log|access_log $dir/log/nginx-access.log;|" \
+		-e "s|access_log .*# local: access_log|access_log $dir/log/nginx-access.log combined buffer=64k flush=1s;|" \
 		-e "s|client_body_temp_path .*# local: temp|client_body_temp_path $dir/nginx/body;|" \
 		-e "s|proxy_temp_path .*# local: temp|proxy_temp_path $dir/nginx/proxy;|" \
 		-e "s|server stego-node\([123]\):8080\(.*\)# local: node.|server 127.0.0.1:NODEPORT\1\2|" \
