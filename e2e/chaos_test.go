@@ -42,8 +42,9 @@ type chaosScenario struct {
 func chaosScenarios() []chaosScenario {
 	return []chaosScenario{
 		{"1-kill-leader", true, func(t *testing.T, c *chaosCluster, st *status) {
-			c.crashAndRestart(t, st.LeaderID, "KILL")
+			c.docker(t, "kill", "-s", "KILL", st.LeaderID)
 			c.waitNewLeader(t, st)
+			c.restartAfterExit(t, st.LeaderID)
 		}},
 		{"2-kill-follower", true, func(t *testing.T, c *chaosCluster, st *status) {
 			c.crashAndRestart(t, c.follower(t, st), "KILL")
@@ -55,8 +56,9 @@ func chaosScenarios() []chaosScenario {
 			c.crashAndRestart(t, st.RaftLeader, "KILL")
 		}},
 		{"4-term-leader", true, func(t *testing.T, c *chaosCluster, st *status) {
-			c.crashAndRestart(t, st.LeaderID, "TERM")
+			c.docker(t, "kill", "-s", "TERM", st.LeaderID)
 			c.waitNewLeader(t, st)
+			c.restartAfterExit(t, st.LeaderID)
 		}},
 		{"5-stop-leader-3s", true, func(t *testing.T, c *chaosCluster, st *status) {
 			c.docker(t, "kill", "-s", "STOP", st.LeaderID)
@@ -243,7 +245,8 @@ func (c *chaosCluster) agreed() (*status, error) {
 }
 
 // waitNewLeader waits until a surviving node serves state from a leader
-// other than old's, and records how long that took.
+// other than old's, and records how long that took from its call (just
+// after the docker command that injected the fault returned).
 func (c *chaosCluster) waitNewLeader(t *testing.T, old *status) {
 	t.Helper()
 	start := time.Now()
@@ -278,6 +281,13 @@ func (c *chaosCluster) follower(t *testing.T, st *status) string {
 func (c *chaosCluster) crashAndRestart(t *testing.T, node, signal string) {
 	t.Helper()
 	c.docker(t, "kill", "-s", signal, node)
+	c.restartAfterExit(t, node)
+}
+
+// restartAfterExit waits for a signalled node's container to exit and
+// starts it again with its data.
+func (c *chaosCluster) restartAfterExit(t *testing.T, node string) {
+	t.Helper()
 	waitFor(t, 20*time.Second, node+" to exit", func() bool {
 		out, err := exec.Command("docker", "inspect", "-f", "{{.State.Running}}", node).Output()
 		return err == nil && strings.TrimSpace(string(out)) == "false"
