@@ -5,11 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net"
-	"net/http"
 	"strconv"
-	"syscall"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -40,52 +36,6 @@ import (
 // was also etcd's raft leader, the revoke waits for a raft election; the
 // Publisher therefore moves raft leadership off the member of the node
 // that leads the cluster (see moveRaftLeadership).
-
-// Prober checks whether a node is alive. It returns an error when the
-// node cannot be reached in time; a node that answers in any way (even
-// 503: paused nodes resign by themselves) is alive. An error wrapping
-// ErrNodeDown says more: nothing listens at the node's address any more
-// (refused or reset), so its process is gone.
-type Prober func(ctx context.Context, n NodeInfo) error
-
-// ErrNodeDown marks a probe failure that proves the node's process is
-// gone, as opposed to merely not answering (stopped, cut off, or slow
-// under load).
-var ErrNodeDown = errors.New("coordinator: node down")
-
-// HTTPProber probes a node's API with GET /healthz.
-func HTTPProber(client *http.Client) Prober {
-	return func(ctx context.Context, n NodeInfo) error {
-		if n.IP == "" || n.HTTPPort == 0 {
-			return errNoAddress
-		}
-		url := "http://" + net.JoinHostPort(n.IP, strconv.Itoa(n.HTTPPort)) + "/healthz"
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-		if err != nil {
-			return err
-		}
-		resp, err := client.Do(req)
-		if err != nil {
-			if refusedOrReset(err) {
-				return fmt.Errorf("%w: %w", ErrNodeDown, err)
-			}
-			return err
-		}
-		resp.Body.Close()
-		return nil
-	}
-}
-
-var errNoAddress = errors.New("coordinator: node has no probe address")
-
-// refusedOrReset: the node's kernel answered for it that no process
-// holds the port (a refused connection, or one reset or closed under a
-// request). A stopped or overloaded process leaves its port open, and an
-// unreachable host gives no answer at all; neither is proof.
-func refusedOrReset(err error) bool {
-	return errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
-		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
-}
 
 // FailureDetector is the follower side of fast failover.
 type FailureDetector struct {

@@ -3,10 +3,6 @@ package coordinator
 import (
 	"context"
 	"errors"
-	"net/http"
-	"net/http/httptest"
-	neturl "net/url"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -80,50 +76,4 @@ func TestSuspectedLeaderStepsDownAndIsFenced(t *testing.T) {
 	mustBeFenced(t, c.nodes[old], stale)
 	ds.set(c.configs[old].Member.Name, nil)
 	c.waitState(l, 3, 10*time.Second)
-}
-
-// HTTPProber tells a node whose process is gone (nothing listens) from
-// one that merely does not answer: only the first is ErrNodeDown.
-func TestHTTPProberProvesDownOnlyWhenRefused(t *testing.T) {
-	hang := make(chan struct{})
-	defer close(hang)
-	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-hang:
-		case <-r.Context().Done():
-		}
-	}))
-	defer slow.Close()
-	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.WriteHeader(http.StatusServiceUnavailable) // paused: alive all the same
-	}))
-	defer up.Close()
-	closed := httptest.NewServer(http.NotFoundHandler())
-	closed.Close()
-
-	node := func(url string) NodeInfo {
-		u, _ := neturl.Parse(url)
-		port, _ := strconv.Atoi(u.Port())
-		return NodeInfo{IP: u.Hostname(), HTTPPort: port}
-	}
-	probe := HTTPProber(&http.Client{})
-	for _, tc := range []struct {
-		name     string
-		url      string
-		wantErr  bool
-		wantDown bool
-	}{
-		{"answers 503", up.URL, false, false},
-		{"nothing listens", closed.URL, true, true},
-		{"does not answer", slow.URL, true, false},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
-			defer cancel()
-			err := probe(ctx, node(tc.url))
-			if (err != nil) != tc.wantErr || errors.Is(err, ErrNodeDown) != tc.wantDown {
-				t.Fatalf("probe: %v (want error %v, down %v)", err, tc.wantErr, tc.wantDown)
-			}
-		})
-	}
 }

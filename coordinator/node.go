@@ -3,8 +3,6 @@ package coordinator
 import (
 	"context"
 	"errors"
-	"net"
-	"net/http"
 	"sync"
 	"time"
 )
@@ -98,10 +96,7 @@ func Start(ctx context.Context, cfg Config, info func() NodeInfo) (*Node, error)
 			cfg.SuspectSlowAfter = 400 * time.Millisecond
 		}
 		if cfg.Prober == nil {
-			cfg.Prober = HTTPProber(&http.Client{Transport: &http.Transport{
-				DialContext:         (&net.Dialer{Timeout: cfg.SuspectSlowAfter}).DialContext,
-				MaxIdleConnsPerHost: 2,
-			}})
+			cfg.Prober = HTTPProber(cfg.SuspectSlowAfter)
 		}
 		n.Publisher.Probe = cfg.Prober
 		d := NewFailureDetector(client, n.Elector, cfg.Prober, cfg.ProbeEvery, cfg.SuspectAfter, cfg.SuspectSlowAfter)
