@@ -1,0 +1,113 @@
+// Package testenv holds what the project's tests share: free loopback
+// ports, polling for a condition, and the real photographs under the
+// repository's testdata/. It is for tests only; no binary imports it.
+package testenv
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// FreePorts reserves n distinct loopback ports and releases them for
+// the caller to bind. Another process may take one in between; on a
+// test machine that window is good enough.
+func FreePorts(t testing.TB, n int) []int {
+	t.Helper()
+	ports := make([]int, 0, n)
+	listeners := make([]net.Listener, 0, n)
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatalf("testenv: reserve a port: %v", err)
+		}
+		listeners = append(listeners, l)
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	for _, l := range listeners {
+		l.Close()
+	}
+	return ports
+}
+
+// FreePort is FreePorts(t, 1)[0].
+func FreePort(t testing.TB) int { return FreePorts(t, 1)[0] }
+
+// PollInterval is how often Poll and WaitFor check their condition.
+const PollInterval = 20 * time.Millisecond
+
+// Poll calls done every PollInterval until it reports true (nil), ctx
+// ends (ctx.Err()) or timeout passes (an error naming what).
+func Poll(ctx context.Context, timeout time.Duration, what string, done func() bool) error {
+	deadline := time.Now().Add(timeout)
+	for !done() {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("timed out after %s waiting for %s", timeout, what)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(PollInterval):
+		}
+	}
+	return nil
+}
+
+// WaitFor polls cond until it holds, failing the test after timeout. It
+// returns how long the wait took.
+func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) time.Duration {
+	t.Helper()
+	start := time.Now()
+	if err := Poll(context.Background(), timeout, what, cond); err != nil {
+		t.Fatal(err)
+	}
+	return time.Since(start)
+}
+
+// Covers of testdata/covers (see its README for sources and licence).
+const (
+	CoverSmallPNG = "street-640x427.png"
+	CoverLargePNG = "street-1920x1280.png"
+	CoverLargeJPG = "street-1920x1280.jpg"
+)
+
+// CoverPath is the path of a photograph in the repository's
+// testdata/covers, found from the test's working directory upwards.
+func CoverPath(t testing.TB, name string) string {
+	t.Helper()
+	return filepath.Join(RepoRoot(t), "testdata", "covers", name)
+}
+
+// Cover reads a photograph of testdata/covers.
+func Cover(t testing.TB, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(CoverPath(t, name))
+	if err != nil {
+		t.Fatalf("testenv: cover %s: %v", name, err)
+	}
+	return b
+}
+
+// RepoRoot is the directory holding go.mod, found from the working
+// directory (a package's directory under go test) upwards.
+func RepoRoot(t testing.TB) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("testenv: no go.mod above the working directory")
+		}
+		dir = parent
+	}
+}
