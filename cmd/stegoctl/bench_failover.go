@@ -12,6 +12,8 @@ import (
 	"slices"
 	"syscall"
 	"time"
+
+	"github.com/stegocluster/stegocluster/wire"
 )
 
 // runBench dispatches `stegoctl bench <what>`.
@@ -105,8 +107,9 @@ func runBenchFailover(args []string, stdout, stderr io.Writer) error {
 			i+1, *trials, ms(took), ms(restart))
 	}
 	fmt.Fprintln(stderr)
-	res.P50Ms, res.P95Ms, res.P99Ms, res.MaxMs = percentiles(res.SamplesMs)
-	res.RestartP50Ms, _, _, res.RestartMaxMs = percentiles(res.RestartSamplesMs)
+	res.P50Ms, res.P95Ms, res.P99Ms, res.MaxMs = wire.Percentile(res.SamplesMs, 50), wire.Percentile(res.SamplesMs, 95),
+		wire.Percentile(res.SamplesMs, 99), wire.Percentile(res.SamplesMs, 100)
+	res.RestartP50Ms, res.RestartMaxMs = wire.Percentile(res.RestartSamplesMs, 50), wire.Percentile(res.RestartSamplesMs, 100)
 	if *asJSON {
 		return json.NewEncoder(stdout).Encode(res)
 	}
@@ -115,23 +118,13 @@ func runBenchFailover(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// percentiles returns p50, p95, p99 and max by the nearest-rank method.
-func percentiles(samples []float64) (p50, p95, p99, maximum float64) {
-	if len(samples) == 0 {
-		return 0, 0, 0, 0
-	}
-	sorted := slices.Sorted(slices.Values(samples))
-	pct := func(p float64) float64 { return sorted[min(len(sorted)-1, int(p*float64(len(sorted))))] }
-	return pct(0.50), pct(0.95), pct(0.99), sorted[len(sorted)-1]
-}
-
 // failoverBench runs trials against a target.
 type failoverBench struct {
 	target faultTarget
 	http   *http.Client
 }
 
-func (b *failoverBench) status(ctx context.Context, url string) (*clusterStatus, error) {
+func (b *failoverBench) status(ctx context.Context, url string) (*wire.ClusterState, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url+"/cluster/status", nil)
 	if err != nil {
 		return nil, err
@@ -144,7 +137,7 @@ func (b *failoverBench) status(ctx context.Context, url string) (*clusterStatus,
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("status %d", resp.StatusCode)
 	}
-	var s clusterStatus
+	var s wire.ClusterState
 	return &s, json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&s)
 }
 
@@ -153,20 +146,14 @@ var errDisagree = errors.New("nodes disagree or are unhealthy")
 // agreedState returns the state all three nodes serve, or an error if
 // they differ or any is unhealthy. (A node just resumed from SIGSTOP
 // serves its old state for a moment; a trial must not start from that.)
-func (b *failoverBench) agreedState(ctx context.Context) (*clusterStatus, error) {
-	var first *clusterStatus
+func (b *failoverBench) agreedState(ctx context.Context) (*wire.ClusterState, error) {
+	var first *wire.ClusterState
 	for _, id := range b.target.Nodes() {
 		s, err := b.status(ctx, b.target.URL(id))
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", id, err)
 		}
-		healthy := 0
-		for _, n := range s.Nodes {
-			if n.Healthy {
-				healthy++
-			}
-		}
-		if s.LeaderID == "" || healthy != 3 || (first != nil && (s.LeaderID != first.LeaderID || s.Epoch != first.Epoch)) {
+		if s.LeaderID == "" || s.HealthyCount() != 3 || (first != nil && (s.LeaderID != first.LeaderID || s.Epoch != first.Epoch)) {
 			return nil, errDisagree
 		}
 		first = s
@@ -178,20 +165,19 @@ func (b *failoverBench) agreedState(ctx context.Context) (*clusterStatus, error)
 // left the leader's member — the steady state a fault should hit, as it
 // is in service — or the timeout passes.
 func (b *failoverBench) waitAgreed(ctx context.Context, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	var err error
-	for time.Now().Before(deadline) {
-		var s *clusterStatus
-		if s, err = b.agreedState(ctx); err == nil && s.RaftLeader != "" && s.RaftLeader != s.LeaderID {
-			return nil
+	var last error
+	steady := func() bool {
+		s, err := b.agreedState(ctx)
+		if err == nil && (s.RaftLeader == "" || s.RaftLeader == s.LeaderID) {
+			err = fmt.Errorf("raft leadership still on the leader %s's member", s.LeaderID)
 		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(50 * time.Millisecond):
-		}
+		last = err
+		return err == nil
 	}
-	return fmt.Errorf("cluster not healthy and agreed after %s (last: %v); %s", timeout, err, b.target.Hint())
+	if err := pollUntil(ctx, timeout, "a healthy, agreed cluster", steady); err != nil {
+		return fmt.Errorf("%w (last: %v); %s", err, last, b.target.Hint())
+	}
+	return nil
 }
 
 // trial injects one fault into the leader and returns how long until a

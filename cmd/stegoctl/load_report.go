@@ -7,10 +7,12 @@ import (
 	"slices"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/stegocluster/stegocluster/wire"
 )
 
 // printLoadReport writes the human summary of a load run.
-func printLoadReport(w io.Writer, r loadReport) error {
+func printLoadReport(w io.Writer, r wire.LoadReport) error {
 	var b strings.Builder
 	how := "ran"
 	if r.Interrupted {

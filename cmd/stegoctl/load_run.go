@@ -10,6 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/stegocluster/stegocluster/wire"
 )
 
 // Operations a load run can issue.
@@ -55,13 +57,13 @@ type loadRun struct {
 // runLoadTest sets up (the extract pool), runs the clients, and reports.
 // Progress lines go to progress (nil: none). It returns an error only if
 // the run could not start; failed requests are in the report.
-func runLoadTest(ctx context.Context, cfg loadConfig, progress io.Writer, tty bool) (loadReport, error) {
+func runLoadTest(ctx context.Context, cfg loadConfig, progress io.Writer, tty bool) (wire.LoadReport, error) {
 	httpClient := newLoadHTTPClient(cfg.clients, cfg.timeout)
 	defer httpClient.CloseIdleConnections()
 	r := &loadRun{cfg: cfg, client: &stegoClient{http: httpClient, password: cfg.password}, stats: newLoadStats()}
 	if cfg.op != opEmbed {
 		if err := r.makePool(ctx); err != nil {
-			return loadReport{}, err
+			return wire.LoadReport{}, err
 		}
 	}
 

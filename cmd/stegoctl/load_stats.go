@@ -2,10 +2,11 @@ package main
 
 import (
 	"math/rand/v2"
-	"slices"
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/stegocluster/stegocluster/wire"
 )
 
 // Failure kinds besides HTTP status codes.
@@ -86,38 +87,13 @@ func (s *loadStats) counts() (done, ok, failed int) {
 	return s.total, s.ok, s.total - s.ok
 }
 
-// latencyMs are percentiles of successful requests' latency.
-type latencyMs struct {
-	P50 float64 `json:"p50"`
-	P95 float64 `json:"p95"`
-	P99 float64 `json:"p99"`
-	Max float64 `json:"max"`
-}
-
-// loadReport is what a run prints; its JSON form is the --json output.
-type loadReport struct {
-	Op            string         `json:"op"`
-	Targets       []string       `json:"targets"`
-	Clients       int            `json:"clients"`
-	SizeBytes     int            `json:"size_bytes"`
-	DurationS     float64        `json:"duration_s"`
-	Total         int            `json:"total"`
-	OK            int            `json:"ok"`
-	Failed        int            `json:"failed"`
-	Failures      map[string]int `json:"failures"`
-	Errors        []string       `json:"errors"`
-	ThroughputRPS float64        `json:"throughput_rps"`
-	ThroughputMBs float64        `json:"throughput_mb_s"` // secret bytes of successful requests, 10^6 bytes/s
-	Latency       latencyMs      `json:"latency_ms"`
-	PerNode       map[string]int `json:"per_node"`
-	Interrupted   bool           `json:"interrupted"` // stopped by SIGINT/SIGTERM before its budget
-}
-
 // report summarizes the run so far.
-func (s *loadStats) report(elapsed time.Duration) loadReport {
+// Its JSON form is the --json output, so it is the wire type that the
+// end-to-end tests decode.
+func (s *loadStats) report(elapsed time.Duration) wire.LoadReport {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	r := loadReport{
+	r := wire.LoadReport{
 		DurationS: elapsed.Seconds(),
 		Total:     s.total,
 		OK:        s.ok,
@@ -135,17 +111,12 @@ func (s *loadStats) report(elapsed time.Duration) loadReport {
 	if secs := elapsed.Seconds(); secs > 0 {
 		r.ThroughputRPS = float64(s.ok) / secs
 	}
-	sorted := slices.Clone(s.samples)
-	slices.Sort(sorted)
-	pct := func(p float64) float64 {
-		if len(sorted) == 0 {
-			return 0
-		}
-		// nearest rank: the smallest sample with at least p of all at or below it
-		i := int(p*float64(len(sorted))+0.999999) - 1
-		return ms(sorted[min(max(i, 0), len(sorted)-1)])
+	samples := make([]float64, len(s.samples))
+	for i, d := range s.samples {
+		samples[i] = ms(d)
 	}
-	r.Latency = latencyMs{P50: pct(0.50), P95: pct(0.95), P99: pct(0.99), Max: ms(s.max)}
+	r.Latency = wire.LatencyMs{P50: wire.Percentile(samples, 50), P95: wire.Percentile(samples, 95),
+		P99: wire.Percentile(samples, 99), Max: ms(s.max)}
 	return r
 }
 

@@ -15,6 +15,7 @@ import (
 
 	"github.com/stegocluster/stegocluster/api"
 	"github.com/stegocluster/stegocluster/coordinator"
+	"github.com/stegocluster/stegocluster/wire"
 	"github.com/stegocluster/stegocluster/worker"
 )
 
@@ -90,7 +91,7 @@ func corrupt(path string) fault {
 }
 
 // decodeLoad parses --json output, requiring exactly one object.
-func decodeLoad(t *testing.T, stdout string) loadReport {
+func decodeLoad(t *testing.T, stdout string) wire.LoadReport {
 	t.Helper()
 	dec := json.NewDecoder(strings.NewReader(stdout))
 	var raw map[string]any
@@ -105,7 +106,7 @@ func decodeLoad(t *testing.T, stdout string) loadReport {
 			t.Errorf("--json lacks %q: %s", k, stdout)
 		}
 	}
-	var rep loadReport
+	var rep wire.LoadReport
 	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
 		t.Fatal(err)
 	}
@@ -166,19 +167,19 @@ func TestLoadCountsFailuresByKind(t *testing.T) {
 		name    string
 		targets []string
 		op      string
-		check   func(t *testing.T, rep loadReport)
+		check   func(t *testing.T, rep wire.LoadReport)
 	}{
-		{"503 on every third embed", startNodes(t, 1, every503), opEmbed, func(t *testing.T, rep loadReport) {
+		{"503 on every third embed", startNodes(t, 1, every503), opEmbed, func(t *testing.T, rep wire.LoadReport) {
 			if rep.Failures["503"] < 3 || rep.Failed != rep.Failures["503"] || rep.OK != rep.Total-rep.Failed || rep.PerNode["n1"] != rep.Total {
 				t.Errorf("want only 503s, every answer from n1: %+v", rep)
 			}
 		}},
-		{"extract answers a changed secret", startNodes(t, 2, corrupt("/api/extract")), opEmbed, func(t *testing.T, rep loadReport) {
+		{"extract answers a changed secret", startNodes(t, 2, corrupt("/api/extract")), opEmbed, func(t *testing.T, rep wire.LoadReport) {
 			if rep.Failures[kindVerify] != rep.Total || rep.OK != 0 {
 				t.Errorf("want every embed to fail verification: %+v", rep)
 			}
 		}},
-		{"embed answers a damaged PNG", startNodes(t, 1, corrupt("/api/embed")), opEmbed, func(t *testing.T, rep loadReport) {
+		{"embed answers a damaged PNG", startNodes(t, 1, corrupt("/api/embed")), opEmbed, func(t *testing.T, rep wire.LoadReport) {
 			if rep.OK != 0 || rep.Failed != rep.Total || rep.Failures["503"] != 0 {
 				t.Errorf("want every embed to fail its verify with the node's refusal: %+v", rep)
 			}
@@ -187,7 +188,7 @@ func TestLoadCountsFailuresByKind(t *testing.T) {
 			}
 		}},
 		{"extract answers a changed secret (op extract)", startNodes(t, 1, corrupt("/api/extract")), opExtract, nil},
-		{"nothing listening", []string{closed.URL}, opEmbed, func(t *testing.T, rep loadReport) {
+		{"nothing listening", []string{closed.URL}, opEmbed, func(t *testing.T, rep wire.LoadReport) {
 			if rep.Failures[kindTransport] != rep.Total || len(rep.PerNode) != 0 {
 				t.Errorf("want only transport failures: %+v", rep)
 			}

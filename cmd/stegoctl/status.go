@@ -8,11 +8,8 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/stegocluster/stegocluster/api"
+	"github.com/stegocluster/stegocluster/wire"
 )
-
-// clusterStatus is the API's /cluster/status response.
-type clusterStatus = api.ClusterStatus
 
 func runStatus(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	fs := newFlagSet("status", "[--url URL] [--json]", `  stegoctl status                              # a local node on :8080
@@ -31,7 +28,9 @@ func runStatus(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 		_, err := stdout.Write(append(body, '\n'))
 		return err
 	}
-	var st clusterStatus
+	// The wire type, not the API's: stegoctl reads a node's answers
+	// without linking Gin, Prometheus or etcd's server.
+	var st wire.ClusterState
 	if err := json.Unmarshal(body, &st); err != nil {
 		return fmt.Errorf("decode status: %w", err)
 	}
