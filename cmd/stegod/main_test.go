@@ -6,32 +6,24 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"testing"
 	"time"
-)
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
+	"github.com/stegocluster/stegocluster/internal/testenv"
+)
 
 // TestNodeServesAndShutsDownInTime starts a real single-node cluster the
 // way `go run ./cmd/stegod` does (defaults, but free ports and a temp
 // data dir), checks it elects itself and serves, then stops it as SIGTERM
 // would and checks that it is gone well within 10 s.
 func TestNodeServesAndShutsDownInTime(t *testing.T) {
-	httpPort := freePort(t)
+	ports := testenv.FreePorts(t, 3) // distinct: HTTP, raft peers, etcd clients
+	httpPort := ports[0]
 	s := settings{
 		NodeID: "solo", HTTPAddr: fmt.Sprintf("127.0.0.1:%d", httpPort), AdvertiseIP: "127.0.0.1",
-		DataDir: t.TempDir(), PeerURL: fmt.Sprintf("http://127.0.0.1:%d", freePort(t)),
-		ClientURL: fmt.Sprintf("http://127.0.0.1:%d", freePort(t)), ClusterToken: "t",
+		DataDir: t.TempDir(), PeerURL: fmt.Sprintf("http://127.0.0.1:%d", ports[1]),
+		ClientURL: fmt.Sprintf("http://127.0.0.1:%d", ports[2]), ClusterToken: "t",
 		TickMs: 50, ElectionMs: 250, LeaseTTL: 1, KeepAlive: 50 * time.Millisecond, ReadyTimeout: 20 * time.Second,
 		Workers: 2, Queue: 4, MaxUploadMB: 50, MaxPixels: 50_000_000, JobTimeout: time.Minute,
 		AdminToken: "tok", ShutdownTimeout: 8 * time.Second,
