@@ -19,5 +19,11 @@
 // Analyze runs the classic LSB detectors (chi-square, RS, SPA) so that
 // users can see what a steganalyst would see.
 //
+// PNG is read and written by the package's own codec (internal/png),
+// which decodes 2.4–3.6× and encodes 33× faster than image/png on the
+// test photograph (BenchmarkDecodePNG, BenchmarkEncodePNG; see
+// docs/performance.md); PNGs outside its subset fall back to
+// image/png.
+//
 // The package imports nothing else of stegocluster's.
 package stego

@@ -8,17 +8,22 @@ import (
 	"io"
 
 	// Cover formats we accept. Registration is how image.Decode finds
-	// them; the codecs themselves are the standard and x/image ones.
+	// them; the codecs are the standard and x/image ones, but for the
+	// PNGs internal/png decodes itself.
 	_ "image/gif"
 	_ "image/jpeg"
+	_ "image/png" // the fallback for PNGs outside the fast decoder's subset
 
 	"golang.org/x/image/bmp"
 	_ "golang.org/x/image/tiff"
 	_ "golang.org/x/image/webp"
+
+	"github.com/stegocluster/stegocluster/stego/internal/png"
 )
 
-// DefaultMaxPixels is the pixel cap applied when ReadOptions.MaxPixels is
-// zero: 50 megapixels, about 150 MB of 8-bit RGB samples.
+// DefaultMaxPixels is the pixel cap Decode applies when its maxPixels
+// argument is zero or negative: 50 megapixels, about 150 MB of 8-bit RGB
+// samples.
 const DefaultMaxPixels = 50_000_000
 
 // Format names an output image format.
@@ -84,7 +89,7 @@ func Decode(data []byte, maxPixels int64) (*Image, error) {
 		if err == nil {
 			return m, nil
 		}
-		if !errors.Is(err, errPNGNotFastPath) {
+		if !errors.Is(err, png.ErrNotFastPath) {
 			return nil, err
 		}
 	}
@@ -92,12 +97,7 @@ func Decode(data []byte, maxPixels int64) (*Image, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: decode %s: %v", ErrUnsupportedFormat, format, err)
 	}
-	grayAlpha := false
-	if format == "png" {
-		_, _, _, colorType, _, err := pngHeader(data)
-		grayAlpha = err == nil && colorType == 4
-	}
-	if m.r, err = rasterFromImage(img, grayAlpha); err != nil {
+	if m.r, err = rasterFromImage(img, format == "png" && png.GrayAlpha(data)); err != nil {
 		return nil, err
 	}
 	switch format {

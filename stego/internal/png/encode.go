@@ -1,4 +1,4 @@
-package stego
+package png
 
 import (
 	"encoding/binary"
@@ -104,27 +104,27 @@ type pngBand struct {
 	done  chan struct{}
 }
 
-// encodePNG writes r as a non-interlaced PNG of the matching colour type
+// Encode writes r as a non-interlaced PNG of the matching colour type
 // and bit depth. The rows are cut into horizontal bands that are filtered
 // and deflated in parallel, each with its own choice of filter and coder;
 // every band but the last ends with a sync flush so it stops on a byte
 // boundary, which makes the concatenation of the bands' outputs a single
 // valid deflate stream. Each band becomes one IDAT chunk. The zlib
 // checksum is combined from the bands' adler32s.
-func encodePNG(w io.Writer, r *raster) error {
+func Encode(w io.Writer, r *Image) error {
 	colorType, depth, err := pngFormatOf(r)
 	if err != nil {
 		return err
 	}
 	frow := r.rowStride() + 1
 	rowsPerBand := max(1, pngBandBytes/frow)
-	nBands := (r.height + rowsPerBand - 1) / rowsPerBand
+	nBands := (r.Height + rowsPerBand - 1) / rowsPerBand
 
 	var head [len(pngSignature) + 12 + 13]byte
 	copy(head[:], pngSignature)
 	ihdr := head[len(pngSignature):]
-	binary.BigEndian.PutUint32(ihdr[8:], uint32(r.width))
-	binary.BigEndian.PutUint32(ihdr[12:], uint32(r.height))
+	binary.BigEndian.PutUint32(ihdr[8:], uint32(r.Width))
+	binary.BigEndian.PutUint32(ihdr[12:], uint32(r.Height))
 	ihdr[16], ihdr[17] = byte(depth), byte(colorType)
 	// compression, filter and interlace methods are all 0
 	pngFinishChunk(ihdr[:8+13+4], "IHDR")
@@ -137,7 +137,7 @@ func encodePNG(w io.Writer, r *raster) error {
 		bands[i].done = make(chan struct{})
 	}
 	bandRows := func(i int) (int, int) {
-		return i * rowsPerBand, min(r.height, (i+1)*rowsPerBand)
+		return i * rowsPerBand, min(r.Height, (i+1)*rowsPerBand)
 	}
 	workers := min(runtime.GOMAXPROCS(0), nBands)
 
@@ -187,7 +187,7 @@ func encodePNG(w io.Writer, r *raster) error {
 			}
 			b.chunk = append(b.chunk, 0, 0, 0, 0)
 			if len(b.chunk)-12 > pngMaxDim {
-				return fmt.Errorf("%w: png: a row band compressed to more than a chunk can hold", ErrUnsupportedFormat)
+				return &inputError{kind: ErrFormat, msg: "png: a row band compressed to more than a chunk can hold"}
 			}
 			pngFinishChunk(b.chunk, "IDAT")
 			if _, err := w.Write(b.chunk); err != nil {
@@ -214,26 +214,30 @@ func encodePNG(w io.Writer, r *raster) error {
 }
 
 // pngFormatOf validates r and maps it to a PNG colour type and bit depth.
-func pngFormatOf(r *raster) (colorType, depth int, err error) {
-	if r == nil || r.width <= 0 || r.height <= 0 || r.width > pngMaxDim || r.height > pngMaxDim {
-		return 0, 0, fmt.Errorf("%w: png: cannot encode a raster of this size", ErrUnsupportedFormat)
+func pngFormatOf(r *Image) (colorType, depth int, err error) {
+	if r == nil || r.Width <= 0 || r.Height <= 0 || r.Width > pngMaxDim || r.Height > pngMaxDim {
+		return 0, 0, &inputError{kind: ErrFormat, msg: "png: cannot encode an image of this size"}
 	}
 	switch {
-	case r.channels == 1 && !r.alpha:
+	case r.Channels == 1 && !r.Alpha:
 		colorType = pngColorGray
-	case r.channels == 1:
+	case r.Channels == 1:
 		colorType = pngColorGrayAlpha
-	case r.channels == 3 && !r.alpha:
+	case r.Channels == 3 && !r.Alpha:
 		colorType = pngColorRGB
-	case r.channels == 3:
+	case r.Channels == 3:
 		colorType = pngColorRGBA
 	default:
-		return 0, 0, fmt.Errorf("%w: png: %d colour channels", ErrUnsupportedFormat, r.channels)
+		return 0, 0, &inputError{kind: ErrFormat, msg: fmt.Sprintf("png: %d colour channels", r.Channels)}
 	}
-	if len(r.pix) != r.height*r.rowStride() {
-		return 0, 0, fmt.Errorf("png: raster holds %d bytes, want %d", len(r.pix), r.height*r.rowStride())
+	if len(r.Pix) != r.Height*r.rowStride() {
+		return 0, 0, fmt.Errorf("png: image holds %d bytes, want %d", len(r.Pix), r.Height*r.rowStride())
 	}
-	return colorType, 8 * r.bytesPerSample(), nil
+	depth = 8
+	if r.Depth16 {
+		depth = 16
+	}
+	return colorType, depth, nil
 }
 
 // pngFinishChunk fills in a chunk laid out as 4 length bytes, 4 type
@@ -248,7 +252,7 @@ func pngFinishChunk(c []byte, typ string) {
 // encode filters and deflates rows [y0, y1) and returns them as an IDAT
 // chunk whose length, type and CRC are still to be filled in (the last
 // band's chunk also lacks the zlib checksum).
-func (e *pngBandEncoder) encode(r *raster, y0, y1 int, first, last bool) (chunk []byte, adler uint32, n int, err error) {
+func (e *pngBandEncoder) encode(r *Image, y0, y1 int, first, last bool) (chunk []byte, adler uint32, n int, err error) {
 	bpp, rs := r.pixelStride(), r.rowStride()
 	frow := rs + 1
 	n = (y1 - y0) * frow
@@ -259,15 +263,15 @@ func (e *pngBandEncoder) encode(r *raster, y0, y1 int, first, last bool) (chunk 
 	synthetic := pngLooksSynthetic(r, y0, y1)
 	for y := y0; y < y1; y++ {
 		dst := f[(y-y0)*frow : (y-y0+1)*frow]
-		cur := r.pix[y*rs : (y+1)*rs]
+		cur := r.Pix[y*rs : (y+1)*rs]
 		switch {
 		case y == 0:
 			// No row above: Paeth would reduce to Sub anyway.
 			pngFilterSubRow(dst, cur, bpp)
 		case synthetic:
-			pngFilterPaethRow(dst, cur, r.pix[(y-1)*rs:y*rs], bpp)
+			pngFilterPaethRow(dst, cur, r.Pix[(y-1)*rs:y*rs], bpp)
 		default:
-			pngFilterAvgRow(dst, cur, r.pix[(y-1)*rs:y*rs], bpp)
+			pngFilterAvgRow(dst, cur, r.Pix[(y-1)*rs:y*rs], bpp)
 		}
 	}
 	adler = adler32.Checksum(f)
@@ -316,19 +320,19 @@ func (e *pngBandEncoder) writer(lz bool) (*flate.Writer, error) {
 
 // pngLooksSynthetic reports whether rows [y0, y1) look synthetic rather
 // than photographic, judged from every fourth row: see pngLZMinRepeat.
-func pngLooksSynthetic(r *raster, y0, y1 int) bool {
+func pngLooksSynthetic(r *Image, y0, y1 int) bool {
 	bpp, rs := r.pixelStride(), r.rowStride()
 	if rs <= bpp {
 		return false // one pixel per row: nothing to the left
 	}
 	repeats, total := 0, 0
 	for y := max(y0, 1); y < y1; y += 4 {
-		row := r.pix[y*rs : (y+1)*rs]
-		repeats += pngCountRepeats(row[bpp:], row, r.pix[(y-1)*rs+bpp:y*rs])
+		row := r.Pix[y*rs : (y+1)*rs]
+		repeats += pngCountRepeats(row[bpp:], row, r.Pix[(y-1)*rs+bpp:y*rs])
 		total += rs - bpp
 	}
 	if total == 0 { // a band holding only row 0
-		row := r.pix[:rs]
+		row := r.Pix[:rs]
 		repeats += pngCountRepeats(row[bpp:], row, row)
 		total += rs - bpp
 	}

@@ -1,4 +1,4 @@
-package stego
+package png
 
 import (
 	"bytes"
@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	kflate "github.com/klauspost/compress/flate"
+
+	"github.com/stegocluster/stegocluster/internal/testenv"
 )
 
 func deflateWith(tb testing.TB, data []byte, level int, klauspost bool) []byte {
@@ -28,8 +30,8 @@ func deflateWith(tb testing.TB, data []byte, level int, klauspost bool) []byte {
 }
 
 func inflateCorpus(tb testing.TB) map[string][]byte {
-	photo := loadCover(tb, "street-640x427.png")
-	img, err := decodePNG(photo, DefaultMaxPixels)
+	photo := testenv.Cover(tb, testenv.CoverSmallPNG)
+	img, err := Decode(photo, pngTestMaxPixels)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -39,7 +41,7 @@ func inflateCorpus(tb testing.TB) map[string][]byte {
 		"zeros":  make([]byte, 100000),
 		"random": randomBytes(70000, 3),
 		"text":   bytes.Repeat([]byte("the quick brown fox jumps over the lazy dog. "), 3000),
-		"photo":  img.pix[:300000],
+		"photo":  img.Pix[:300000],
 	}
 }
 
@@ -124,12 +126,12 @@ func FuzzInflate(f *testing.F) {
 }
 
 func BenchmarkInflatePhoto(b *testing.B) {
-	img, err := decodePNG(loadCover(b, "street-1920x1280.png"), DefaultMaxPixels)
+	img, err := Decode(testenv.Cover(b, testenv.CoverLargePNG), pngTestMaxPixels)
 	if err != nil {
 		b.Fatal(err)
 	}
-	z := deflateWith(b, img.pix, 6, false)
-	out := make([]byte, len(img.pix))
+	z := deflateWith(b, img.Pix, 6, false)
+	out := make([]byte, len(img.Pix))
 	b.Run("ours", func(b *testing.B) {
 		var f inflater
 		b.SetBytes(int64(len(out)))

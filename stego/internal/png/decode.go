@@ -1,4 +1,4 @@
-package stego
+package png
 
 import (
 	"bytes"
@@ -12,17 +12,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
-
-	// The fallback for PNGs outside the fast path goes through
-	// image.Decode, which needs the standard PNG decoder registered.
-	_ "image/png"
 )
-
-// errPNGNotFastPath says the PNG is valid as far as we looked but uses a
-// feature decodePNG does not handle (palette, bit depth below 8, Adam7
-// interlacing, a tRNS colour key); the caller should decode it with
-// image/png instead.
-var errPNGNotFastPath = errors.New("stego: png outside the fast decoder's subset")
 
 // pngMaxInflateRatio bounds how much deflate can expand: a 258-byte match
 // costs at least 2 bits. A file whose IDAT data could not possibly
@@ -30,8 +20,17 @@ var errPNGNotFastPath = errors.New("stego: png outside the fast decoder's subset
 // allocated, so a tiny file cannot make us allocate up to maxPixels.
 const pngMaxInflateRatio = 258 * 8 / 2
 
+// pngFormatErr says the data is not a PNG or is damaged (ErrFormat).
 func pngFormatErr(format string, args ...any) error {
-	return fmt.Errorf("%w: png: "+format, append([]any{ErrUnsupportedFormat}, args...)...)
+	return &inputError{kind: ErrFormat, msg: fmt.Sprintf("png: "+format, args...)}
+}
+
+// GrayAlpha reports whether data is a PNG whose header declares gray with
+// alpha (colour type 4). image/png decodes such files to NRGBA, which
+// looks like colour; a caller that keeps gray images gray needs to know.
+func GrayAlpha(data []byte) bool {
+	_, _, _, colorType, _, err := pngHeader(data)
+	return err == nil && colorType == pngColorGrayAlpha
 }
 
 // pngHeader reads just the signature and IHDR chunk.
@@ -96,21 +95,21 @@ func pngNextChunk(data []byte, off int) (pngChunk, int, error) {
 	return pngChunk{typ: string(typ), data: data[off+8 : end]}, end + 4, nil
 }
 
-// decodePNG decodes a non-interlaced 8- or 16-bit gray, gray+alpha, RGB
-// or RGBA PNG into a raster, with the samples image/png would produce.
-// Images of more than maxPixels pixels are refused (ErrCoverTooLarge)
-// before anything proportional to their size is allocated. Other valid
-// PNGs give errPNGNotFastPath; damaged ones give ErrUnsupportedFormat.
-func decodePNG(data []byte, maxPixels int64) (*raster, error) {
+// Decode decodes a non-interlaced 8- or 16-bit gray, gray+alpha, RGB or
+// RGBA PNG, with the samples image/png would produce. Images of more than
+// maxPixels pixels are refused (ErrTooLarge) before anything proportional
+// to their size is allocated. Other valid PNGs give ErrNotFastPath;
+// damaged ones and data that is no PNG give ErrFormat.
+func Decode(data []byte, maxPixels int64) (*Image, error) {
 	width, height, depth, colorType, interlaced, err := pngHeader(data)
 	if err != nil {
 		return nil, err
 	}
 	if int64(width)*int64(height) > maxPixels {
-		return nil, fmt.Errorf("%w: png: %dx%d is over the %d pixel limit", ErrCoverTooLarge, width, height, maxPixels)
+		return nil, &inputError{kind: ErrTooLarge, msg: fmt.Sprintf("png: %dx%d is over the %d pixel limit", width, height, maxPixels)}
 	}
 	if colorType == pngColorPaletted || depth < 8 || interlaced {
-		return nil, fmt.Errorf("%w: colour type %d, depth %d, interlaced %v", errPNGNotFastPath, colorType, depth, interlaced)
+		return nil, fmt.Errorf("%w: colour type %d, depth %d, interlaced %v", ErrNotFastPath, colorType, depth, interlaced)
 	}
 
 	// Walk the chunks in the order image/png enforces, so that whatever
@@ -156,7 +155,7 @@ func decodePNG(data []byte, maxPixels int64) (*raster, error) {
 			}
 			// A colour key turns into an alpha channel in image/png; leave
 			// that to it.
-			return nil, fmt.Errorf("%w: tRNS colour key", errPNGNotFastPath)
+			return nil, fmt.Errorf("%w: tRNS colour key", ErrNotFastPath)
 		case "IDAT":
 			if stage != seenIDAT {
 				idatStart, inRun = off, true
@@ -174,21 +173,21 @@ func decodePNG(data []byte, maxPixels int64) (*raster, error) {
 		off = nextOff
 	}
 
-	r := &raster{width: width, height: height, depth16: depth == 16}
+	r := &Image{Width: width, Height: height, Depth16: depth == 16}
 	switch colorType {
 	case pngColorGray:
-		r.channels = 1
+		r.Channels = 1
 	case pngColorGrayAlpha:
-		r.channels, r.alpha = 1, true
+		r.Channels, r.Alpha = 1, true
 	case pngColorRGB:
-		r.channels = 3
+		r.Channels = 3
 	case pngColorRGBA:
-		r.channels, r.alpha = 3, true
+		r.Channels, r.Alpha = 3, true
 	}
 	rs := r.rowStride()
 	filteredLen := int64(height) * int64(rs+1)
 	if filteredLen > math.MaxInt {
-		return nil, fmt.Errorf("%w: png: %dx%d does not fit in memory on this platform", ErrCoverTooLarge, width, height)
+		return nil, &inputError{kind: ErrTooLarge, msg: fmt.Sprintf("png: %dx%d does not fit in memory on this platform", width, height)}
 	}
 	if filteredLen > (idatLen+16)*pngMaxInflateRatio {
 		return nil, pngFormatErr("%d bytes of image data cannot hold a %dx%d image", idatLen, width, height)
@@ -196,13 +195,13 @@ func decodePNG(data []byte, maxPixels int64) (*raster, error) {
 
 	// The filtered rows are inflated into the pixel buffer itself and
 	// unfiltered in place, each row moving left by one byte per row above
-	// it (its filter-type byte and theirs), so the raster needs no second
+	// it (its filter-type byte and theirs), so the image needs no second
 	// buffer. The extra height bytes at the end are sliced away.
 	buf := make([]byte, filteredLen)
 	if err := pngDecodeIDAT(data, idatStart, idatLen, buf, rs, r.pixelStride()); err != nil {
 		return nil, err
 	}
-	r.pix = buf[: height*rs : height*rs]
+	r.Pix = buf[: height*rs : height*rs]
 	return r, nil
 }
 
@@ -286,7 +285,7 @@ func pngDecodeIDAT(data []byte, start int, idatLen int64, buf []byte, rs, bpp in
 // pngSyncFlush is the empty stored block a deflate sync flush ends with.
 const pngSyncFlush = "\x00\x00\xff\xff"
 
-// pngDecodeBands is the parallel path for PNGs written the way encodePNG
+// pngDecodeBands is the parallel path for PNGs written the way Encode
 // writes them: several IDAT chunks, each but the last ending in a sync
 // flush, each inflatable without the others' history. Other encoders'
 // files can look like that by chance; then a band fails to inflate on its
@@ -311,7 +310,7 @@ func pngDecodeBands(data []byte, start int, buf []byte, rs, bpp int) bool {
 	}
 	bands[0] = bands[0][2:] // the zlib header, checked by the caller
 
-	// encodePNG's bands hold equal numbers of rows, but for the last: the
+	// Encode's bands hold equal numbers of rows, but for the last: the
 	// first band's size gives every band's place in buf, so each is
 	// inflated straight into place, with no copy and no second buffer.
 	var first inflater

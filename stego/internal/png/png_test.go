@@ -1,4 +1,4 @@
-package stego
+package png
 
 import (
 	"bytes"
@@ -12,15 +12,14 @@ import (
 	"image/png"
 	"io"
 	"math/rand"
-	"os"
 	"runtime"
 	"testing"
 	"time"
 
 	"github.com/klauspost/compress/flate"
-)
 
-const pngTestCover = "../../shared/covers/street-1920x1280.png"
+	"github.com/stegocluster/stegocluster/internal/testenv"
+)
 
 // pngTestMaxPixels stands in for the package default so that these tests
 // do not depend on other files.
@@ -49,11 +48,12 @@ var pngShapes = []pngShape{
 // or "flat" (mostly constant, which takes the LZ coder). Alpha cycles
 // through 0, 128, 200 and 255 (scaled for 16 bits) so that every value
 // class must survive.
-func pngTestRaster(s pngShape, w, h int, kind string, seed int64) *raster {
-	r := newRaster(w, h, s.channels, s.alpha, s.depth16)
+func pngTestRaster(s pngShape, w, h int, kind string, seed int64) *Image {
+	r := newTestImage(w, h, s.channels, s.alpha, s.depth16)
 	rnd := rand.New(rand.NewSource(seed))
 	alphas := []int{0, 128, 200, 255}
-	spp, bps := r.samplesPerPixel(), r.bytesPerSample()
+	spp, bps := samplesPerPixel(r), bytesPerSample(r)
+	maxSample := 1<<(8*bps) - 1
 	for y := 0; y < h; y++ {
 		for x := 0; x < w; x++ {
 			for c := 0; c < spp; c++ {
@@ -65,7 +65,7 @@ func pngTestRaster(s pngShape, w, h int, kind string, seed int64) *raster {
 						v = v<<8 | v
 					}
 				case kind == "noise":
-					v = rnd.Intn(r.maxSample() + 1)
+					v = rnd.Intn(maxSample + 1)
 				case kind == "flat":
 					v = 40 * (c + 1)
 					if (x/16+y/16)%7 == 0 {
@@ -82,9 +82,9 @@ func pngTestRaster(s pngShape, w, h int, kind string, seed int64) *raster {
 				}
 				o := ((y*w+x)*spp + c) * bps
 				if bps == 2 {
-					r.pix[o], r.pix[o+1] = byte(v>>8), byte(v)
+					r.Pix[o], r.Pix[o+1] = byte(v>>8), byte(v)
 				} else {
-					r.pix[o] = byte(v)
+					r.Pix[o] = byte(v)
 				}
 			}
 		}
@@ -145,36 +145,36 @@ func pngStdSamples(t testing.TB, img image.Image, s pngShape) []byte {
 	return out
 }
 
-func pngShapeOf(r *raster) pngShape {
-	return pngShape{channels: r.channels, alpha: r.alpha, depth16: r.depth16}
+func pngShapeOf(r *Image) pngShape {
+	return pngShape{channels: r.Channels, alpha: r.Alpha, depth16: r.Depth16}
 }
 
 // pngCheckBoth decodes data with decodePNG and image/png and checks both
 // give want's samples.
-func pngCheckBoth(t *testing.T, data []byte, want *raster) {
+func pngCheckBoth(t *testing.T, data []byte, want *Image) {
 	t.Helper()
-	got, err := decodePNG(data, pngTestMaxPixels)
+	got, err := Decode(data, pngTestMaxPixels)
 	if err != nil {
 		t.Fatalf("decodePNG: %v", err)
 	}
-	if got.width != want.width || got.height != want.height || got.channels != want.channels ||
-		got.alpha != want.alpha || got.depth16 != want.depth16 {
+	if got.Width != want.Width || got.Height != want.Height || got.Channels != want.Channels ||
+		got.Alpha != want.Alpha || got.Depth16 != want.Depth16 {
 		t.Fatalf("decodePNG shape %dx%d ch=%d alpha=%v 16=%v, want %dx%d ch=%d alpha=%v 16=%v",
-			got.width, got.height, got.channels, got.alpha, got.depth16,
-			want.width, want.height, want.channels, want.alpha, want.depth16)
+			got.Width, got.Height, got.Channels, got.Alpha, got.Depth16,
+			want.Width, want.Height, want.Channels, want.Alpha, want.Depth16)
 	}
-	if len(got.pix) != len(want.pix) || cap(got.pix) != len(got.pix) {
-		t.Fatalf("decodePNG pix len %d cap %d, want %d", len(got.pix), cap(got.pix), len(want.pix))
+	if len(got.Pix) != len(want.Pix) || cap(got.Pix) != len(got.Pix) {
+		t.Fatalf("decodePNG pix len %d cap %d, want %d", len(got.Pix), cap(got.Pix), len(want.Pix))
 	}
-	if i := pngFirstDiff(got.pix, want.pix); i >= 0 {
-		t.Fatalf("decodePNG differs at byte %d: %d != %d", i, got.pix[i], want.pix[i])
+	if i := pngFirstDiff(got.Pix, want.Pix); i >= 0 {
+		t.Fatalf("decodePNG differs at byte %d: %d != %d", i, got.Pix[i], want.Pix[i])
 	}
 	img, err := png.Decode(bytes.NewReader(data))
 	if err != nil {
 		t.Fatalf("image/png: %v", err)
 	}
-	if std := pngStdSamples(t, img, pngShapeOf(want)); !bytes.Equal(std, want.pix) {
-		t.Fatalf("image/png differs at byte %d", pngFirstDiff(std, want.pix))
+	if std := pngStdSamples(t, img, pngShapeOf(want)); !bytes.Equal(std, want.Pix) {
+		t.Fatalf("image/png differs at byte %d", pngFirstDiff(std, want.Pix))
 	}
 }
 
@@ -190,10 +190,10 @@ func pngFirstDiff(a, b []byte) int {
 	return -1
 }
 
-func pngEncodeT(t testing.TB, r *raster) []byte {
+func pngEncodeT(t testing.TB, r *Image) []byte {
 	t.Helper()
 	var buf bytes.Buffer
-	if err := encodePNG(&buf, r); err != nil {
+	if err := Encode(&buf, r); err != nil {
 		t.Fatalf("encodePNG: %v", err)
 	}
 	return buf.Bytes()
@@ -203,7 +203,7 @@ func pngEncodeT(t testing.TB, r *raster) []byte {
 // a short last one, so the parallel path and uneven bands are exercised.
 func pngMultiBandSize(s pngShape) (w, h int) {
 	w = 1001
-	r := raster{width: w, channels: s.channels, alpha: s.alpha, depth16: s.depth16}
+	r := Image{Width: w, Channels: s.channels, Alpha: s.alpha, Depth16: s.depth16}
 	rows := pngBandBytes / (r.rowStride() + 1)
 	return w, 3*rows + 5
 }
@@ -220,7 +220,7 @@ func TestPNGRoundTrip(t *testing.T) {
 					pngCheckBoth(t, data, r)
 					w, h, depth, ct, il, err := pngHeader(data)
 					wantCT := map[[2]bool]int{{false, false}: 0, {false, true}: 4, {true, false}: 2, {true, true}: 6}[[2]bool{s.channels == 3, s.alpha}]
-					if err != nil || w != sz.w || h != sz.h || depth != 8*r.bytesPerSample() || ct != wantCT || il {
+					if err != nil || w != sz.w || h != sz.h || depth != 8*bytesPerSample(r) || ct != wantCT || il {
 						t.Fatalf("pngHeader = %d %d %d %d %v %v", w, h, depth, ct, il, err)
 					}
 				})
@@ -239,16 +239,16 @@ func TestPNGAlphaValues(t *testing.T) {
 		}
 		t.Run(s.name, func(t *testing.T) {
 			r := pngTestRaster(s, 8, 2, "smooth", 1)
-			got, err := decodePNG(pngEncodeT(t, r), pngTestMaxPixels)
+			got, err := Decode(pngEncodeT(t, r), pngTestMaxPixels)
 			if err != nil {
 				t.Fatal(err)
 			}
 			seen := map[int]bool{}
-			spp, bps := got.samplesPerPixel(), got.bytesPerSample()
-			for i := 0; i < got.width*got.height; i++ {
+			spp, bps := samplesPerPixel(got), bytesPerSample(got)
+			for i := 0; i < got.Width*got.Height; i++ {
 				o := (i*spp + spp - 1) * bps
-				seen[int(got.pix[o])] = true
-				if !bytes.Equal(got.pix[o:o+bps], r.pix[o:o+bps]) {
+				seen[int(got.Pix[o])] = true
+				if !bytes.Equal(got.Pix[o:o+bps], r.Pix[o:o+bps]) {
 					t.Fatalf("alpha of pixel %d changed", i)
 				}
 			}
@@ -257,52 +257,51 @@ func TestPNGAlphaValues(t *testing.T) {
 					t.Errorf("alpha %d missing after round trip", a)
 				}
 			}
-			if !bytes.Equal(got.pix, r.pix) {
+			if !bytes.Equal(got.Pix, r.Pix) {
 				t.Fatal("samples changed")
 			}
 		})
 	}
 }
 
-func pngLoadCover(t testing.TB) ([]byte, *raster, image.Image) {
+// pngLoadCover reads the large test photograph (an 8-bit RGB PNG) and
+// returns the file, its samples as image/png decodes them, and that image.
+func pngLoadCover(t testing.TB) ([]byte, *Image, image.Image) {
 	t.Helper()
-	data, err := os.ReadFile(pngTestCover)
-	if err != nil {
-		t.Fatalf("real cover photographs are required (shared/covers beside the repo): %v", err)
-	}
+	data := testenv.Cover(t, testenv.CoverLargePNG)
 	img, err := png.Decode(bytes.NewReader(data))
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := rasterFromImage(img, false)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := pngShape{channels: 3}
+	b := img.Bounds()
+	r := &Image{Width: b.Dx(), Height: b.Dy(), Channels: 3, Pix: pngStdSamples(t, img, s)}
 	return data, r, img
 }
 
 // pngNoised applies ±1 to about half of the samples: what LSB-matching
 // stego output looks like to the compressor.
-func pngNoised(r *raster) *raster {
-	n := r.clone()
+func pngNoised(r *Image) *Image {
+	n := *r
+	n.Pix = append([]byte(nil), r.Pix...)
 	rnd := rand.New(rand.NewSource(7))
-	for i, v := range n.pix {
+	for i, v := range n.Pix {
 		switch rnd.Intn(4) {
 		case 0:
 			if v < 255 {
-				n.pix[i]++
+				n.Pix[i]++
 			} else {
-				n.pix[i]--
+				n.Pix[i]--
 			}
 		case 1:
 			if v > 0 {
-				n.pix[i]--
+				n.Pix[i]--
 			} else {
-				n.pix[i]++
+				n.Pix[i]++
 			}
 		}
 	}
-	return n
+	return &n
 }
 
 func TestPNGCover(t *testing.T) {
@@ -310,7 +309,7 @@ func TestPNGCover(t *testing.T) {
 	pngCheckBoth(t, data, r)
 	for _, c := range []struct {
 		name string
-		r    *raster
+		r    *Image
 	}{{"clean", r}, {"noised", pngNoised(r)}} {
 		t.Run(c.name, func(t *testing.T) {
 			ours := pngEncodeT(t, c.r)
@@ -321,7 +320,7 @@ func TestPNGCover(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-			} else if err := png.Encode(&std, c.r.image()); err != nil {
+			} else if err := png.Encode(&std, stdImage(c.r)); err != nil {
 				t.Fatal(err)
 			}
 			ratio := float64(len(ours)) / float64(std.Len())
@@ -387,13 +386,10 @@ func TestPNGDecodeAllFilters(t *testing.T) {
 			t.Run(s.name+"/"+kind, func(t *testing.T) {
 				r := pngTestRaster(s, 97, 301, kind, 5)
 				var buf bytes.Buffer
-				if err := png.Encode(&buf, r.image()); err != nil {
+				if err := png.Encode(&buf, stdImage(r)); err != nil {
 					t.Fatal(err)
 				}
 				data := buf.Bytes()
-				if s.channels == 3 && s.alpha && r.opaque() {
-					t.Fatal("test raster should not be opaque")
-				}
 				// image/png writes gray+alpha as RGBA, so the file's shape
 				// can differ from r's; compare against the file's shape.
 				_, _, _, ct, _, err := pngHeader(data)
@@ -410,13 +406,13 @@ func TestPNGDecodeAllFilters(t *testing.T) {
 	}
 }
 
-func pngTestToRGBA(r *raster) *raster {
-	out := newRaster(r.width, r.height, 3, true, r.depth16)
-	bps := r.bytesPerSample()
-	for i := 0; i < r.width*r.height; i++ {
-		g := r.pix[2*i*bps : (2*i+1)*bps]
-		a := r.pix[(2*i+1)*bps : (2*i+2)*bps]
-		p := out.pix[4*i*bps:]
+func pngTestToRGBA(r *Image) *Image {
+	out := newTestImage(r.Width, r.Height, 3, true, r.Depth16)
+	bps := bytesPerSample(r)
+	for i := 0; i < r.Width*r.Height; i++ {
+		g := r.Pix[2*i*bps : (2*i+1)*bps]
+		a := r.Pix[(2*i+1)*bps : (2*i+2)*bps]
+		p := out.Pix[4*i*bps:]
 		copy(p, g)
 		copy(p[bps:], g)
 		copy(p[2*bps:], g)
@@ -466,9 +462,9 @@ func TestPNGNotFastPath(t *testing.T) {
 		"trns-gray":  pngSplice(gray, pngTestChunk("tRNS", []byte{0, 1})),
 	} {
 		t.Run(name, func(t *testing.T) {
-			_, err := decodePNG(data, pngTestMaxPixels)
-			if !errors.Is(err, errPNGNotFastPath) {
-				t.Fatalf("err = %v, want errPNGNotFastPath", err)
+			_, err := Decode(data, pngTestMaxPixels)
+			if !errors.Is(err, ErrNotFastPath) {
+				t.Fatalf("err = %v, want ErrNotFastPath", err)
 			}
 		})
 	}
@@ -483,12 +479,12 @@ func TestPNGMalformed(t *testing.T) {
 	valid := pngEncodeT(t, r)
 	check := func(t *testing.T, data []byte) {
 		t.Helper()
-		got, err := decodePNG(data, pngTestMaxPixels)
+		got, err := Decode(data, pngTestMaxPixels)
 		if err == nil {
-			t.Fatalf("decoded %dx%d from malformed input", got.width, got.height)
+			t.Fatalf("decoded %dx%d from malformed input", got.Width, got.Height)
 		}
-		if !errors.Is(err, ErrUnsupportedFormat) {
-			t.Fatalf("err = %v, want ErrUnsupportedFormat", err)
+		if !errors.Is(err, ErrFormat) {
+			t.Fatalf("err = %v, want ErrFormat", err)
 		}
 	}
 	t.Run("truncated", func(t *testing.T) {
@@ -598,14 +594,14 @@ func TestPNGTooLarge(t *testing.T) {
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)
 		for range 10 {
-			_, err = decodePNG(huge, maxPixels)
+			_, err = Decode(huge, maxPixels)
 		}
 		runtime.ReadMemStats(&after)
 		return (after.TotalAlloc - before.TotalAlloc) / 10, err
 	}
 	alloc, err := measure(pngTestMaxPixels)
-	if !errors.Is(err, ErrCoverTooLarge) {
-		t.Fatalf("err = %v, want ErrCoverTooLarge", err)
+	if !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("err = %v, want ErrTooLarge", err)
 	}
 	if alloc > 4096 {
 		t.Errorf("refusing allocated %d bytes", alloc)
@@ -613,8 +609,8 @@ func TestPNGTooLarge(t *testing.T) {
 	// Under a limit it fits, a tiny file still cannot make us allocate the
 	// 40 GB it declares.
 	alloc, err = measure(1 << 40)
-	if !errors.Is(err, ErrUnsupportedFormat) {
-		t.Fatalf("err = %v, want ErrUnsupportedFormat", err)
+	if !errors.Is(err, ErrFormat) {
+		t.Fatalf("err = %v, want ErrFormat", err)
 	}
 	if alloc > 4096 {
 		t.Errorf("refusing allocated %d bytes", alloc)
@@ -641,7 +637,7 @@ func TestPNGEncodeWriteErrorAndGoroutines(t *testing.T) {
 	for _, procs := range []int{1, 2, 8} {
 		old := runtime.GOMAXPROCS(procs)
 		for _, n := range []int{0, 40, 100000, full / 2, full - 13} {
-			if err := encodePNG(&pngFailWriter{n: n}, r); err == nil {
+			if err := Encode(&pngFailWriter{n: n}, r); err == nil {
 				t.Errorf("procs %d, fail after %d: no error", procs, n)
 			}
 		}
@@ -658,12 +654,12 @@ func TestPNGEncodeWriteErrorAndGoroutines(t *testing.T) {
 }
 
 func TestPNGEncodeRejects(t *testing.T) {
-	for name, r := range map[string]*raster{
-		"empty":     {width: 0, height: 1, channels: 1},
-		"channels":  {width: 1, height: 1, channels: 2, pix: make([]byte, 2)},
-		"short-pix": {width: 2, height: 2, channels: 3, pix: make([]byte, 11)},
+	for name, r := range map[string]*Image{
+		"empty":     {Width: 0, Height: 1, Channels: 1},
+		"channels":  {Width: 1, Height: 1, Channels: 2, Pix: make([]byte, 2)},
+		"short-pix": {Width: 2, Height: 2, Channels: 3, Pix: make([]byte, 11)},
 	} {
-		if err := encodePNG(io.Discard, r); err == nil {
+		if err := Encode(io.Discard, r); err == nil {
 			t.Errorf("%s: no error", name)
 		}
 	}
@@ -673,7 +669,7 @@ func FuzzDecodePNG(f *testing.F) {
 	for i, s := range pngShapes {
 		f.Add(pngEncodeT(f, pngTestRaster(s, 3+i, 2, "smooth", int64(i))))
 		var buf bytes.Buffer
-		if err := png.Encode(&buf, pngTestRaster(s, 5, 4, "noise", int64(i)).image()); err != nil {
+		if err := png.Encode(&buf, stdImage(pngTestRaster(s, 5, 4, "noise", int64(i)))); err != nil {
 			f.Fatal(err)
 		}
 		f.Add(buf.Bytes())
@@ -698,7 +694,7 @@ func FuzzDecodePNGRows(f *testing.F) {
 	f.Add(uint8(7), uint8(1), []byte{4, 1, 2, 3, 4, 5, 6, 7, 8, 3, 9, 9, 9, 9, 9, 9, 9, 9})
 	f.Fuzz(func(t *testing.T, shape, width uint8, rows []byte) {
 		s := pngShapes[int(shape)%len(pngShapes)]
-		r := raster{width: int(width)%16 + 1, channels: s.channels, alpha: s.alpha, depth16: s.depth16}
+		r := Image{Width: int(width)%16 + 1, Channels: s.channels, Alpha: s.alpha, Depth16: s.depth16}
 		frow := r.rowStride() + 1
 		h := len(rows) / frow
 		if h == 0 {
@@ -709,9 +705,9 @@ func FuzzDecodePNGRows(f *testing.F) {
 			rows[y*frow] %= 5
 		}
 		ct := map[[2]bool]byte{{false, false}: 0, {false, true}: 4, {true, false}: 2, {true, true}: 6}[[2]bool{s.channels == 3, s.alpha}]
-		depth := byte(8 * r.bytesPerSample())
-		data := pngTestFromFiltered(t, uint32(r.width), uint32(h), depth, ct, rows)
-		got, err := decodePNG(data, pngTestMaxPixels)
+		depth := byte(8 * bytesPerSample(&r))
+		data := pngTestFromFiltered(t, uint32(r.Width), uint32(h), depth, ct, rows)
+		got, err := Decode(data, pngTestMaxPixels)
 		if err != nil {
 			t.Fatalf("decodePNG: %v", err)
 		}
@@ -719,17 +715,17 @@ func FuzzDecodePNGRows(f *testing.F) {
 		if err != nil {
 			t.Fatalf("image/png: %v", err)
 		}
-		if std := pngStdSamples(t, img, s); !bytes.Equal(std, got.pix) {
-			t.Fatalf("samples differ from image/png at %d", pngFirstDiff(std, got.pix))
+		if std := pngStdSamples(t, img, s); !bytes.Equal(std, got.Pix) {
+			t.Fatalf("samples differ from image/png at %d", pngFirstDiff(std, got.Pix))
 		}
 	})
 }
 
 func pngFuzzCheck(t *testing.T, data []byte) {
 	const maxPixels = 1 << 20
-	got, err := decodePNG(data, maxPixels)
+	got, err := Decode(data, maxPixels)
 	if err != nil {
-		if !errors.Is(err, ErrUnsupportedFormat) && !errors.Is(err, ErrCoverTooLarge) && !errors.Is(err, errPNGNotFastPath) {
+		if !errors.Is(err, ErrFormat) && !errors.Is(err, ErrTooLarge) && !errors.Is(err, ErrNotFastPath) {
 			t.Fatalf("error wraps no sentinel: %v", err)
 		}
 		return
@@ -739,7 +735,7 @@ func pngFuzzCheck(t *testing.T, data []byte) {
 	if err != nil {
 		t.Fatalf("decodePNG accepted what image/png rejects: %v", err)
 	}
-	if std := pngStdSamples(t, img, pngShapeOf(got)); !bytes.Equal(std, got.pix) {
+	if std := pngStdSamples(t, img, pngShapeOf(got)); !bytes.Equal(std, got.Pix) {
 		t.Fatal("samples differ from image/png")
 	}
 }
@@ -760,7 +756,7 @@ func pngFixCRCs(data []byte) []byte {
 	return d
 }
 
-func benchmarkCover(b *testing.B) (file []byte, clean, noised *raster, img image.Image) {
+func benchmarkCover(b *testing.B) (file []byte, clean, noised *Image, img image.Image) {
 	file, clean, img = pngLoadCover(b)
 	return file, clean, pngNoised(clean), img
 }
@@ -769,15 +765,15 @@ func BenchmarkEncodePNG(b *testing.B) {
 	_, clean, noised, _ := benchmarkCover(b)
 	for _, c := range []struct {
 		name string
-		r    *raster
+		r    *Image
 	}{{"clean", clean}, {"noised", noised}} {
 		b.Run(c.name, func(b *testing.B) {
 			var buf bytes.Buffer
-			b.SetBytes(int64(len(c.r.pix)))
+			b.SetBytes(int64(len(c.r.Pix)))
 			b.ReportAllocs()
 			for b.Loop() {
 				buf.Reset()
-				if err := encodePNG(&buf, c.r); err != nil {
+				if err := Encode(&buf, c.r); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -791,10 +787,10 @@ func BenchmarkEncodePNGStdlib(b *testing.B) {
 	for _, c := range []struct {
 		name string
 		img  image.Image
-	}{{"clean", img}, {"noised", noised.image()}} {
+	}{{"clean", img}, {"noised", stdImage(noised)}} {
 		b.Run(c.name, func(b *testing.B) {
 			var buf bytes.Buffer
-			b.SetBytes(int64(len(clean.pix)))
+			b.SetBytes(int64(len(clean.Pix)))
 			b.ReportAllocs()
 			for b.Loop() {
 				buf.Reset()
@@ -815,7 +811,7 @@ func pngDecodeInputs(b *testing.B) (inputs []struct {
 }, rawSize int) {
 	file, clean, noised, _ := benchmarkCover(b)
 	var buf bytes.Buffer
-	if err := encodePNG(&buf, noised); err != nil {
+	if err := Encode(&buf, noised); err != nil {
 		b.Fatal(err)
 	}
 	inputs = append(inputs, struct {
@@ -825,7 +821,7 @@ func pngDecodeInputs(b *testing.B) (inputs []struct {
 		name string
 		data []byte
 	}{"ours-noised", buf.Bytes()})
-	return inputs, len(clean.pix)
+	return inputs, len(clean.Pix)
 }
 
 func BenchmarkDecodePNG(b *testing.B) {
@@ -835,7 +831,7 @@ func BenchmarkDecodePNG(b *testing.B) {
 			b.SetBytes(int64(raw))
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := decodePNG(in.data, pngTestMaxPixels); err != nil {
+				if _, err := Decode(in.data, pngTestMaxPixels); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -1,4 +1,4 @@
-package stego
+package png
 
 import (
 	"encoding/binary"
