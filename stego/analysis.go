@@ -35,7 +35,7 @@ import (
 //
 // Alpha is never analysed: it carries no data.
 
-// Verdict thresholds, calibrated on the real photographs in shared/covers
+// Verdict thresholds, calibrated on the real photographs in testdata/covers
 // (the 1920×1280 PNG and JPEG, the 640×426 PNG and a grayscale version):
 // every half-overlapping square tile of 128, 192, 256, 384, 512 and 768
 // pixels, plus the whole images — about 3,000 clean images — each also

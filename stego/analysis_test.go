@@ -1,6 +1,7 @@
 package stego
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,28 +11,21 @@ import (
 	_ "image/png"  // the PNG covers
 	"math"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/stegocluster/stegocluster/internal/testenv"
 )
 
 // The steganalysis tests run on real photographs: synthetic gradients and
 // noise have histograms and neighbour statistics nothing like a camera
 // image, and would make any detector look better or worse than it is.
 
-// saCoverDir is where CI lays out the shared covers beside the repository.
-const saCoverDir = "../../shared/covers"
-
-// saLoadRaster decodes a cover from saCoverDir.
+// saLoadRaster decodes a photograph of testdata/covers through the
+// standard library, as a steganalyst's tool would read it.
 func saLoadRaster(tb testing.TB, name string) *raster {
 	tb.Helper()
-	f, err := os.Open(filepath.Join(filepath.FromSlash(saCoverDir), name))
-	if err != nil {
-		tb.Fatalf("cover photographs are required for the steganalysis tests: %v", err)
-	}
-	defer f.Close()
-	img, _, err := image.Decode(f)
+	img, _, err := image.Decode(bytes.NewReader(testenv.Cover(tb, name)))
 	if err != nil {
 		tb.Fatalf("decoding %s: %v", name, err)
 	}
@@ -87,9 +81,9 @@ type saCover struct {
 // odd-sized crop, and a grayscale version.
 func saCleanCovers(tb testing.TB) []saCover {
 	tb.Helper()
-	small := saLoadRaster(tb, "street-640x427.png")
-	big := saLoadRaster(tb, "street-1920x1280.png")
-	jpg := saLoadRaster(tb, "street-1920x1280.jpg")
+	small := saLoadRaster(tb, testenv.CoverSmallPNG)
+	big := saLoadRaster(tb, testenv.CoverLargePNG)
+	jpg := saLoadRaster(tb, testenv.CoverLargeJPG)
 	covers := []saCover{
 		{"640 png", small},
 		{"1920 png", big},
@@ -445,9 +439,9 @@ func saCheckInside(t *testing.T, name string, a, clean *Analysis, st *saStats) {
 // embedding their model assumes, and they overshoot — by up to ~0.08 on
 // these covers. It is checked against that looser bound, and logged.
 func TestAnalyzeTracksRate(t *testing.T) {
-	small := saLoadRaster(t, "street-640x427.png")
-	big := saLoadRaster(t, "street-1920x1280.png")
-	jpg := saLoadRaster(t, "street-1920x1280.jpg")
+	small := saLoadRaster(t, testenv.CoverSmallPNG)
+	big := saLoadRaster(t, testenv.CoverLargePNG)
+	jpg := saLoadRaster(t, testenv.CoverLargeJPG)
 	covers := []saCover{
 		{"640 png", small},
 		{"1920 png", big},
@@ -503,7 +497,7 @@ func TestAnalyzeTracksRate(t *testing.T) {
 
 // TestAnalyze16Bit: a 16-bit image is analysed on its low byte's LSB.
 func TestAnalyze16Bit(t *testing.T) {
-	cover := saTo16(saLoadRaster(t, "street-640x427.png"))
+	cover := saTo16(saLoadRaster(t, testenv.CoverSmallPNG))
 	clean, err := analyzeRaster(cover, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -676,7 +670,7 @@ func saCheckFinite(a *Analysis) error {
 }
 
 func TestAnalyzeJSONShape(t *testing.T) {
-	cover := saLoadRaster(t, "street-640x427.png")
+	cover := saLoadRaster(t, testenv.CoverSmallPNG)
 	img := cover.clone()
 	saEmbedSequentialReplace(img, 0.1, rand.New(rand.NewPCG(3, 3)))
 	a, err := Analyze(img.image(), cover.image())
@@ -759,7 +753,7 @@ func TestSmallerRoot(t *testing.T) {
 // on rasters (what the codec calls), and through the public API, which
 // adds the conversion from image.Image.
 func BenchmarkAnalyze(b *testing.B) {
-	r := saLoadRaster(b, "street-1920x1280.png")
+	r := saLoadRaster(b, testenv.CoverLargePNG)
 	img := r.image()
 	for _, bc := range []struct {
 		name string
@@ -790,8 +784,8 @@ func BenchmarkAnalyze(b *testing.B) {
 //
 //	go test ./stego -run X -bench CalibrationSweep -benchtime 1x -v
 func BenchmarkAnalyzeCalibrationSweep(t *testing.B) {
-	png := saLoadRaster(t, "street-1920x1280.png")
-	srcs := []*raster{png, saLoadRaster(t, "street-1920x1280.jpg"), saLoadRaster(t, "street-640x427.png"), saGray(png)}
+	png := saLoadRaster(t, testenv.CoverLargePNG)
+	srcs := []*raster{png, saLoadRaster(t, testenv.CoverLargeJPG), saLoadRaster(t, testenv.CoverSmallPNG), saGray(png)}
 	modes := []struct {
 		name  string
 		embed func(*raster, float64, *rand.Rand)

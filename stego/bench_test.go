@@ -4,22 +4,10 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"os"
 	"testing"
+
+	"github.com/stegocluster/stegocluster/internal/testenv"
 )
-
-// coverDir locates the shared photographs: ../shared/covers beside the
-// repository, as laid out for developers and CI.
-const coverDir = "../../shared/covers/"
-
-func loadCover(tb testing.TB, name string) []byte {
-	tb.Helper()
-	data, err := os.ReadFile(coverDir + name)
-	if err != nil {
-		tb.Fatalf("real cover photographs are required (shared/covers beside the repo): %v", err)
-	}
-	return data
-}
 
 // benchSecretSize matches the comparison: 100 KB into a
 // 1920-pixel-wide photograph.
@@ -28,7 +16,7 @@ const benchSecretSize = 100 * 1024
 // BenchmarkEmbedEndToEnd is what a user waits for: decode the cover,
 // embed, encode the PNG.
 func BenchmarkEmbedEndToEnd(b *testing.B) {
-	coverPNG := loadCover(b, "street-1920x1280.png")
+	coverPNG := testenv.Cover(b, testenv.CoverLargePNG)
 	secret := Secret{Name: "secret.bin", Data: randomBytes(benchSecretSize, 1)}
 	ctx := context.Background()
 	b.SetBytes(int64(len(coverPNG)))
@@ -66,7 +54,7 @@ func BenchmarkExtractEndToEnd(b *testing.B) {
 // BenchmarkEmbedKernel measures embedding alone (no image I/O) and
 // reports cover megapixels per second; -cpu 1 gives the per-core figure.
 func BenchmarkEmbedKernel(b *testing.B) {
-	cover, err := Decode(loadCover(b, "street-1920x1280.png"), 0)
+	cover, err := Decode(testenv.Cover(b, testenv.CoverLargePNG), 0)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -96,7 +84,7 @@ func BenchmarkExtractKernel(b *testing.B) {
 }
 
 func BenchmarkCapacity(b *testing.B) {
-	coverPNG := loadCover(b, "street-1920x1280.png")
+	coverPNG := testenv.Cover(b, testenv.CoverLargePNG)
 	for b.Loop() {
 		cover, err := Decode(coverPNG, 0)
 		if err != nil {
@@ -110,7 +98,7 @@ func BenchmarkCapacity(b *testing.B) {
 
 func embedForBench(b *testing.B) []byte {
 	b.Helper()
-	cover, err := Decode(loadCover(b, "street-1920x1280.png"), 0)
+	cover, err := Decode(testenv.Cover(b, testenv.CoverLargePNG), 0)
 	if err != nil {
 		b.Fatal(err)
 	}

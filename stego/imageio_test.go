@@ -19,12 +19,14 @@ import (
 
 	"golang.org/x/image/bmp"
 	"golang.org/x/image/tiff"
+
+	"github.com/stegocluster/stegocluster/internal/testenv"
 )
 
 // photoCrop returns a w×h crop of the small real photograph as NRGBA.
 func photoCrop(t testing.TB, w, h int) *image.NRGBA {
 	t.Helper()
-	src, err := png.Decode(bytes.NewReader(loadCover(t, "street-640x427.png")))
+	src, err := png.Decode(bytes.NewReader(testenv.Cover(t, testenv.CoverSmallPNG)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +83,7 @@ func TestCoverFormats(t *testing.T) {
 		{"png gray", encodeWith(t, gray, pngEnc), "png", 1, false, ""},
 		{"png paletted", encodeWith(t, paletted, pngEnc), "png", 3, true, "paletted"},
 		{"jpeg", encodeWith(t, photo, func(b *bytes.Buffer, m image.Image) error { return jpeg.Encode(b, m, &jpeg.Options{Quality: 90}) }), "jpeg", 3, false, "jpeg"},
-		{"jpeg photo", loadCover(t, "street-1920x1280.jpg"), "jpeg", 3, false, "jpeg"},
+		{"jpeg photo", testenv.Cover(t, testenv.CoverLargeJPG), "jpeg", 3, false, "jpeg"},
 		{"gif", encodeWith(t, paletted, func(b *bytes.Buffer, m image.Image) error { return gif.Encode(b, m, nil) }), "gif", 3, true, "first frame"},
 		{"bmp rgb", encodeWith(t, photo, func(b *bytes.Buffer, m image.Image) error { return bmp.Encode(b, m) }), "bmp", 3, false, ""},
 		{"bmp gray", encodeWith(t, gray, func(b *bytes.Buffer, m image.Image) error { return bmp.Encode(b, m) }), "bmp", 1, false, ""},
