@@ -23,7 +23,8 @@ import (
 //
 // Nothing is readable without the key: the salt is random and the rest is
 // ciphertext. The version sits inside the sealed header; a future version
-// is recognised by trying its layout first and falling back to older ones.
+// would be recognised by trying its layout first and falling back to
+// older ones; Extract knows only version 1.
 const (
 	formatVersion   = 1
 	headerPlainSize = 13

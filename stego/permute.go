@@ -5,16 +5,19 @@ import (
 	"math/bits"
 )
 
-// maxPermutedSamples bounds the permutation's domain: half blocks of at
-// most 16 bits. It is far above any pixel cap we would allow.
-const maxPermutedSamples = 1 << 32
+// maxPermutedUnits is the largest domain whose half blocks fit the
+// round tables' 16-bit entries. Nothing checks it: it is far above the
+// units of any image a pixel cap lets through (a 50 MP RGB cover has
+// under 19 M).
+const maxPermutedUnits = 1 << 32
 
 // permutation is a keyed pseudo-random permutation of [0, n), evaluated
 // in O(1) time and memory per index: a four-round unbalanced Feistel
 // network over the smallest power-of-two domain covering n, restricted to
 // [0, n) by cycle walking (the construction format-preserving encryption
-// uses). It spreads the embedded bits uniformly over the image without
-// materialising a shuffled index array (150 M entries for a 50 MP cover).
+// uses). The stream order (order.go) permutes units of eight samples with
+// it, which spreads the embedded bits uniformly over the image without
+// materialising a shuffled index array (19 M entries for a 50 MP cover).
 //
 // The round functions are a 64-bit mixer tabulated over the half block:
 // halves are at most 16 bits, so the four tables take at most 512 KiB
@@ -30,7 +33,7 @@ type permutation struct {
 }
 
 // newPermutation builds the permutation of [0, n), 1 <= n <=
-// maxPermutedSamples, for a 32-byte seed.
+// maxPermutedUnits, for a 32-byte seed.
 func newPermutation(n int, seed [32]byte) *permutation {
 	width := max(2, uint(bits.Len64(uint64(n-1))))
 	leftBits, rightBits := width/2, width-width/2
@@ -77,7 +80,7 @@ func (p *permutation) decrypt(x uint64) uint64 {
 	return l<<p.rightBits | r
 }
 
-// at returns π(i): the sample that holds slot-order position i.
+// at returns π(i): the unit at stream position i.
 func (p *permutation) at(i int) int {
 	x := p.encrypt(uint64(i))
 	for x >= p.n {
@@ -86,7 +89,7 @@ func (p *permutation) at(i int) int {
 	return int(x)
 }
 
-// index returns π⁻¹(s): the slot-order position of sample s. Walking the
+// index returns π⁻¹(s): the stream position of unit s. Walking the
 // inverse cycle is exact because the domain permutation is a bijection.
 func (p *permutation) index(s int) int {
 	x := p.decrypt(uint64(s))
