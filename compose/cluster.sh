@@ -7,13 +7,14 @@
 #   compose/cluster.sh stop N        SIGTERM node N (1-3);  kill N: SIGKILL it
 #   compose/cluster.sh start N       start node N again with its data
 #   compose/cluster.sh down          stop everything and delete the cluster directory
+#   compose/cluster.sh etcdctl ARGS  etcdctl on the cluster's members (built from our go.mod)
 #
 # Settings (environment): CLUSTER_DIR (default /tmp/stegocluster), NGINX_PORT
 # (8000), HTTP_BASE (8081: nodes on 8081-8083), PEER_BASE (12380: raft on
 # 12380/12382/12384, etcd clients one above each), ADMIN_TOKEN (admin).
 # `up` saves them in CLUSTER_DIR/cluster.env; later commands need only
 # CLUSTER_DIR.
-# Needs Go and nginx (Debian: apt-get install nginx).
+# Needs Go, nginx and curl (Debian: apt-get install nginx curl).
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -77,6 +78,18 @@ nginx_conf() {
 		sed -e "s|NODEPORT1|$(http_port 1)|" -e "s|NODEPORT2|$(http_port 2)|" -e "s|NODEPORT3|$(http_port 3)|"
 }
 
+# etcdctl runs the etcdctl of this module's go.mod (the etcd version
+# stegod embeds; a distribution's is often older), built on first use.
+etcdctl() {
+	local endpoints="" i
+	if [ ! -x "$dir/bin/etcdctl" ]; then
+		mkdir -p "$dir/bin"
+		(cd "$repo" && go build -o "$dir/bin/etcdctl" go.etcd.io/etcd/etcdctl/v3)
+	fi
+	for i in 1 2 3; do endpoints+="${endpoints:+,}127.0.0.1:$(client_port "$i")"; done
+	"$dir/bin/etcdctl" --endpoints="$endpoints" "$@"
+}
+
 wait_healthy() {
 	local deadline=$((SECONDS + ${1:-60})) i ok
 	while [ $SECONDS -lt $deadline ]; do
@@ -113,6 +126,10 @@ stop) signal_node TERM "$2" ;;
 kill) signal_node KILL "$2" ;;
 start) start_node "$2" ;;
 wait) wait_healthy "${2:-60}" ;;
+etcdctl)
+	shift
+	etcdctl "$@"
+	;;
 down)
 	[ -f "$dir/nginx.pid" ] && nginx -p "$dir" -c "$dir/nginx.conf" -e "$dir/log/nginx-error.log" -s quit 2>/dev/null || true
 	for i in 1 2 3; do signal_node TERM "$i"; done
@@ -120,7 +137,7 @@ down)
 	rm -rf "$dir"
 	;;
 *)
-	sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'
 	exit 2
 	;;
 esac

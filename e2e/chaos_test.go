@@ -1,3 +1,5 @@
+//go:build e2e
+
 package e2e
 
 import (
@@ -18,6 +20,8 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/stegocluster/stegocluster/coordinator"
+	"github.com/stegocluster/stegocluster/internal/testenv"
+	"github.com/stegocluster/stegocluster/wire"
 )
 
 // The chaos suite: the compose stack with `stegoctl load` running
@@ -36,51 +40,51 @@ type chaosScenario struct {
 	// zeroErrors: at most one node is down throughout, so no client
 	// request may fail.
 	zeroErrors bool
-	run        func(t *testing.T, c *chaosCluster, before *status)
+	run        func(t *testing.T, c *chaosCluster, before *wire.ClusterState)
 }
 
 func chaosScenarios() []chaosScenario {
 	return []chaosScenario{
-		{"1-kill-leader", true, func(t *testing.T, c *chaosCluster, st *status) {
+		{"1-kill-leader", true, func(t *testing.T, c *chaosCluster, st *wire.ClusterState) {
 			c.docker(t, "kill", "-s", "KILL", st.LeaderID)
 			c.waitNewLeader(t, st)
 			c.restartAfterExit(t, st.LeaderID)
 		}},
-		{"2-kill-follower", true, func(t *testing.T, c *chaosCluster, st *status) {
+		{"2-kill-follower", true, func(t *testing.T, c *chaosCluster, st *wire.ClusterState) {
 			c.crashAndRestart(t, c.follower(t, st), "KILL")
 		}},
-		{"3-kill-raft-leader-not-ours", true, func(t *testing.T, c *chaosCluster, st *status) {
+		{"3-kill-raft-leader-not-ours", true, func(t *testing.T, c *chaosCluster, st *wire.ClusterState) {
 			if st.RaftLeader == st.LeaderID {
 				t.Fatalf("steady state has raft leadership on the leader %s", st.LeaderID)
 			}
 			c.crashAndRestart(t, st.RaftLeader, "KILL")
 		}},
-		{"4-term-leader", true, func(t *testing.T, c *chaosCluster, st *status) {
+		{"4-term-leader", true, func(t *testing.T, c *chaosCluster, st *wire.ClusterState) {
 			c.docker(t, "kill", "-s", "TERM", st.LeaderID)
 			c.waitNewLeader(t, st)
 			c.restartAfterExit(t, st.LeaderID)
 		}},
-		{"5-stop-leader-3s", true, func(t *testing.T, c *chaosCluster, st *status) {
+		{"5-stop-leader-3s", true, func(t *testing.T, c *chaosCluster, st *wire.ClusterState) {
 			c.docker(t, "kill", "-s", "STOP", st.LeaderID)
 			c.waitNewLeader(t, st)
 			time.Sleep(3 * time.Second)
 			c.docker(t, "kill", "-s", "CONT", st.LeaderID)
 		}},
-		{"6-partition-leader-5s", true, func(t *testing.T, c *chaosCluster, st *status) {
+		{"6-partition-leader-5s", true, func(t *testing.T, c *chaosCluster, st *wire.ClusterState) {
 			ip := c.ips[st.LeaderID]
 			c.docker(t, "network", "disconnect", c.network, st.LeaderID)
 			c.waitNewLeader(t, st)
 			time.Sleep(5 * time.Second)
 			c.docker(t, "network", "connect", "--ip", ip, c.network, st.LeaderID)
 		}},
-		{"7-rolling-restart", true, func(t *testing.T, c *chaosCluster, st *status) {
+		{"7-rolling-restart", true, func(t *testing.T, c *chaosCluster, st *wire.ClusterState) {
 			for _, n := range chaosNodes {
 				c.docker(t, "stop", "-t", "15", n)
 				c.docker(t, "start", n)
 				c.waitAgreed(t, 60*time.Second)
 			}
 		}},
-		{"8-full-stop-start", false, func(t *testing.T, c *chaosCluster, st *status) {
+		{"8-full-stop-start", false, func(t *testing.T, c *chaosCluster, st *wire.ClusterState) {
 			c.composeCmd(t, "stop")
 			c.composeCmd(t, "start")
 			c.waitAgreed(t, 90*time.Second)
@@ -89,16 +93,13 @@ func chaosScenarios() []chaosScenario {
 				t.Fatalf("etcd members changed across a full restart with data kept:\nbefore %+v\nafter  %+v", st.Nodes, after.Nodes)
 			}
 		}},
-		{"9-replace-wiped-node", true, func(t *testing.T, c *chaosCluster, st *status) {
+		{"9-replace-wiped-node", true, func(t *testing.T, c *chaosCluster, st *wire.ClusterState) {
 			c.replaceWiped(t, c.follower(t, st), st)
 		}},
 	}
 }
 
 func TestChaos(t *testing.T) {
-	if testing.Short() {
-		t.Skip("the chaos suite takes minutes; run without -short")
-	}
 	c := startChaosCluster(t)
 	goroutines := runtime.NumGoroutine()
 	for _, sc := range chaosScenarios() {
@@ -111,7 +112,7 @@ func TestChaos(t *testing.T) {
 	// Nothing of ours left running in this process (idle keep-alive
 	// connections have goroutines of their own).
 	http.DefaultTransport.(*http.Transport).CloseIdleConnections()
-	waitFor(t, 10*time.Second, "the test's goroutines to end", func() bool { return runtime.NumGoroutine() <= goroutines+2 })
+	testenv.WaitFor(t, 10*time.Second, "the test's goroutines to end", func() bool { return runtime.NumGoroutine() <= goroutines+2 })
 }
 
 // chaosCluster is the compose stack under test.
@@ -182,7 +183,7 @@ func (c *chaosCluster) scenario(t *testing.T, sc chaosScenario) {
 	res := load.stop(t)
 
 	t.Logf("load: %d requests, %d ok, %d failed %v, %.1f req/s, p99 %.0f ms, per node %v",
-		res.Total, res.OK, res.Failed, res.Failures, res.ThroughputRPS, res.LatencyMs.P99, res.PerNode)
+		res.Total, res.OK, res.Failed, res.Failures, res.ThroughputRPS, res.Latency.P99, res.PerNode)
 	if res.Total == 0 {
 		t.Fatal("the load generator made no request")
 	}
@@ -204,16 +205,16 @@ func (c *chaosCluster) scenario(t *testing.T, sc chaosScenario) {
 			break
 		}
 	}
-	c.summary = append(c.summary, fmt.Sprintf("| %s | %s | %d | %d | %.0f ms | %d |", sc.name, failover, res.Total, res.Failed, res.LatencyMs.P99, len(history)))
+	c.summary = append(c.summary, fmt.Sprintf("| %s | %s | %d | %d | %.0f ms | %d |", sc.name, failover, res.Total, res.Failed, res.Latency.P99, len(history)))
 	c.checkNothingLeftBehind(t)
 }
 
 // waitAgreed waits until every node serves the same leader and epoch
 // with three healthy nodes, and raft leadership is off the leader's
 // member (the steady state), and returns that state.
-func (c *chaosCluster) waitAgreed(t *testing.T, timeout time.Duration) *status {
+func (c *chaosCluster) waitAgreed(t *testing.T, timeout time.Duration) *wire.ClusterState {
 	t.Helper()
-	var agreed *status
+	var agreed *wire.ClusterState
 	var last error
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
@@ -227,15 +228,15 @@ func (c *chaosCluster) waitAgreed(t *testing.T, timeout time.Duration) *status {
 	return nil
 }
 
-func (c *chaosCluster) agreed() (*status, error) {
-	var first *status
+func (c *chaosCluster) agreed() (*wire.ClusterState, error) {
+	var first *wire.ClusterState
 	for _, n := range chaosNodes {
 		s, err := getStatusWithin(c.urls[n], time.Second)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", n, err)
 		}
-		if s.LeaderID == "" || healthyCount(s) != 3 {
-			return nil, fmt.Errorf("%s: leader %q, %d healthy", n, s.LeaderID, healthyCount(s))
+		if s.LeaderID == "" || s.HealthyCount() != 3 {
+			return nil, fmt.Errorf("%s: leader %q, %d healthy", n, s.LeaderID, s.HealthyCount())
 		}
 		if first != nil && (s.LeaderID != first.LeaderID || s.Epoch != first.Epoch) {
 			return nil, fmt.Errorf("%s serves leader %s epoch %d, %s serves %s epoch %d", n, s.LeaderID, s.Epoch, chaosNodes[0], first.LeaderID, first.Epoch)
@@ -249,9 +250,9 @@ func (c *chaosCluster) agreed() (*status, error) {
 
 // waitNewLeader waits until a surviving node serves state from a leader
 // other than old's.
-func (c *chaosCluster) waitNewLeader(t *testing.T, old *status) {
+func (c *chaosCluster) waitNewLeader(t *testing.T, old *wire.ClusterState) {
 	t.Helper()
-	waitFor(t, 15*time.Second, "a new leader", func() bool {
+	testenv.WaitFor(t, 15*time.Second, "a new leader", func() bool {
 		for _, n := range chaosNodes {
 			if n == old.LeaderID {
 				continue
@@ -265,7 +266,7 @@ func (c *chaosCluster) waitNewLeader(t *testing.T, old *status) {
 	})
 }
 
-func (c *chaosCluster) follower(t *testing.T, st *status) string {
+func (c *chaosCluster) follower(t *testing.T, st *wire.ClusterState) string {
 	for _, n := range chaosNodes {
 		if n != st.LeaderID {
 			return n
@@ -287,7 +288,7 @@ func (c *chaosCluster) crashAndRestart(t *testing.T, node, signal string) {
 // starts it again with its data.
 func (c *chaosCluster) restartAfterExit(t *testing.T, node string) {
 	t.Helper()
-	waitFor(t, 20*time.Second, node+" to exit", func() bool {
+	testenv.WaitFor(t, 20*time.Second, node+" to exit", func() bool {
 		out, err := exec.Command("docker", "inspect", "-f", "{{.State.Running}}", node).Output()
 		return err == nil && strings.TrimSpace(string(out)) == "false"
 	})
@@ -297,13 +298,11 @@ func (c *chaosCluster) restartAfterExit(t *testing.T, node string) {
 // replaceWiped stops node, deletes it and its volume, replaces its etcd
 // member and starts a fresh node in its place — the procedure in
 // docs/operations.md.
-func (c *chaosCluster) replaceWiped(t *testing.T, node string, st *status) {
+func (c *chaosCluster) replaceWiped(t *testing.T, node string, st *wire.ClusterState) {
 	t.Helper()
 	var memberID string
-	for _, n := range st.Nodes {
-		if n.ID == node {
-			memberID = n.EtcdMemberID
-		}
+	if n := st.Node(node); n != nil {
+		memberID = n.EtcdMemberID
 	}
 	if memberID == "" {
 		t.Fatalf("no etcd member id for %s in %+v", node, st.Nodes)
@@ -315,7 +314,7 @@ func (c *chaosCluster) replaceWiped(t *testing.T, node string, st *status) {
 	c.docker(t, "exec", peer, "etcdctl", "member", "remove", memberID)
 	// etcd refuses to reconfigure until the remaining members have been
 	// connected for a few seconds ("unhealthy cluster").
-	waitFor(t, 20*time.Second, "etcdctl member add", func() bool {
+	testenv.WaitFor(t, 20*time.Second, "etcdctl member add", func() bool {
 		out, err := exec.Command("docker", "exec", peer, "etcdctl", "member", "add", node, "--peer-urls=http://"+node+":2380").CombinedOutput()
 		if err != nil {
 			t.Logf("member add: %v: %s", err, bytes.TrimSpace(out))
@@ -331,8 +330,8 @@ func (c *chaosCluster) replaceWiped(t *testing.T, node string, st *status) {
 	}
 }
 
-func sameMembers(a, b *status) bool {
-	ids := func(s *status) map[string]string {
+func sameMembers(a, b *wire.ClusterState) bool {
+	ids := func(s *wire.ClusterState) map[string]string {
 		m := map[string]string{}
 		for _, n := range s.Nodes {
 			m[n.ID] = n.EtcdMemberID
@@ -367,7 +366,7 @@ func (c *chaosCluster) revision(t *testing.T) int64 {
 // since rev from etcd's history: the epoch never goes backwards (a
 // deposed leader's write never lands after its successor's), and no
 // epoch is written by two leaders. It returns the history.
-func (c *chaosCluster) checkEpochHistory(t *testing.T, rev int64) []coordinator.ClusterState {
+func (c *chaosCluster) checkEpochHistory(t *testing.T, rev int64) []wire.ClusterState {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -376,7 +375,7 @@ func (c *chaosCluster) checkEpochHistory(t *testing.T, rev int64) []coordinator.
 		t.Fatalf("reading the state: %v", err)
 	}
 	last := head.Kvs[0].ModRevision
-	var history []coordinator.ClusterState
+	var history []wire.ClusterState
 	leaderOf := map[int64]string{}
 	watch := c.etcd.Watch(ctx, coordinator.StateKey, clientv3.WithRev(rev))
 	for seen := int64(0); seen < last; {
@@ -385,7 +384,7 @@ func (c *chaosCluster) checkEpochHistory(t *testing.T, rev int64) []coordinator.
 			t.Fatalf("reading the state's history from revision %d to %d: %v (ctx %v)", rev, last, resp.Err(), ctx.Err())
 		}
 		for _, ev := range resp.Events {
-			var s coordinator.ClusterState
+			var s wire.ClusterState
 			if err := json.Unmarshal(ev.Kv.Value, &s); err != nil {
 				t.Fatalf("state at revision %d: %v", ev.Kv.ModRevision, err)
 			}
@@ -526,20 +525,6 @@ type loadRun struct {
 	done   chan error
 }
 
-// loadResult is what `stegoctl load --json` prints.
-type loadResult struct {
-	Total         int            `json:"total"`
-	OK            int            `json:"ok"`
-	Failed        int            `json:"failed"`
-	Failures      map[string]int `json:"failures"`
-	Errors        []string       `json:"errors"`
-	ThroughputRPS float64        `json:"throughput_rps"`
-	LatencyMs     struct {
-		P50, P95, P99, Max float64
-	} `json:"latency_ms"`
-	PerNode map[string]int `json:"per_node"`
-}
-
 func (c *chaosCluster) startLoad(t *testing.T) *loadRun {
 	t.Helper()
 	l := &loadRun{done: make(chan error, 1)}
@@ -556,7 +541,7 @@ func (c *chaosCluster) startLoad(t *testing.T) *loadRun {
 
 // stop interrupts the load (which then prints its summary) and returns
 // the summary.
-func (l *loadRun) stop(t *testing.T) loadResult {
+func (l *loadRun) stop(t *testing.T) wire.LoadReport {
 	t.Helper()
 	l.cmd.Process.Signal(os.Interrupt)
 	var err error
@@ -570,7 +555,7 @@ func (l *loadRun) stop(t *testing.T) loadResult {
 	if err != nil && !(errors.As(err, &exit) && exit.ExitCode() == 1) {
 		t.Fatalf("stegoctl load: %v\n%s", err, l.stderr.String())
 	}
-	var res loadResult
+	var res wire.LoadReport
 	if err := json.Unmarshal(l.stdout.Bytes(), &res); err != nil {
 		t.Fatalf("stegoctl load --json: %v: %q\n%s", err, l.stdout.String(), l.stderr.String())
 	}

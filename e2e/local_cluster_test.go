@@ -1,6 +1,5 @@
-// Package e2e runs whole clusters: three stegod processes behind nginx
-// (compose/cluster.sh), and — where a Docker engine exists — the compose
-// stack. They need nginx and etcdctl installed (.ci/run installs them).
+//go:build e2e
+
 package e2e
 
 import (
@@ -23,15 +22,17 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/stegocluster/stegocluster/internal/testenv"
+	"github.com/stegocluster/stegocluster/wire"
 )
 
 type localCluster struct {
-	t          *testing.T
-	dir        string
-	env        []string
-	nginx      string // base URL
-	httpBase   int
-	clientPort int
+	t        *testing.T
+	dir      string
+	env      []string
+	nginx    string // base URL
+	httpBase int
 }
 
 // portsFree reports whether n consecutive loopback ports from base are free.
@@ -46,27 +47,45 @@ func portsFree(base, n int) bool {
 	return true
 }
 
-func startLocalCluster(t *testing.T) *localCluster {
+// freeRange returns the first of n consecutive free loopback ports.
+// compose/cluster.sh numbers its ports from a few bases (nginx, node
+// HTTP, raft and etcd clients), so testenv.FreePorts' scattered ports
+// will not do here.
+func freeRange(t *testing.T, n int) int {
 	t.Helper()
-	for _, tool := range []string{"nginx", "etcdctl", "go"} {
+	for range 50 {
+		base := 20000 + rand.IntN(20000)/10*10
+		if portsFree(base, n) {
+			return base
+		}
+	}
+	t.Fatalf("no %d consecutive free ports in 50 tries", n)
+	return 0
+}
+
+// requireTools fails the test unless the programs compose/cluster.sh
+// needs are installed: a missing tool is a broken test machine, not a
+// reason to pass without testing.
+func requireTools(t *testing.T) {
+	t.Helper()
+	for _, tool := range []string{"nginx", "go", "curl"} {
 		if _, err := exec.LookPath(tool); err != nil {
-			t.Fatalf("%s is required for the end-to-end tests (apt-get install nginx etcd-client): %v", tool, err)
+			t.Fatalf("%s is required for the end-to-end tests (Debian: apt-get install nginx curl; .ci/run does): %v", tool, err)
 		}
 	}
-	var base int
-	for i := 0; ; i++ {
-		base = 20000 + rand.IntN(20000)/10*10
-		if portsFree(base, 10) {
-			break
-		}
-		if i > 50 {
-			t.Fatal("no free port range")
-		}
-	}
-	c := &localCluster{t: t, dir: filepath.Join(t.TempDir(), "cluster"), httpBase: base + 1, clientPort: base + 5}
-	c.env = append(os.Environ(), "CLUSTER_DIR="+c.dir, fmt.Sprintf("NGINX_PORT=%d", base),
-		fmt.Sprintf("HTTP_BASE=%d", base+1), fmt.Sprintf("PEER_BASE=%d", base+4), "ADMIN_TOKEN=e2e")
-	c.nginx = fmt.Sprintf("http://127.0.0.1:%d", base)
+}
+
+// newLocalCluster describes a compose/cluster.sh cluster in a directory
+// under t.TempDir(): nginx on nginxPort, the nodes' HTTP ports from
+// httpBase, raft and etcd client ports from peerBase. Cleanup takes it
+// down (after logging the nodes' logs if the test failed).
+func newLocalCluster(t *testing.T, nginxPort, httpBase, peerBase int, token string) *localCluster {
+	t.Helper()
+	requireTools(t)
+	c := &localCluster{t: t, dir: filepath.Join(t.TempDir(), "cluster")}
+	c.env = append(os.Environ(), "CLUSTER_DIR="+c.dir, fmt.Sprintf("NGINX_PORT=%d", nginxPort),
+		fmt.Sprintf("HTTP_BASE=%d", httpBase), fmt.Sprintf("PEER_BASE=%d", peerBase), "ADMIN_TOKEN="+token)
+	c.nginx = fmt.Sprintf("http://127.0.0.1:%d", nginxPort)
 	t.Cleanup(func() {
 		if t.Failed() {
 			c.dumpLogs()
@@ -79,6 +98,15 @@ func startLocalCluster(t *testing.T) *localCluster {
 		t.Fatalf("cluster.sh up: %v\n%s", err, out)
 	}
 	return c
+}
+
+// startLocalCluster runs compose/cluster.sh on ten consecutive free
+// ports: nginx, three nodes' HTTP, and from base+4 raft and etcd client
+// ports in pairs.
+func startLocalCluster(t *testing.T) *localCluster {
+	t.Helper()
+	base := freeRange(t, 10)
+	return newLocalCluster(t, base, base+1, base+4, "e2e")
 }
 
 // dumpLogs logs the nodes' own log lines (not etcd's), to explain a
@@ -119,22 +147,10 @@ func (c *localCluster) script(args ...string) (string, error) {
 	return string(out), err
 }
 
-type status struct {
-	LeaderID   string `json:"leader_id"`
-	Epoch      int64  `json:"epoch"`
-	RaftLeader string `json:"raft_leader"`
-	Nodes      []struct {
-		ID           string `json:"id"`
-		Role         string `json:"role"`
-		Healthy      bool   `json:"healthy"`
-		EtcdMemberID string `json:"etcd_member_id"`
-	} `json:"nodes"`
-}
+func getStatus(base string) (*wire.ClusterState, error) { return getStatusWithin(base, 5*time.Second) }
 
-func getStatus(base string) (*status, error) { return getStatusWithin(base, 5*time.Second) }
-
-func getStatusWithin(base string, timeout time.Duration) (*status, error) {
-	var s status
+func getStatusWithin(base string, timeout time.Duration) (*wire.ClusterState, error) {
+	var s wire.ClusterState
 	return &s, getJSONWithin(base+"/cluster/status", &s, timeout)
 }
 
@@ -151,16 +167,6 @@ func getJSONWithin(url string, v any, timeout time.Duration) error {
 		return fmt.Errorf("GET %s: status %d", url, resp.StatusCode)
 	}
 	return json.NewDecoder(resp.Body).Decode(v)
-}
-
-func healthyCount(s *status) int {
-	n := 0
-	for _, node := range s.Nodes {
-		if node.Healthy {
-			n++
-		}
-	}
-	return n
 }
 
 // hideAndReveal hides secret through base and reveals it again,
@@ -212,13 +218,26 @@ const failoverBound = time.Second
 // healthy nodes, one leader, and etcd's raft leadership moved off the
 // leader's member (so killing the leader does not also cost a raft
 // election). It returns the state.
-func steadyState(t *testing.T, base string) *status {
+func steadyState(t *testing.T, base string) *wire.ClusterState {
 	t.Helper()
-	var st *status
-	waitFor(t, 30*time.Second, "three healthy nodes, a leader, raft leadership on another member", func() bool {
+	var st *wire.ClusterState
+	testenv.WaitFor(t, 30*time.Second, "three healthy nodes, a leader, raft leadership on another member", func() bool {
 		var err error
 		st, err = getStatus(base)
-		return err == nil && healthyCount(st) == 3 && st.LeaderID != "" && st.RaftLeader != "" && st.RaftLeader != st.LeaderID
+		return err == nil && st.HealthyCount() == 3 && st.LeaderID != "" && st.RaftLeader != "" && st.RaftLeader != st.LeaderID
+	})
+	return st
+}
+
+// waitHealthy waits until base serves a state with three healthy nodes
+// and a leader, and returns it.
+func waitHealthy(t *testing.T, base string, timeout time.Duration) *wire.ClusterState {
+	t.Helper()
+	var st *wire.ClusterState
+	testenv.WaitFor(t, timeout, "three healthy nodes and a leader through "+base, func() bool {
+		var err error
+		st, err = getStatus(base)
+		return err == nil && st.HealthyCount() == 3 && st.LeaderID != ""
 	})
 	return st
 }
@@ -227,7 +246,7 @@ func steadyState(t *testing.T, base string) *status {
 // calls kill to take the leader in old down, waits for a new leader with
 // a higher epoch within failoverBound, and fails the test if any client
 // request failed.
-func failoverUnderLoad(t *testing.T, base string, old *status, kill func() error) {
+func failoverUnderLoad(t *testing.T, base string, old *wire.ClusterState, kill func() error) {
 	t.Helper()
 	var stop atomic.Bool
 	var failures, successes atomic.Int64
@@ -256,7 +275,7 @@ func failoverUnderLoad(t *testing.T, base string, old *status, kill func() error
 	if err := kill(); err != nil {
 		t.Fatalf("killing the leader %s: %v", old.LeaderID, err)
 	}
-	waitFor(t, 15*time.Second, "a new leader", func() bool {
+	testenv.WaitFor(t, 15*time.Second, "a new leader", func() bool {
 		s, err := getStatus(base)
 		if err == nil && s.LeaderID != "" && s.LeaderID != old.LeaderID && s.Epoch > old.Epoch {
 			return true
@@ -277,25 +296,13 @@ func failoverUnderLoad(t *testing.T, base string, old *status, kill func() error
 	t.Logf("%d hide+reveal round trips during the failover, none failed", successes.Load())
 }
 
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) time.Duration {
-	t.Helper()
-	start := time.Now()
-	for !cond() {
-		if time.Since(start) > timeout {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return time.Since(start)
-}
-
 func TestLocalClusterBehindNginx(t *testing.T) {
 	c := startLocalCluster(t)
 
 	st := steadyState(t, c.nginx)
 	leaders := 0
 	for _, n := range st.Nodes {
-		if n.Role == "Leader" {
+		if n.Role == wire.RoleLeader {
 			leaders++
 		}
 	}
@@ -303,9 +310,11 @@ func TestLocalClusterBehindNginx(t *testing.T) {
 		t.Fatalf("%d leaders in %+v", leaders, st)
 	}
 
-	// The election key, as an operator sees it.
-	out, err := exec.Command("etcdctl", "--endpoints", fmt.Sprintf("127.0.0.1:%d", c.clientPort),
-		"get", "--prefix", "/stegocluster/election/", "--sort-by=CREATE", "--order=ASCEND").Output()
+	// The election key, as an operator sees it: through the script's
+	// etcdctl, built from the etcd version stegod embeds.
+	etcdctl := exec.Command("../compose/cluster.sh", "etcdctl", "get", "--prefix", "/stegocluster/election/", "--sort-by=CREATE", "--order=ASCEND")
+	etcdctl.Env = c.env
+	out, err := etcdctl.Output()
 	if err != nil || !strings.Contains(string(out), "\n"+st.LeaderID+"\n") {
 		t.Fatalf("etcdctl get --prefix /stegocluster/election/: %v\n%s\nwant the leader %s", err, out, st.LeaderID)
 	}
@@ -331,9 +340,9 @@ func TestLocalClusterBehindNginx(t *testing.T) {
 	if out, err := c.script("start", victim); err != nil {
 		t.Fatalf("restart: %v %s", err, out)
 	}
-	waitFor(t, 30*time.Second, "the restarted node to be healthy again", func() bool {
+	testenv.WaitFor(t, 30*time.Second, "the restarted node to be healthy again", func() bool {
 		s, err := getStatus(c.nginx)
-		return err == nil && healthyCount(s) == 3
+		return err == nil && s.HealthyCount() == 3
 	})
 	if err := hideAndReveal(c.nginx, secret); err != nil {
 		t.Fatal(err)
