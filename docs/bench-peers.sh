@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Side-by-side, process-level comparison of `stegoctl embed/extract` with
 # github.com/auyer/steganography v1.0.3 (the best-known Go library), on a
-# 1920x1080 PNG cut from the shared photograph and a 100 KB random secret.
+# 1920x1080 PNG cut from testdata/covers/street-1920x1280.png and a 100 KB
+# random secret.
 #
 #   docs/bench-peers.sh [RUNS]        (default 10 runs each; prints medians)
 #
@@ -13,8 +14,8 @@ set -euo pipefail
 
 runs=${1:-10}
 repo=$(cd "$(dirname "$0")/.." && pwd)
-photo="$repo/../shared/covers/street-1920x1280.png"
-[ -f "$photo" ] || { echo "missing $photo (shared/covers beside the repo)" >&2; exit 1; }
+photo="$repo/testdata/covers/street-1920x1280.png"
+[ -f "$photo" ] || { echo "missing $photo" >&2; exit 1; }
 if [ ! -x /usr/bin/time ] || ! command -v bc >/dev/null; then
 	apt-get update -qq && apt-get install -y -qq time bc >/dev/null
 fi
