@@ -6,6 +6,8 @@ COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
 ARG VERSION=dev
+# etcdctl is go.mod's tool (`go tool etcdctl`): the etcd version stegod
+# embeds, not a distribution's older one.
 RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/stegod ./cmd/stegod \
  && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o /out/stegoctl ./cmd/stegoctl \
  && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o /out/etcdctl go.etcd.io/etcd/etcdctl/v3 \

@@ -11,6 +11,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 
 mkdir -p "$here/bin"
+# etcdctl as the Dockerfile builds it: go.mod's tool, the etcd version stegod embeds.
 (cd "$repo" && for b in stegod stegoctl; do CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$here/bin/$b" ./cmd/$b; done \
 	&& CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$here/bin/etcdctl" go.etcd.io/etcd/etcdctl/v3)
 docker build -q -f "$here/Dockerfile.ci" -t stegocluster:latest "$here" >/dev/null
