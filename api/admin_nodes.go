@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/stegocluster/stegocluster/wire"
 )
 
 // forwardedByHeader marks an admin request one node forwarded to
@@ -43,33 +45,28 @@ func (s *Server) adminNode(action string) gin.HandlerFunc {
 			return
 		}
 		if by := c.GetHeader(forwardedByHeader); by != "" {
-			fail(c, &apiError{http.StatusMisdirectedRequest, "misdirected",
+			fail(c, &apiError{http.StatusMisdirectedRequest, codeMisdirected,
 				fmt.Sprintf("%s forwarded a request for node %s to %s (stale address?)", by, id, s.cfg.NodeID), nil})
 			return
 		}
 		st := s.cfg.Cluster.State()
 		if st == nil {
-			fail(c, &apiError{http.StatusServiceUnavailable, "no_state", "no cluster state published yet (electing a leader?)", nil})
+			fail(c, errNoState)
 			return
 		}
-		var target *probeTarget
-		for _, n := range st.Nodes {
-			if n.ID == id {
-				target = &probeTarget{ID: n.ID, IP: n.IP, Port: n.HTTPPort}
-			}
-		}
+		target := st.Node(id)
 		if target == nil {
 			fail(c, &apiError{http.StatusNotFound, codeNotFound, fmt.Sprintf("no node %q in the cluster", id), nil})
 			return
 		}
-		if target.IP == "" || target.Port == 0 {
-			fail(c, &apiError{http.StatusBadGateway, "node_unreachable",
+		if target.IP == "" || target.HTTPPort == 0 {
+			fail(c, &apiError{http.StatusBadGateway, codeNodeUnreachable,
 				fmt.Sprintf("node %s has no registered address: it is down", id), gin.H{"node_id": id}})
 			return
 		}
-		status, header, body, err := s.forwardAdmin(c, *target, action)
+		status, header, body, err := s.forwardAdmin(c, target.NodeInfo, action)
 		if err != nil {
-			fail(c, &apiError{http.StatusBadGateway, "node_unreachable",
+			fail(c, &apiError{http.StatusBadGateway, codeNodeUnreachable,
 				fmt.Sprintf("node %s did not answer: %v", id, err), gin.H{"node_id": id}})
 			return
 		}
@@ -80,14 +77,14 @@ func (s *Server) adminNode(action string) gin.HandlerFunc {
 
 // forwardAdmin sends the request on to target and returns its answer.
 // It gives up after adminForwardTimeout or when the caller leaves.
-func (s *Server) forwardAdmin(c *gin.Context, target probeTarget, action string) (int, http.Header, []byte, error) {
+func (s *Server) forwardAdmin(c *gin.Context, target wire.NodeInfo, action string) (int, http.Header, []byte, error) {
 	reqBody, err := io.ReadAll(io.LimitReader(c.Request.Body, maxFieldBytes))
 	if err != nil {
 		return 0, nil, nil, fmt.Errorf("reading the request: %w", err)
 	}
 	ctx, cancel := context.WithTimeout(c.Request.Context(), adminForwardTimeout)
 	defer cancel()
-	u := url.URL{Scheme: "http", Host: net.JoinHostPort(target.IP, strconv.Itoa(target.Port)),
+	u := url.URL{Scheme: "http", Host: net.JoinHostPort(target.IP, strconv.Itoa(target.HTTPPort)),
 		Path: "/admin/nodes/" + target.ID + "/" + action}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), bytes.NewReader(reqBody))
 	if err != nil {

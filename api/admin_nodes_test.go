@@ -5,20 +5,21 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/stegocluster/stegocluster/coordinator"
+	"github.com/stegocluster/stegocluster/wire"
 	"github.com/stegocluster/stegocluster/worker"
 )
 
 func TestAdminNodeRoute(t *testing.T) {
 	// Node n2 runs for real behind HTTP; n1 is the node the request
 	// reaches (as through nginx).
-	crashed := make(chan struct{}, 1)
-	faults2 := &worker.Faults{Exit: func() { crashed <- struct{}{} }}
-	s2, err := New(Config{NodeID: "n2", Cluster: &fakeCluster{}, Pool: worker.NewPool(1, 1, faults2), AdminToken: testToken})
+	fc2 := newFakeCluster()
+	crashed := fc2.crashed
+	s2, err := New(Config{NodeID: "n2", Cluster: fc2, Pool: worker.NewPool(1, 1), AdminToken: testToken})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,14 +34,13 @@ func TestAdminNodeRoute(t *testing.T) {
 	ipGone, portGone := hostPort(t, "http://"+closed.Addr().String())
 	closed.Close()
 
-	faults1 := &worker.Faults{}
-	s1, fc1 := newTestServer(t, worker.NewPool(1, 1, faults1))
-	fc1.state = &coordinator.ClusterState{LeaderID: "n1", Nodes: []coordinator.NodeStatus{
-		{NodeInfo: coordinator.NodeInfo{ID: "n1", IP: "127.0.0.1", HTTPPort: 1}},
-		{NodeInfo: coordinator.NodeInfo{ID: "n2", IP: ip2, HTTPPort: port2}},
-		{NodeInfo: coordinator.NodeInfo{ID: "n3"}}, // registry entry gone
-		{NodeInfo: coordinator.NodeInfo{ID: "n4", IP: ipGone, HTTPPort: portGone}},
-	}}
+	s1, fc1 := newTestServer(t, worker.NewPool(1, 1))
+	fc1.setState(&wire.ClusterState{LeaderID: "n1", Nodes: []wire.NodeStatus{
+		{NodeInfo: wire.NodeInfo{ID: "n1", IP: "127.0.0.1", HTTPPort: 1}},
+		{NodeInfo: wire.NodeInfo{ID: "n2", IP: ip2, HTTPPort: port2}},
+		{NodeInfo: wire.NodeInfo{ID: "n3"}}, // registry entry gone
+		{NodeInfo: wire.NodeInfo{ID: "n4", IP: ipGone, HTTPPort: portGone}},
+	}})
 	auth := map[string]string{"Authorization": "Bearer " + testToken, "Content-Type": "application/json"}
 
 	cases := []struct {
@@ -52,22 +52,22 @@ func TestAdminNodeRoute(t *testing.T) {
 		after            func(t *testing.T)
 	}{
 		{"self: pause", "/admin/nodes/n1/fail", `{"action":"pause"}`, auth, 200, "", "n1", func(t *testing.T) {
-			if !faults1.Paused() {
+			if !fc1.Paused() {
 				t.Error("n1 is not paused")
 			}
 		}},
 		{"self: restore", "/admin/nodes/n1/restore", `{}`, auth, 200, "", "n1", func(t *testing.T) {
-			if faults1.Paused() {
+			if fc1.Paused() {
 				t.Error("n1 is still paused")
 			}
 		}},
 		{"forward: pause", "/admin/nodes/n2/fail", `{"action":"pause"}`, auth, 200, "", "n2", func(t *testing.T) {
-			if !faults2.Paused() || faults1.Paused() {
-				t.Errorf("paused: n1 %v n2 %v, want only n2", faults1.Paused(), faults2.Paused())
+			if !fc2.Paused() || fc1.Paused() {
+				t.Errorf("paused: n1 %v n2 %v, want only n2", fc1.Paused(), fc2.Paused())
 			}
 		}},
 		{"forward: restore", "/admin/nodes/n2/restore", `{}`, auth, 200, "", "n2", func(t *testing.T) {
-			if faults2.Paused() {
+			if fc2.Paused() {
 				t.Error("n2 is still paused")
 			}
 		}},
@@ -120,4 +120,13 @@ func TestAdminNodeRouteBeforeAnyState(t *testing.T) {
 	if m := decodeJSON(t, rec); rec.Code != http.StatusServiceUnavailable || m["code"] != "no_state" {
 		t.Fatalf("%d %v, want 503 no_state", rec.Code, m)
 	}
+}
+func hostPort(t *testing.T, rawURL string) (string, int) {
+	t.Helper()
+	host, port, err := net.SplitHostPort(strings.TrimPrefix(rawURL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, _ := strconv.Atoi(port)
+	return host, n
 }

@@ -25,6 +25,20 @@ const (
 	codeNotFound     = "not_found"
 	codeInternal     = "internal"
 	codeTimeout      = "timeout"
+
+	codeMethodNotAllowed = "method_not_allowed"
+	codeClientClosed     = "client_closed"
+	codeNoState          = "no_state"
+	codeNotReady         = "not_ready"
+	codeNodeUnreachable  = "node_unreachable"
+	codeMisdirected      = "misdirected"
+)
+
+// Errors of the node's own state, answered with 503 and Retry-After.
+var (
+	errDraining = &apiError{http.StatusServiceUnavailable, codeDraining, "node shutting down", nil}
+	errPaused   = &apiError{http.StatusServiceUnavailable, codePaused, "node paused by fault injection", nil}
+	errNoState  = &apiError{http.StatusServiceUnavailable, codeNoState, "no cluster state published yet (electing a leader?)", nil}
 )
 
 // apiError is an error with its HTTP status and code.
@@ -65,12 +79,10 @@ func classify(err error) *apiError {
 		return badRequest(err.Error())
 	case errors.Is(err, worker.ErrBusy):
 		return &apiError{http.StatusServiceUnavailable, codeBusy, "node busy, retry", nil}
-	case errors.Is(err, worker.ErrPaused):
-		return &apiError{http.StatusServiceUnavailable, codePaused, "node paused by fault injection", nil}
 	case errors.Is(err, context.DeadlineExceeded):
 		return &apiError{http.StatusServiceUnavailable, codeTimeout, "request took too long", nil}
 	case errors.Is(err, context.Canceled):
-		return &apiError{499, "client_closed", "client went away", nil}
+		return &apiError{499, codeClientClosed, "client went away", nil}
 	}
 	return &apiError{http.StatusInternalServerError, codeInternal, "internal error", nil}
 }

@@ -4,57 +4,16 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"net"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/stegocluster/stegocluster/coordinator"
+	"github.com/stegocluster/stegocluster/wire"
 	"github.com/stegocluster/stegocluster/worker"
 )
-
-// liveCluster is a Cluster whose state changes while streams read it;
-// with push set it also implements stateSubscriber.
-type liveCluster struct {
-	mu    sync.Mutex
-	state *coordinator.ClusterState
-	subs  []chan *coordinator.ClusterState
-}
-
-func (l *liveCluster) State() *coordinator.ClusterState {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.state
-}
-func (l *liveCluster) Leadership() coordinator.Leadership { return coordinator.Leadership{} }
-func (l *liveCluster) Ready(context.Context) error        { return nil }
-
-func (l *liveCluster) set(s *coordinator.ClusterState) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.state = s
-	for _, ch := range l.subs {
-		select {
-		case <-ch:
-		default:
-		}
-		ch <- s
-	}
-}
-
-type pushingCluster struct{ *liveCluster }
-
-func (p pushingCluster) Subscribe() (<-chan *coordinator.ClusterState, func()) {
-	ch := make(chan *coordinator.ClusterState, 1)
-	p.mu.Lock()
-	p.subs = append(p.subs, ch)
-	p.mu.Unlock()
-	return ch, func() {}
-}
 
 // eventServer serves s over HTTP; ended receives once per finished
 // /cluster/events request, after its handler has returned.
@@ -98,7 +57,7 @@ func (s sseReader) next() (name, data string, err error) {
 }
 
 // until reads events until one satisfies ok, failing after timeout.
-func (s sseReader) until(t *testing.T, timeout time.Duration, what string, ok func(name string, st *LiveStatus) bool) *LiveStatus {
+func (s sseReader) until(t *testing.T, timeout time.Duration, what string, ok func(name string, st *wire.LiveStatus) bool) *wire.LiveStatus {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
@@ -106,9 +65,9 @@ func (s sseReader) until(t *testing.T, timeout time.Duration, what string, ok fu
 		if err != nil {
 			t.Fatalf("waiting for %s: %v", what, err)
 		}
-		var st *LiveStatus
+		var st *wire.LiveStatus
 		if name == "status" {
-			st = &LiveStatus{}
+			st = &wire.LiveStatus{}
 			if err := json.Unmarshal([]byte(data), st); err != nil {
 				t.Fatalf("status event is not JSON: %v: %s", err, data)
 			}
@@ -134,98 +93,117 @@ func openStream(t *testing.T, ctx context.Context, url string) (*http.Response, 
 	return resp, sseReader{bufio.NewReader(resp.Body)}
 }
 
-func hostPort(t *testing.T, rawURL string) (string, int) {
-	t.Helper()
-	host, port, err := net.SplitHostPort(strings.TrimPrefix(rawURL, "http://"))
+func TestClusterEventsStream(t *testing.T) {
+	fc := newFakeCluster()
+	s, err := New(Config{NodeID: "n1", Cluster: fc, Pool: worker.NewPool(1, 1), AdminToken: testToken})
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, _ := strconv.Atoi(port)
-	return host, n
+	srv, ended := eventServer(t, s)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	resp, events := openStream(t, ctx, srv.URL)
+	defer resp.Body.Close()
+
+	// No state yet: heartbeats.
+	events.until(t, 3*time.Second, "a heartbeat", func(name string, _ *wire.LiveStatus) bool { return name == ":" })
+
+	state := func(rev int64, leader string) *wire.ClusterState {
+		return &wire.ClusterState{LeaderID: leader, Epoch: rev, Term: 3, Revision: rev, Nodes: []wire.NodeStatus{
+			{NodeInfo: wire.NodeInfo{ID: "n1", IP: "127.0.0.1", HTTPPort: 8081}, Role: wire.RoleLeader, Healthy: true},
+			{NodeInfo: wire.NodeInfo{ID: "n2"}, Role: wire.RoleFollower},
+		}}
+	}
+	fc.setState(state(5, "n1"))
+	st := events.until(t, 3*time.Second, "the first state", func(_ string, st *wire.LiveStatus) bool { return st != nil })
+	if st.LeaderID != "n1" || st.Epoch != 5 || st.ServedBy != "n1" || len(st.Nodes) != 2 {
+		t.Fatalf("first event: %+v", st)
+	}
+	// The node's probe rounds reach the stream as they change.
+	fc.setProbes(map[string]wire.NodeProbe{
+		"n1": {Reachable: true, Status: 200},
+		"n2": {Error: "no registered address"},
+	})
+	st = events.until(t, 3*time.Second, "probe results", func(_ string, st *wire.LiveStatus) bool {
+		return st != nil && len(st.Probes) == 2
+	})
+	if p := st.Probes["n1"]; !p.Reachable || p.Status != 200 {
+		t.Errorf("probe of the serving node: %+v", p)
+	}
+	if p := st.Probes["n2"]; p.Reachable || p.Error == "" {
+		t.Errorf("probe of an unregistered node: %+v", p)
+	}
+
+	// A change is pushed at once, long before the once-a-second refresh
+	// would carry it.
+	start := time.Now()
+	fc.setState(state(6, "n2"))
+	events.until(t, 3*time.Second, "the changed state", func(_ string, st *wire.LiveStatus) bool { return st != nil && st.LeaderID == "n2" })
+	if took := time.Since(start); took > 700*time.Millisecond {
+		t.Errorf("a change took %s to arrive", took)
+	}
+	// Unchanged state is still repeated at least every second.
+	start = time.Now()
+	events.until(t, 3*time.Second, "a repeat", func(_ string, st *wire.LiveStatus) bool { return st != nil })
+	if took := time.Since(start); took > 1500*time.Millisecond {
+		t.Errorf("%s between events of an unchanged state", took)
+	}
+
+	// The client leaves: the handler ends and gives up its subscriptions.
+	cancel()
+	select {
+	case <-ended:
+	case <-time.After(2 * time.Second):
+		t.Fatal("the stream's handler still runs after the client left")
+	}
+	if states, probes := fc.subscriptions(); states != 0 || probes != 0 {
+		t.Fatalf("after the stream ended: %d state and %d probe subscriptions left", states, probes)
+	}
 }
 
-func TestClusterEventsStream(t *testing.T) {
-	for _, push := range []bool{true, false} {
-		t.Run(map[bool]string{true: "pushed changes", false: "polled changes"}[push], func(t *testing.T) {
-			lc := &liveCluster{}
-			var cluster Cluster = lc
-			if push {
-				cluster = pushingCluster{lc}
-			}
-			s, err := New(Config{NodeID: "n1", Cluster: cluster, Pool: worker.NewPool(1, 1, nil), AdminToken: testToken})
-			if err != nil {
-				t.Fatal(err)
-			}
-			srv, ended := eventServer(t, s)
-			ip, port := hostPort(t, srv.URL)
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			resp, events := openStream(t, ctx, srv.URL)
-			defer resp.Body.Close()
-
-			// No state yet: heartbeats.
-			events.until(t, 3*time.Second, "a heartbeat", func(name string, _ *LiveStatus) bool { return name == ":" })
-
-			state := func(rev int64, leader string) *coordinator.ClusterState {
-				return &coordinator.ClusterState{LeaderID: leader, Epoch: rev, Term: 3, Revision: rev, Nodes: []coordinator.NodeStatus{
-					{NodeInfo: coordinator.NodeInfo{ID: "n1", IP: ip, HTTPPort: port}, Role: coordinator.RoleLeader, Healthy: true},
-					{NodeInfo: coordinator.NodeInfo{ID: "n2"}, Role: coordinator.RoleFollower},
-				}}
-			}
-			lc.set(state(5, "n1"))
-			st := events.until(t, 3*time.Second, "the first state", func(_ string, st *LiveStatus) bool { return st != nil })
-			if st.LeaderID != "n1" || st.Epoch != 5 || st.ServedBy != "n1" || len(st.Nodes) != 2 {
-				t.Fatalf("first event: %+v", st)
-			}
-			// Probes: this node answers; n2 has no address.
-			st = events.until(t, 3*time.Second, "probe results", func(_ string, st *LiveStatus) bool {
-				return st != nil && len(st.Probes) == 2
-			})
-			if p := st.Probes["n1"]; !p.Reachable || p.Status != 200 {
-				t.Errorf("probe of the serving node: %+v", p)
-			}
-			if p := st.Probes["n2"]; p.Reachable || p.Error == "" {
-				t.Errorf("probe of an unregistered node: %+v", p)
-			}
-
-			// A change is pushed within a check interval, long before the
-			// once-a-second refresh would carry it.
-			start := time.Now()
-			lc.set(state(6, "n2"))
-			events.until(t, 3*time.Second, "the changed state", func(_ string, st *LiveStatus) bool { return st != nil && st.LeaderID == "n2" })
-			if took := time.Since(start); took > 700*time.Millisecond {
-				t.Errorf("a change took %s to arrive", took)
-			}
-			// Unchanged state is still repeated at least every second.
-			start = time.Now()
-			events.until(t, 3*time.Second, "a repeat", func(_ string, st *LiveStatus) bool { return st != nil })
-			if took := time.Since(start); took > 1500*time.Millisecond {
-				t.Errorf("%s between events of an unchanged state", took)
-			}
-
-			// The client leaves: the handler (and its probe goroutine, which
-			// it waits for) ends.
-			cancel()
-			select {
-			case <-ended:
-			case <-time.After(2 * time.Second):
-				t.Fatal("the stream's handler still runs after the client left")
-			}
+// Many streams share the node's one prober: opening them subscribes, and
+// probes nothing itself.
+func TestClusterEventsShareTheNodesProbes(t *testing.T) {
+	fc := newFakeCluster()
+	fc.setState(&wire.ClusterState{LeaderID: "n1", Revision: 1})
+	s, err := New(Config{NodeID: "n1", Cluster: fc, Pool: worker.NewPool(1, 1), AdminToken: testToken})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(s.Handler())
+	t.Cleanup(srv.Close)
+	const streams = 20
+	var readers []sseReader
+	for range streams {
+		resp, events := openStream(t, context.Background(), srv.URL)
+		defer resp.Body.Close()
+		readers = append(readers, events)
+	}
+	fc.setProbes(map[string]wire.NodeProbe{"n1": {Reachable: true, Status: 200}})
+	for i, events := range readers {
+		st := events.until(t, 3*time.Second, fmt.Sprintf("stream %d's probe round", i), func(_ string, st *wire.LiveStatus) bool {
+			return st != nil && len(st.Probes) == 1
 		})
+		if !st.Probes["n1"].Reachable {
+			t.Fatalf("stream %d: %+v", i, st.Probes)
+		}
+	}
+	if _, probes := fc.subscriptions(); probes != streams {
+		t.Fatalf("%d probe subscriptions for %d streams", probes, streams)
 	}
 }
 
 func TestClusterEventsEndWhenDraining(t *testing.T) {
-	lc := &liveCluster{}
-	lc.set(&coordinator.ClusterState{LeaderID: "n1", Revision: 1})
-	s, err := New(Config{NodeID: "n1", Cluster: lc, Pool: worker.NewPool(1, 1, nil), AdminToken: testToken})
+	fc := newFakeCluster()
+	fc.setState(&wire.ClusterState{LeaderID: "n1", Revision: 1})
+	s, err := New(Config{NodeID: "n1", Cluster: fc, Pool: worker.NewPool(1, 1), AdminToken: testToken})
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv, ended := eventServer(t, s)
 	resp, events := openStream(t, context.Background(), srv.URL)
 	defer resp.Body.Close()
-	events.until(t, 3*time.Second, "a status", func(_ string, st *LiveStatus) bool { return st != nil })
+	events.until(t, 3*time.Second, "a status", func(_ string, st *wire.LiveStatus) bool { return st != nil })
 
 	s.Drain()
 	select {
@@ -242,43 +220,5 @@ func TestClusterEventsEndWhenDraining(t *testing.T) {
 	_ = json.NewDecoder(r2.Body).Decode(&body)
 	if r2.StatusCode != http.StatusServiceUnavailable || body["code"] != codeDraining {
 		t.Fatalf("a new stream on a draining node: %d %v, want 503 draining", r2.StatusCode, body)
-	}
-}
-
-func TestProbeTimesOutOnASilentNode(t *testing.T) {
-	// A listener that accepts and never answers, like a frozen process.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			defer c.Close()
-		}
-	}()
-	ip, port := hostPort(t, "http://"+ln.Addr().String())
-	out := make(chan map[string]NodeProbe, 1)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		runProbes(ctx, probeTiming{every: 50 * time.Millisecond, timeout: 200 * time.Millisecond},
-			func() []probeTarget { return []probeTarget{{ID: "frozen", IP: ip, Port: port}} }, out)
-	}()
-	start := time.Now()
-	round := <-out
-	if p := round["frozen"]; p.Reachable || time.Since(start) > time.Second {
-		t.Errorf("frozen node: %+v after %s", p, time.Since(start))
-	}
-	cancel()
-	select {
-	case <-done:
-	case <-time.After(time.Second):
-		t.Fatal("runProbes did not return after its context ended")
 	}
 }

@@ -4,23 +4,24 @@ import (
 	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/stegocluster/stegocluster/worker"
 )
 
 // metrics are the node's own Prometheus metrics. They live in a registry
 // of their own; /metrics serves it together with the default registry,
 // where the embedded etcd registers its metrics.
 type metrics struct {
-	registry      *prometheus.Registry
-	requests      *prometheus.CounterVec
-	duration      *prometheus.HistogramVec
-	bytesIn       *prometheus.CounterVec
-	bytesOut      *prometheus.CounterVec
-	isLeader      prometheus.Gauge
-	leaderChanges prometheus.Counter
-	epoch         prometheus.Gauge
+	registry *prometheus.Registry
+	requests *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+	bytesIn  *prometheus.CounterVec
+	bytesOut *prometheus.CounterVec
 }
 
-func newMetrics(inFlight, queued func() float64) *metrics {
+// newMetrics registers the request metrics, and metrics read at scrape
+// time from the pool and the node's coordination.
+func newMetrics(pool *worker.Pool, cluster Cluster) *metrics {
 	m := &metrics{
 		registry: prometheus.NewRegistry(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -36,19 +37,26 @@ func newMetrics(inFlight, queued func() float64) *metrics {
 		bytesOut: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "stegocluster_http_response_bytes_total", Help: "Response body bytes sent, by route.",
 		}, []string{"route"}),
-		isLeader: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "stegocluster_is_leader", Help: "1 while this node leads the cluster.",
-		}),
-		leaderChanges: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "stegocluster_leader_changes_total", Help: "Times this node won or lost leadership.",
-		}),
-		epoch: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "stegocluster_leader_epoch", Help: "Epoch (election key create revision) of this node's current leadership, 0 when follower.",
-		}),
 	}
-	m.registry.MustRegister(m.requests, m.duration, m.bytesIn, m.bytesOut, m.isLeader, m.leaderChanges, m.epoch,
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "stegocluster_worker_in_flight", Help: "Stego jobs running."}, inFlight),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "stegocluster_worker_queue_depth", Help: "Stego jobs waiting for a worker."}, queued),
+	m.registry.MustRegister(m.requests, m.duration, m.bytesIn, m.bytesOut,
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "stegocluster_is_leader", Help: "1 while this node leads the cluster.",
+		}, func() float64 {
+			if cluster.Leadership().IsLeader {
+				return 1
+			}
+			return 0
+		}),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "stegocluster_leader_changes_total", Help: "Times this node won or lost leadership.",
+		}, func() float64 { return float64(cluster.LeadershipChanges()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "stegocluster_leader_epoch", Help: "Epoch (election key create revision) of this node's current leadership, 0 when follower.",
+		}, func() float64 { return float64(cluster.Leadership().Epoch) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "stegocluster_worker_in_flight", Help: "Stego jobs running."},
+			func() float64 { return float64(pool.InFlight()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "stegocluster_worker_queue_depth", Help: "Stego jobs waiting for a worker."},
+			func() float64 { return float64(pool.Queued()) }),
 	)
 	return m
 }

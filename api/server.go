@@ -20,43 +20,57 @@ import (
 
 	"github.com/stegocluster/stegocluster/coordinator"
 	"github.com/stegocluster/stegocluster/stego"
+	"github.com/stegocluster/stegocluster/wire"
 	"github.com/stegocluster/stegocluster/worker"
 )
 
-// Cluster is what the API needs of the node's coordination;
-// *coordinator.Node provides it through NodeCluster.
+// Cluster is what the API needs of the node's coordination.
+// *coordinator.Node provides it; tests use fakes.
 type Cluster interface {
 	// State is the latest published cluster state, or nil before one.
-	State() *coordinator.ClusterState
-	// Leadership is this node's own view of its role.
+	State() *wire.ClusterState
+	// Subscribe delivers each new state (the latest only, to a slow
+	// reader) until the returned function is called.
+	Subscribe() (<-chan *wire.ClusterState, func())
+	// SubscribeProbes delivers the node's latest probe of every node's
+	// /healthz after each of its sweeps until the returned function is
+	// called.
+	SubscribeProbes() (<-chan map[string]wire.NodeProbe, func())
+	// Leadership is this node's own view of its role, and
+	// LeadershipChanges how often it changed.
 	Leadership() coordinator.Leadership
+	LeadershipChanges() uint64
 	// Ready returns nil when the etcd member serves linearizable reads.
 	Ready(ctx context.Context) error
+	// Fault injection: Pause until Resume (the API then refuses stego
+	// calls and health checks), and CrashSoon.
+	Pause()
+	Resume()
+	Paused() bool
+	CrashSoon()
 }
-
-// NodeCluster adapts a coordinator.Node.
-func NodeCluster(n *coordinator.Node) Cluster { return nodeCluster{n} }
-
-type nodeCluster struct{ n *coordinator.Node }
-
-func (c nodeCluster) State() *coordinator.ClusterState   { return c.n.Watcher.Current() }
-func (c nodeCluster) Leadership() coordinator.Leadership { return c.n.Elector.Leadership() }
-func (c nodeCluster) Ready(ctx context.Context) error    { return c.n.Healthy(ctx) }
 
 //go:embed assets/cover.png
 var builtinCoverPNG []byte
 
-// Config configures the API.
+// Config configures the API. New takes each zero field from
+// DefaultConfig.
 type Config struct {
 	NodeID     string
 	Version    string
 	Cluster    Cluster
 	Pool       *worker.Pool
-	AdminToken string // empty: a random one is generated and logged once
-	MaxUpload  int64  // request body limit, bytes (50 MB)
-	MaxPixels  int64  // image pixel cap (stego.DefaultMaxPixels)
-	JobTimeout time.Duration
+	Requests   *RequestWindow // where the last minute's latencies go (a new one when nil)
+	AdminToken string         // empty: a random one is generated and logged once
+	MaxUpload  int64          // request body limit, bytes
+	MaxPixels  int64          // image pixel cap
+	JobTimeout time.Duration  // longest a stego job may run
 	Logger     *slog.Logger
+}
+
+// DefaultConfig holds the API's defaults.
+func DefaultConfig() Config {
+	return Config{MaxUpload: 50 << 20, MaxPixels: stego.DefaultMaxPixels, JobTimeout: time.Minute}
 }
 
 // Server is the node's HTTP API.
@@ -64,18 +78,24 @@ type Server struct {
 	cfg      Config
 	cover    *stego.Image // decoded once; never modified (Embed copies)
 	metrics  *metrics
-	window   window
 	draining atomic.Bool
 	engine   *gin.Engine
 }
 
 // New builds the API. It decodes the built-in cover once.
 func New(cfg Config) (*Server, error) {
+	def := DefaultConfig()
 	if cfg.MaxUpload <= 0 {
-		cfg.MaxUpload = 50 << 20
+		cfg.MaxUpload = def.MaxUpload
+	}
+	if cfg.MaxPixels <= 0 {
+		cfg.MaxPixels = def.MaxPixels
 	}
 	if cfg.JobTimeout <= 0 {
-		cfg.JobTimeout = 60 * time.Second
+		cfg.JobTimeout = def.JobTimeout
+	}
+	if cfg.Requests == nil {
+		cfg.Requests = &RequestWindow{}
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -93,10 +113,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("api: built-in cover: %w", err)
 	}
 	s := &Server{cfg: cfg, cover: cover}
-	s.metrics = newMetrics(
-		func() float64 { return float64(cfg.Pool.InFlight()) },
-		func() float64 { return float64(cfg.Pool.Queued()) },
-	)
+	s.metrics = newMetrics(cfg.Pool, cfg.Cluster)
 	s.engine = s.routes()
 	return s, nil
 }
@@ -108,24 +125,6 @@ func (s *Server) Handler() http.Handler { return s.engine }
 // balancer moves traffic away; requests already running finish.
 func (s *Server) Drain() { s.draining.Store(true) }
 
-// ObserveLeadership feeds leadership changes into the metrics.
-func (s *Server) ObserveLeadership(l coordinator.Leadership) {
-	s.metrics.leaderChanges.Inc()
-	if l.IsLeader {
-		s.metrics.isLeader.Set(1)
-		s.metrics.epoch.Set(float64(l.Epoch))
-	} else {
-		s.metrics.isLeader.Set(0)
-		s.metrics.epoch.Set(0)
-	}
-}
-
-// Load returns the live figures the registry publishes.
-func (s *Server) Load() (qps1m, p95ms float64, inFlight, queued int) {
-	qps1m, p95ms = s.window.stats(time.Now())
-	return qps1m, p95ms, s.cfg.Pool.InFlight(), s.cfg.Pool.Queued()
-}
-
 func (s *Server) routes() *gin.Engine {
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
@@ -135,10 +134,10 @@ func (s *Server) routes() *gin.Engine {
 		fail(c, &apiError{http.StatusNotFound, codeNotFound, "no such endpoint: " + c.Request.Method + " " + c.Request.URL.Path, nil})
 	})
 	r.NoMethod(func(c *gin.Context) {
-		fail(c, &apiError{http.StatusMethodNotAllowed, "method_not_allowed", "method not allowed", nil})
+		fail(c, &apiError{http.StatusMethodNotAllowed, codeMethodNotAllowed, "method not allowed", nil})
 	})
 
-	stegoAPI := r.Group("/api", s.limitBody, s.refuseWhileDraining)
+	stegoAPI := r.Group("/api", s.limitBody, s.refuseUnlessServing)
 	stegoAPI.POST("/embed", s.embed)
 	stegoAPI.POST("/extract", s.extract)
 	stegoAPI.POST("/capacity", s.capacity)
@@ -215,7 +214,7 @@ func (s *Server) observe(c *gin.Context) {
 	elapsed := time.Since(start)
 	s.metrics.observe(route, c.Request.Method, c.Writer.Status(), elapsed.Seconds(), max(c.Request.ContentLength, 0), int64(max(c.Writer.Size(), 0)))
 	if strings.HasPrefix(route, "/api/") {
-		s.window.observe(start, elapsed)
+		s.cfg.Requests.Observe(start, elapsed)
 	}
 }
 
@@ -225,12 +224,24 @@ func (s *Server) limitBody(c *gin.Context) {
 	c.Next()
 }
 
-func (s *Server) refuseWhileDraining(c *gin.Context) {
-	if s.draining.Load() {
-		fail(c, &apiError{http.StatusServiceUnavailable, codeDraining, "node shutting down", nil})
+// refuseUnlessServing answers 503 while the node drains or is paused.
+func (s *Server) refuseUnlessServing(c *gin.Context) {
+	if err := s.serving(); err != nil {
+		fail(c, err)
 		return
 	}
 	c.Next()
+}
+
+// serving returns nil, or the 503 a draining or paused node answers.
+func (s *Server) serving() error {
+	switch {
+	case s.draining.Load():
+		return errDraining
+	case s.cfg.Cluster.Paused():
+		return errPaused
+	}
+	return nil
 }
 
 func (s *Server) requireAdmin(c *gin.Context) {

@@ -16,29 +16,19 @@ import (
 	"testing"
 
 	"github.com/stegocluster/stegocluster/coordinator"
+	"github.com/stegocluster/stegocluster/wire"
 	"github.com/stegocluster/stegocluster/worker"
 )
-
-type fakeCluster struct {
-	state    *coordinator.ClusterState
-	leader   bool
-	notReady error
-}
-
-func (f *fakeCluster) State() *coordinator.ClusterState { return f.state }
-func (f *fakeCluster) Leadership() coordinator.Leadership {
-	return coordinator.Leadership{IsLeader: f.leader, Epoch: 7}
-}
-func (f *fakeCluster) Ready(context.Context) error { return f.notReady }
 
 const testToken = "s3cret-admin"
 
 func newTestServer(t *testing.T, pool *worker.Pool) (*Server, *fakeCluster) {
 	t.Helper()
 	if pool == nil {
-		pool = worker.NewPool(2, 4, nil)
+		pool = worker.NewPool(2, 4)
 	}
-	fc := &fakeCluster{leader: true}
+	fc := newFakeCluster()
+	fc.setLeadership(coordinator.Leadership{IsLeader: true, Epoch: 7})
 	s, err := New(Config{NodeID: "n1", Cluster: fc, Pool: pool, AdminToken: testToken, MaxUpload: 2 << 20})
 	if err != nil {
 		t.Fatal(err)
@@ -257,10 +247,10 @@ func TestCapacityAnalyzeDataset(t *testing.T) {
 
 func TestClusterStatusHealthAndReadiness(t *testing.T) {
 	s, fc := newTestServer(t, nil)
-	fc.state = &coordinator.ClusterState{LeaderID: "n1", Epoch: 7, Term: 3, Nodes: []coordinator.NodeStatus{
-		{NodeInfo: coordinator.NodeInfo{ID: "n1", IP: "10.0.0.1", HTTPPort: 8080, RaftPort: 2380, Metrics: coordinator.NodeMetrics{CPUPct: 12.5, QPS1m: 3}}, Role: "Leader", Healthy: true},
-		{NodeInfo: coordinator.NodeInfo{ID: "n2"}, Role: "Follower", Healthy: false},
-	}}
+	fc.setState(&wire.ClusterState{LeaderID: "n1", Epoch: 7, Term: 3, Nodes: []wire.NodeStatus{
+		{NodeInfo: wire.NodeInfo{ID: "n1", IP: "10.0.0.1", HTTPPort: 8080, RaftPort: 2380, NodeMetrics: wire.NodeMetrics{CPUPct: 12.5, QPS1m: 3}}, Role: "Leader", Healthy: true},
+		{NodeInfo: wire.NodeInfo{ID: "n2"}, Role: "Follower", Healthy: false},
+	}})
 	rec := do(t, s, "GET", "/cluster/status", nil, nil)
 	got := decodeJSON(t, rec)
 	nodes := got["nodes"].([]any)
@@ -275,7 +265,9 @@ func TestClusterStatusHealthAndReadiness(t *testing.T) {
 	if rec := do(t, s, "GET", "/readyz", nil, nil); rec.Code != 200 {
 		t.Fatalf("readyz: %d", rec.Code)
 	}
+	fc.mu.Lock()
 	fc.notReady = errors.New("no quorum")
+	fc.mu.Unlock()
 	if rec := do(t, s, "GET", "/readyz", nil, nil); rec.Code != 503 || decodeJSON(t, rec)["code"] != "not_ready" {
 		t.Fatalf("readyz without quorum: %d", rec.Code)
 	}
@@ -309,7 +301,7 @@ func TestPauseAndRestore(t *testing.T) {
 }
 
 func TestBusyNodeAnswers503AtOnce(t *testing.T) {
-	pool := worker.NewPool(1, 0, nil)
+	pool := worker.NewPool(1, 0)
 	s, _ := newTestServer(t, pool)
 	release := make(chan struct{})
 	started := make(chan struct{})
@@ -323,13 +315,13 @@ func TestBusyNodeAnswers503AtOnce(t *testing.T) {
 }
 
 func TestCORSAndMetrics(t *testing.T) {
-	s, _ := newTestServer(t, nil)
+	s, fc := newTestServer(t, nil)
 	rec := do(t, s, "OPTIONS", "/api/embed", nil, map[string]string{"Origin": "http://elsewhere", "Access-Control-Request-Method": "POST"})
 	if rec.Code != 204 || rec.Header().Get("Access-Control-Allow-Origin") != "*" {
 		t.Fatalf("preflight: %d %s", rec.Code, rec.Header())
 	}
 	do(t, s, "GET", "/api/dataset/1", nil, nil)
-	s.ObserveLeadership(coordinator.Leadership{IsLeader: true, Epoch: 42})
+	fc.setLeadership(coordinator.Leadership{IsLeader: true, Epoch: 42})
 	rec = do(t, s, "GET", "/metrics", nil, nil)
 	body := rec.Body.String()
 	for _, want := range []string{
@@ -339,7 +331,7 @@ func TestCORSAndMetrics(t *testing.T) {
 		"stegocluster_worker_queue_depth 0",
 		"stegocluster_is_leader 1",
 		"stegocluster_leader_epoch 42",
-		"stegocluster_leader_changes_total 1",
+		"stegocluster_leader_changes_total 2",
 		"go_goroutines",
 	} {
 		if !strings.Contains(body, want) {

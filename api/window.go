@@ -1,16 +1,19 @@
 package api
 
 import (
-	"slices"
 	"sync"
 	"time"
+
+	"github.com/stegocluster/stegocluster/wire"
 )
 
-// window keeps the last minute of request latencies in one-second
-// buckets, for the registry's qps_1m and p95_ms. Each bucket keeps at
-// most samplesPerBucket latencies (a uniform-enough sample at the rates a
-// node serves), so memory stays fixed.
-type window struct {
+// RequestWindow keeps the last minute of stego request latencies in
+// one-second buckets, for the registry's qps_1m and p95_ms. Each bucket
+// counts every request but keeps at most samplesPerBucket latencies,
+// overwriting the oldest, so memory stays fixed; above that rate (256
+// requests in one second on one node) p95 is that of each second's
+// latest requests. The zero value is ready to use.
+type RequestWindow struct {
 	mu      sync.Mutex
 	buckets [60]bucket
 }
@@ -23,7 +26,8 @@ type bucket struct {
 
 const samplesPerBucket = 256
 
-func (w *window) observe(now time.Time, latency time.Duration) {
+// Observe records a request that started at now and took latency.
+func (w *RequestWindow) Observe(now time.Time, latency time.Duration) {
 	sec := now.Unix()
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -39,9 +43,9 @@ func (w *window) observe(now time.Time, latency time.Duration) {
 	}
 }
 
-// stats returns requests per second and the 95th percentile latency
-// (ms) over the minute before now.
-func (w *window) stats(now time.Time) (qps, p95 float64) {
+// Stats returns requests per second and the 95th percentile latency
+// (ms, nearest rank) over the minute before now.
+func (w *RequestWindow) Stats(now time.Time) (qps, p95 float64) {
 	sec := now.Unix()
 	w.mu.Lock()
 	var all []float64
@@ -56,6 +60,5 @@ func (w *window) stats(now time.Time) (qps, p95 float64) {
 	if len(all) == 0 {
 		return 0, 0
 	}
-	slices.Sort(all)
-	return float64(total) / 60, all[min(len(all)-1, len(all)*95/100)]
+	return float64(total) / 60, wire.Percentile(all, 95)
 }

@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
+	"log/slog"
 	"runtime"
 	"strings"
 	"sync"
@@ -12,28 +12,10 @@ import (
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
-)
 
-// freePorts reserves n distinct loopback ports. There is a window between
-// closing the probe listener and etcd binding the port; on a test machine
-// that is good enough.
-func freePorts(t *testing.T, n int) []int {
-	t.Helper()
-	var ports []int
-	var ls []net.Listener
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ls = append(ls, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	for _, l := range ls {
-		l.Close()
-	}
-	return ports
-}
+	"github.com/stegocluster/stegocluster/internal/testenv"
+	"github.com/stegocluster/stegocluster/wire"
+)
 
 type testCluster struct {
 	t       *testing.T
@@ -49,7 +31,7 @@ func newTestCluster(t *testing.T, size int) *testCluster {
 // newTestClusterWith lets a test adjust every node's Config.
 func newTestClusterWith(t *testing.T, size int, adjust func(*Config)) *testCluster {
 	t.Helper()
-	ports := freePorts(t, 2*size)
+	ports := testenv.FreePorts(t, 2*size)
 	var initial []string
 	c := &testCluster{t: t}
 	for i := range size {
@@ -63,7 +45,8 @@ func newTestClusterWith(t *testing.T, size int, adjust func(*Config)) *testClust
 			ClientURL:    fmt.Sprintf("http://127.0.0.1:%d", ports[2*i+1]),
 			ClusterToken: "test-" + t.Name(),
 			ReadyTimeout: 20 * time.Second,
-		}, PublishEvery: 200 * time.Millisecond, RegistryEvery: 200 * time.Millisecond})
+		}, PublishEvery: 200 * time.Millisecond, RegistryEvery: 200 * time.Millisecond,
+			Version: "test", Logger: slog.New(slog.DiscardHandler)})
 	}
 	for i := range c.configs {
 		c.configs[i].Member.InitialCluster = strings.Join(initial, ",")
@@ -100,11 +83,7 @@ func (c *testCluster) startAll() {
 }
 
 func (c *testCluster) start(i int) (*Node, error) {
-	id := c.configs[i].Member.Name
-	started := time.Now()
-	return Start(context.Background(), c.configs[i], func() NodeInfo {
-		return NodeInfo{ID: id, IP: "127.0.0.1", Version: "test", StartedAt: started}
-	})
+	return Start(context.Background(), c.configs[i])
 }
 
 func (c *testCluster) closeNode(i int) {
@@ -146,7 +125,7 @@ func (c *testCluster) closeAll() {
 // revoking anything, as a killed process would; then reaps its loops.
 func (c *testCluster) crash(i int) {
 	n := c.nodes[i]
-	n.Member.etcd.Server.HardStop()
+	n.member.etcd.Server.HardStop()
 	c.nodes[i] = nil
 	// Reap its loops in the background: they may take a while to give up
 	// on the dead member, and the survivors must not wait for that.
@@ -160,24 +139,12 @@ func (c *testCluster) crash(i int) {
 	c.t.Cleanup(func() { <-done })
 }
 
-// waitFor polls cond until it holds or the timeout passes.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // leader returns the index of the single node that believes it leads,
 // or -1 if none or several do.
 func (c *testCluster) leader() int {
 	found := -1
 	for i, n := range c.nodes {
-		if n != nil && n.Elector.Leadership().IsLeader {
+		if n != nil && n.elector.Leadership().IsLeader {
 			if found >= 0 {
 				return -1
 			}
@@ -190,23 +157,23 @@ func (c *testCluster) leader() int {
 func (c *testCluster) waitLeader(timeout time.Duration) int {
 	c.t.Helper()
 	var l int
-	waitFor(c.t, timeout, "exactly one leader", func() bool { l = c.leader(); return l >= 0 })
+	testenv.WaitFor(c.t, timeout, "exactly one leader", func() bool { l = c.leader(); return l >= 0 })
 	return l
 }
 
 // waitState waits until every live node's watcher shows a state led by
 // the current leader with the given number of healthy nodes (-1: any).
-func (c *testCluster) waitState(leader, healthy int, timeout time.Duration) *ClusterState {
+func (c *testCluster) waitState(leader, healthy int, timeout time.Duration) *wire.ClusterState {
 	c.t.Helper()
-	var s *ClusterState
+	var s *wire.ClusterState
 	id := c.configs[leader].Member.Name
-	waitFor(c.t, timeout, fmt.Sprintf("all nodes to show %s leading %d healthy", id, healthy), func() bool {
-		var first *ClusterState
+	testenv.WaitFor(c.t, timeout, fmt.Sprintf("all nodes to show %s leading %d healthy", id, healthy), func() bool {
+		var first *wire.ClusterState
 		for _, n := range c.nodes {
 			if n == nil {
 				continue
 			}
-			cur := n.Watcher.Current()
+			cur := n.State()
 			if cur == nil || cur.LeaderID != id || (healthy >= 0 && countHealthy(cur) != healthy) {
 				return false
 			}
@@ -221,7 +188,7 @@ func (c *testCluster) waitState(leader, healthy int, timeout time.Duration) *Clu
 	return s
 }
 
-func countHealthy(s *ClusterState) int {
+func countHealthy(s *wire.ClusterState) int {
 	n := 0
 	for _, node := range s.Nodes {
 		if node.Healthy {
@@ -242,12 +209,12 @@ func TestOneLeaderAndSameStatusEverywhere(t *testing.T) {
 	for _, n := range s.Nodes {
 		roles[n.Role]++
 	}
-	if roles[RoleLeader] != 1 || roles[RoleFollower] != 2 {
+	if roles[wire.RoleLeader] != 1 || roles[wire.RoleFollower] != 2 {
 		t.Fatalf("roles %v, want one Leader and two Followers", roles)
 	}
 	// The election key is where operators look: etcdctl get --prefix
 	// /stegocluster/election/ shows the leader's id as the oldest value.
-	resp, err := c.nodes[0].Member.Client().Get(context.Background(), ElectionPrefix, clientv3.WithPrefix(), clientv3.WithSort(clientv3.SortByCreateRevision, clientv3.SortAscend))
+	resp, err := c.nodes[0].member.Client().Get(context.Background(), ElectionPrefix, clientv3.WithPrefix(), clientv3.WithSort(clientv3.SortByCreateRevision, clientv3.SortAscend))
 	if err != nil || len(resp.Kvs) == 0 || string(resp.Kvs[0].Value) != s.LeaderID || resp.Kvs[0].CreateRevision != s.Epoch {
 		t.Fatalf("election key: %v %v, want value %s at create revision %d", resp, err, s.LeaderID, s.Epoch)
 	}
@@ -272,11 +239,11 @@ func TestDeposedLeaderCannotWrite(t *testing.T) {
 	c := newTestCluster(t, 3)
 	old := c.waitLeader(10 * time.Second)
 	c.waitState(old, 3, 10*time.Second)
-	stale := c.nodes[old].Elector.Leadership()
+	stale := c.nodes[old].elector.Leadership()
 
 	// Depose the leader behind its back: revoke its election lease from
 	// another node, as a failure detector would.
-	other := c.nodes[(old+1)%3].Member.Client()
+	other := c.nodes[(old+1)%3].member.Client()
 	ctx := context.Background()
 	resp, err := other.Get(ctx, stale.Key)
 	if err != nil || len(resp.Kvs) == 0 {
@@ -286,7 +253,7 @@ func TestDeposedLeaderCannotWrite(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Whatever the old leader believes, its write is refused.
-	if err := c.nodes[old].Elector.FencedPut(ctx, StateKey, "stale"); !errors.Is(err, ErrFenced) && !errors.Is(err, ErrNotLeader) {
+	if err := c.nodes[old].elector.FencedTxn(ctx, nil, clientv3.OpPut(StateKey, "stale")); !errors.Is(err, ErrFenced) && !errors.Is(err, ErrNotLeader) {
 		t.Fatalf("deposed leader's write: err = %v, want ErrFenced or ErrNotLeader", err)
 	}
 	l := c.waitLeader(10 * time.Second)
@@ -306,7 +273,7 @@ func mustBeFenced(t *testing.T, n *Node, stale Leadership) {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		err := fencedPut(ctx, n.Member.Client(), stale, StateKey, "stale")
+		err := fencedTxn(ctx, n.member.Client(), stale, nil, clientv3.OpPut(StateKey, "stale"))
 		cancel()
 		switch {
 		case err == nil:
@@ -323,13 +290,13 @@ func mustBeFenced(t *testing.T, n *Node, stale Leadership) {
 func TestPauseGivesUpLeadership(t *testing.T) {
 	c := newTestCluster(t, 3)
 	paused := c.waitLeader(10 * time.Second)
-	c.nodes[paused].Elector.Pause()
+	c.nodes[paused].elector.Pause()
 	var l int
-	waitFor(t, 10*time.Second, "another node to lead", func() bool { l = c.leader(); return l >= 0 && l != paused })
+	testenv.WaitFor(t, 10*time.Second, "another node to lead", func() bool { l = c.leader(); return l >= 0 && l != paused })
 	// While paused it must not campaign: no key of its own in the election.
 	id := c.configs[paused].Member.Name
 	time.Sleep(500 * time.Millisecond)
-	resp, err := c.nodes[l].Member.Client().Get(context.Background(), ElectionPrefix, clientv3.WithPrefix())
+	resp, err := c.nodes[l].member.Client().Get(context.Background(), ElectionPrefix, clientv3.WithPrefix())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -338,9 +305,9 @@ func TestPauseGivesUpLeadership(t *testing.T) {
 			t.Fatalf("paused node %s is campaigning: %s", id, kv.Key)
 		}
 	}
-	c.nodes[paused].Elector.Resume()
-	waitFor(t, 5*time.Second, "the resumed node to campaign again", func() bool {
-		resp, err := c.nodes[l].Member.Client().Get(context.Background(), ElectionPrefix, clientv3.WithPrefix())
+	c.nodes[paused].elector.Resume()
+	testenv.WaitFor(t, 5*time.Second, "the resumed node to campaign again", func() bool {
+		resp, err := c.nodes[l].member.Client().Get(context.Background(), ElectionPrefix, clientv3.WithPrefix())
 		if err != nil {
 			return false
 		}
@@ -360,15 +327,15 @@ func TestRestartWithSameDataKeepsEpochGrowing(t *testing.T) {
 	c.closeAll()
 	c.startAll()
 	l = c.waitLeader(15 * time.Second)
-	epoch := c.nodes[l].Elector.Leadership().Epoch
+	epoch := c.nodes[l].elector.Leadership().Epoch
 	if epoch <= before.Epoch {
 		t.Fatalf("epoch after restart %d, before %d: must grow", epoch, before.Epoch)
 	}
 	// The state read back from disk is the old term's until the new leader
 	// publishes; every node must come to show the new epoch.
-	waitFor(t, 15*time.Second, "every node to show the new epoch", func() bool {
+	testenv.WaitFor(t, 15*time.Second, "every node to show the new epoch", func() bool {
 		for _, n := range c.nodes {
-			if s := n.Watcher.Current(); s == nil || s.Epoch != epoch || countHealthy(s) != 3 {
+			if s := n.State(); s == nil || s.Epoch != epoch || countHealthy(s) != 3 {
 				return false
 			}
 		}
@@ -385,7 +352,7 @@ func TestNoGoroutinesLeftAfterClose(t *testing.T) {
 		c.closeAll()
 	}()
 	var now int
-	waitFor(t, 10*time.Second, "goroutines to end", func() bool {
+	testenv.WaitFor(t, 10*time.Second, "goroutines to end", func() bool {
 		now = runtime.NumGoroutine()
 		return now <= baseline+2
 	})

@@ -1,15 +1,25 @@
-// Package coordinator makes a stegocluster node a member of the cluster:
-// it runs an embedded etcd member, campaigns for leadership with
-// concurrency.Election, keeps the node's registry entry alive, and lets
-// the leader publish the cluster state with fenced writes that a deposed
-// leader cannot make.
+// Package coordinator makes a stegocluster node a member of the cluster.
+// Node is its one public surface: Start runs an embedded etcd member,
+// campaigns for leadership with concurrency.Election, keeps the node's
+// registry entry alive, lets the leader publish the cluster state with
+// fenced writes that a deposed leader cannot make, follows that state
+// for every reader, probes the other nodes (once, for the failure
+// detector and every event stream alike) and holds the node's fault
+// switches.
 //
-// Keys (see Keys):
+// Keys (keys.go):
 //
 //	/stegocluster/election/<lease>   election candidates; the oldest leads (value: node id)
-//	/stegocluster/nodes/<id>         one per live node, under its own lease (JSON NodeInfo)
-//	/stegocluster/state              the published ClusterState (JSON), written only by the leader
+//	/stegocluster/nodes/<id>         one per live node, under its own lease (JSON wire.NodeInfo)
+//	/stegocluster/state              the published wire.ClusterState, written only by the leader
 //
-// The package knows nothing of images; the node's live figures reach the
-// registry through a callback.
+// Files, one idea each: node.go (the surface) and config.go (every
+// default); lease.go, election.go and fence.go (leadership and the
+// fenced transaction); failover.go with probe.go and prober.go (fast
+// failover and the shared prober); registry.go, state.go (the publisher)
+// and watcher.go; member.go and etcdlog.go (the embedded etcd and its
+// logs); faults.go (pause and crash).
+//
+// The package knows nothing of images; the node's live figures reach its
+// registry entry through Config.Metrics.
 package coordinator

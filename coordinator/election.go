@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"time"
@@ -29,70 +30,73 @@ type Leadership struct {
 	// and its create revision. Epochs only grow.
 	Key   string
 	Epoch int64
-	Since time.Time
 }
 
-// ElectorConfig tunes the election.
-type ElectorConfig struct {
-	NodeID string
-	// LeaseTTL is the session lease in seconds: how long a dead leader
-	// holds the key at most. 1 s is etcd's minimum.
-	LeaseTTL int
-	// KeepAliveEvery is how often the lease is renewed and checked. A
-	// leader whose renewal says the lease is gone steps down at once, so
-	// this bounds how long a deposed leader can believe it leads.
-	KeepAliveEvery time.Duration
-	// OnChange, if set, is called (from the elector's goroutine) after
+// electorConfig tunes the election.
+type electorConfig struct {
+	nodeID string
+	// leaseTTL is the session lease: how long a dead leader holds the
+	// key at most. 1 s is etcd's minimum.
+	leaseTTL time.Duration
+	// keepAliveEvery is how often the lease is renewed. A renewal that
+	// etcd answers with "no such lease" makes a leader step down at once,
+	// so while etcd is reachable a deposed leader believes it leads for
+	// at most about one interval; when etcd is unreachable, the bound is
+	// the lease's local expiry (see lease).
+	keepAliveEvery time.Duration
+	// onChange, if set, is called (from the elector's goroutine) after
 	// every change of this node's leadership.
-	OnChange func(Leadership)
+	onChange func(Leadership)
 }
 
-// Elector campaigns for leadership with concurrency.Election and keeps
+// elector campaigns for leadership with concurrency.Election and keeps
 // campaigning (after losing, or after its session expires) until Run's
 // context ends. Pause makes it give up leadership and stop campaigning.
-type Elector struct {
+type elector struct {
 	client *clientv3.Client
-	cfg    ElectorConfig
+	cfg    electorConfig
+	log    *slog.Logger
 
 	mu      sync.Mutex
 	current Leadership
+	changes uint64
 	paused  bool
-	wake    chan struct{} // closed and replaced when paused flips or a step-down is asked
+	wake    chan struct{} // closed and replaced when paused flips
 }
 
-// NewElector prepares an elector; nothing happens until Run.
-func NewElector(client *clientv3.Client, cfg ElectorConfig) *Elector {
-	if cfg.LeaseTTL <= 0 {
-		cfg.LeaseTTL = 1
-	}
-	if cfg.KeepAliveEvery <= 0 {
-		cfg.KeepAliveEvery = 50 * time.Millisecond
-	}
-	return &Elector{client: client, cfg: cfg, wake: make(chan struct{})}
+func newElector(client *clientv3.Client, cfg electorConfig, log *slog.Logger) *elector {
+	return &elector{client: client, cfg: cfg, log: log, wake: make(chan struct{})}
 }
 
 // Leadership returns this node's current view of its leadership.
-func (e *Elector) Leadership() Leadership {
+func (e *elector) Leadership() Leadership {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.current
 }
 
+// changeCount is how many times this node won or lost leadership.
+func (e *elector) changeCount() uint64 {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.changes
+}
+
 // Pause resigns leadership (if held) and stops campaigning until Resume.
 // It returns at once; the resignation happens on Run's goroutine.
-func (e *Elector) Pause() { e.setPaused(true) }
+func (e *elector) Pause() { e.setPaused(true) }
 
 // Resume lets a paused elector campaign again.
-func (e *Elector) Resume() { e.setPaused(false) }
+func (e *elector) Resume() { e.setPaused(false) }
 
 // Paused reports whether the elector is paused.
-func (e *Elector) Paused() bool {
+func (e *elector) Paused() bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.paused
 }
 
-func (e *Elector) setPaused(p bool) {
+func (e *elector) setPaused(p bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.paused != p {
@@ -103,26 +107,30 @@ func (e *Elector) setPaused(p bool) {
 }
 
 // wakeup returns the channel closed at the next pause/resume.
-func (e *Elector) wakeup() (<-chan struct{}, bool) {
+func (e *elector) wakeup() (<-chan struct{}, bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.wake, e.paused
 }
 
-func (e *Elector) set(l Leadership) {
+func (e *elector) set(l Leadership) {
 	e.mu.Lock()
 	changed := l.IsLeader != e.current.IsLeader || l.Epoch != e.current.Epoch
 	e.current = l
+	if changed {
+		e.changes++
+	}
 	e.mu.Unlock()
-	if changed && e.cfg.OnChange != nil {
-		e.cfg.OnChange(l)
+	if changed && e.cfg.onChange != nil {
+		e.cfg.onChange(l)
 	}
 }
 
 // Run campaigns until ctx ends. When ctx ends it resigns (if leader),
 // revokes its lease and returns nil; all goroutines it started have
-// ended by then. Errors talking to etcd are retried, not returned.
-func (e *Elector) Run(ctx context.Context) error {
+// ended by then. Errors talking to etcd are logged and retried, not
+// returned.
+func (e *elector) Run(ctx context.Context) error {
 	for ctx.Err() == nil {
 		wake, paused := e.wakeup()
 		if paused {
@@ -136,8 +144,9 @@ func (e *Elector) Run(ctx context.Context) error {
 			// A failed term (etcd unavailable, session lost mid-campaign)
 			// is retried after a short pause so a broken cluster is not
 			// hammered.
+			e.log.Warn("election term ended", "err", err)
 			select {
-			case <-time.After(e.cfg.KeepAliveEvery):
+			case <-time.After(e.cfg.keepAliveEvery):
 			case <-ctx.Done():
 			}
 		}
@@ -147,27 +156,32 @@ func (e *Elector) Run(ctx context.Context) error {
 
 // term is one session: campaign, lead until the lease is lost or the
 // elector is paused or stopped, then clean up.
-func (e *Elector) term(ctx context.Context, wake <-chan struct{}) error {
-	grant, err := e.client.Grant(ctx, int64(e.cfg.LeaseTTL))
+func (e *elector) term(ctx context.Context, wake <-chan struct{}) error {
+	granted := time.Now()
+	grant, err := e.client.Grant(ctx, int64(e.cfg.leaseTTL/time.Second))
 	if err != nil {
 		return fmt.Errorf("grant lease: %w", err)
 	}
+	l := &lease{client: e.client, id: grant.ID, every: e.cfg.keepAliveEvery}
 	termCtx, stop := context.WithCancel(ctx)
 	defer stop()
 	session, err := concurrency.NewSession(e.client, concurrency.WithLease(grant.ID), concurrency.WithContext(termCtx))
 	if err != nil {
-		e.revoke(grant.ID)
+		_ = l.revoke()
 		return fmt.Errorf("session: %w", err)
 	}
-	// The fast keepalive renews the lease every KeepAliveEvery and ends
-	// the term (stop) as soon as the lease is known or feared lost.
+	// Our own keepalive, not the session's: it renews every
+	// keepAliveEvery and ends the term (stop) as soon as the lease is
+	// known or feared lost.
 	lost := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
 		defer close(lost)
-		e.keepAlive(termCtx, grant.ID)
+		if err := l.keepAlive(termCtx, granted, time.Duration(grant.TTL)*time.Second); err != nil {
+			e.log.Warn("election lease lost", "lease", fmt.Sprintf("%x", grant.ID), "err", err)
+		}
 		stop()
 	}()
 	defer func() {
@@ -175,7 +189,9 @@ func (e *Elector) term(ctx context.Context, wake <-chan struct{}) error {
 		wg.Wait()
 		e.set(Leadership{})
 		session.Orphan()
-		e.revoke(grant.ID)
+		if err := l.revoke(); err != nil && ctx.Err() == nil {
+			e.log.Debug("revoking the election lease failed; it expires anyway", "err", err)
+		}
 	}()
 
 	// NewElection adds the "/" itself.
@@ -188,7 +204,7 @@ func (e *Elector) term(ctx context.Context, wake <-chan struct{}) error {
 		case <-campaignCtx.Done():
 		}
 	}()
-	err = election.Campaign(campaignCtx, e.cfg.NodeID)
+	err = election.Campaign(campaignCtx, e.cfg.nodeID)
 	cancelCampaign()
 	if err != nil {
 		return fmt.Errorf("campaign: %w", err)
@@ -202,7 +218,7 @@ func (e *Elector) term(ctx context.Context, wake <-chan struct{}) error {
 	if len(resp.Kvs) == 0 || resp.Kvs[0].CreateRevision != election.Rev() || clientv3.LeaseID(resp.Kvs[0].Lease) != grant.ID {
 		return fmt.Errorf("verify leadership: %w", ErrFenced)
 	}
-	e.set(Leadership{IsLeader: true, Key: election.Key(), Epoch: election.Rev(), Since: time.Now()})
+	e.set(Leadership{IsLeader: true, Key: election.Key(), Epoch: election.Rev()})
 
 	select {
 	case <-lost:
@@ -223,65 +239,14 @@ func (e *Elector) term(ctx context.Context, wake <-chan struct{}) error {
 	return nil
 }
 
-// keepAlive renews the lease until ctx ends or the lease is gone (or
-// cannot be confirmed for a whole TTL).
-func (e *Elector) keepAlive(ctx context.Context, id clientv3.LeaseID) {
-	ticker := time.NewTicker(e.cfg.KeepAliveEvery)
-	defer ticker.Stop()
-	ttl := time.Duration(e.cfg.LeaseTTL) * time.Second
-	lastOK := time.Now()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-ticker.C:
-		}
-		rctx, cancel := context.WithTimeout(ctx, e.cfg.KeepAliveEvery*4)
-		resp, err := e.client.KeepAliveOnce(rctx, id)
-		cancel()
-		switch {
-		case err == nil && resp.TTL > 0:
-			lastOK = time.Now()
-		case err != nil && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled):
-			return // lease not found, or etcd refused: it is gone
-		case time.Since(lastOK) >= ttl:
-			return // unconfirmed for a whole TTL: it may be gone
-		}
-	}
-}
-
-// revoke ends a lease, deleting the keys attached to it, in the
-// background of a short timeout (the lease expires anyway if this fails).
-func (e *Elector) revoke(id clientv3.LeaseID) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	_, _ = e.client.Revoke(ctx, id)
-}
-
-// FencedPut writes key=value only while this node's leadership term is
-// still current in etcd: the transaction compares the election key's
-// create revision with the epoch. A deposed leader's write fails with
-// ErrFenced even if it has not noticed yet; a node that knows it is not
-// leader gets ErrNotLeader without a round trip.
-func (e *Elector) FencedPut(ctx context.Context, key, value string) error {
+// FencedTxn commits ops only while this node's leadership term is still
+// current in etcd (see fencedTxn) and cmps hold. A deposed leader's
+// write fails with ErrFenced even if it has not noticed yet; a node that
+// knows it is not leader gets ErrNotLeader without a round trip.
+func (e *elector) FencedTxn(ctx context.Context, cmps []clientv3.Cmp, ops ...clientv3.Op) error {
 	l := e.Leadership()
 	if !l.IsLeader {
 		return ErrNotLeader
 	}
-	return fencedPut(ctx, e.client, l, key, value)
-}
-
-// fencedPut is the transaction behind FencedPut, for a given term.
-func fencedPut(ctx context.Context, client *clientv3.Client, l Leadership, key, value string) error {
-	resp, err := client.Txn(ctx).
-		If(clientv3.Compare(clientv3.CreateRevision(l.Key), "=", l.Epoch)).
-		Then(clientv3.OpPut(key, value)).
-		Commit()
-	if err != nil {
-		return fmt.Errorf("coordinator: fenced put %s: %w", key, err)
-	}
-	if !resp.Succeeded {
-		return ErrFenced
-	}
-	return nil
+	return fencedTxn(ctx, e.client, l, cmps, ops...)
 }

@@ -5,10 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/stegocluster/stegocluster/wire"
 )
 
 // Fast failover.
@@ -27,37 +30,37 @@ import (
 // key; its next fenced write fails (ErrFenced) because its key's create
 // revision no longer exists, and its 50 ms keepalive finds the lease gone
 // and makes it step down, so it stops believing it leads within one
-// KeepAliveEvery. A partitioned old leader can still answer HTTP requests
+// KeepAliveEvery while it can reach etcd, and within the lease's local
+// expiry when it cannot (lease.go). A partitioned old leader can still answer HTTP requests
 // — hiding and revealing need no coordination — but it can never publish
 // state again. Lease expiry stays as the fallback when no follower can
-// probe (no registry entry, probes disabled).
+// probe (the leader has no registry entry).
 //
 // The revoke itself needs a raft quorum with a leader. If the dead node
 // was also etcd's raft leader, the revoke waits for a raft election; the
-// Publisher therefore moves raft leadership off the member of the node
+// publisher therefore moves raft leadership off the member of the node
 // that leads the cluster (see moveRaftLeadership).
 
-// FailureDetector is the follower side of fast failover.
-type FailureDetector struct {
+// failureDetector is the follower side of fast failover.
+type failureDetector struct {
 	client      *clientv3.Client
-	elector     *Elector
-	probe       Prober
+	elector     *elector
+	prober      *prober
+	log         *slog.Logger
 	every       time.Duration
 	suspectDown time.Duration
 	suspectSlow time.Duration
-	// OnRevoke, if set, is called after this node deposed a leader.
-	OnRevoke func(leaderID string, silentFor time.Duration)
 }
 
-// NewFailureDetector probes every `every` and deposes a leader that has
+// newFailureDetector probes every `every` and deposes a leader that has
 // not answered for suspectDown once a probe proved it down
 // (ErrNodeDown), or for suspectSlow whatever the probes said. The second
 // bound is the longer because a leader that merely does not answer may
 // only be slow: on a machine whose CPUs are saturated a live node's
 // /healthz was seen to take 380 ms, and every false suspicion costs a
 // needless change of leader.
-func NewFailureDetector(client *clientv3.Client, e *Elector, probe Prober, every, suspectDown, suspectSlow time.Duration) *FailureDetector {
-	return &FailureDetector{client: client, elector: e, probe: probe, every: every,
+func newFailureDetector(client *clientv3.Client, e *elector, p *prober, log *slog.Logger, every, suspectDown, suspectSlow time.Duration) *failureDetector {
+	return &failureDetector{client: client, elector: e, prober: p, log: log, every: every,
 		suspectDown: suspectDown, suspectSlow: max(suspectSlow, suspectDown)}
 }
 
@@ -66,11 +69,11 @@ type leaderTarget struct {
 	key   string
 	lease clientv3.LeaseID
 	rev   int64
-	info  NodeInfo
+	info  wire.NodeInfo
 }
 
 // Run probes until ctx ends, then returns nil.
-func (d *FailureDetector) Run(ctx context.Context) error {
+func (d *failureDetector) Run(ctx context.Context) error {
 	ticker := time.NewTicker(d.every)
 	defer ticker.Stop()
 	var target *leaderTarget
@@ -90,6 +93,9 @@ func (d *FailureDetector) Run(ctx context.Context) error {
 			t, err := d.currentLeader(ctx)
 			lastRefresh = time.Now()
 			if err != nil || t == nil {
+				if err != nil && ctx.Err() == nil {
+					d.log.Debug("failure detector: reading the leader", "err", err)
+				}
 				target = nil
 				continue
 			}
@@ -101,7 +107,7 @@ func (d *FailureDetector) Run(ctx context.Context) error {
 		// A slow answer is still an answer: a probe may take until the
 		// leader would be suspected anyway.
 		pctx, cancel := context.WithTimeout(ctx, d.suspectSlow)
-		err := d.probe(pctx, target.info)
+		err := d.prober.Probe(pctx, target.info)
 		cancel()
 		if err == nil || errors.Is(err, errNoAddress) {
 			lastOK, provenDown = time.Now(), false
@@ -109,8 +115,13 @@ func (d *FailureDetector) Run(ctx context.Context) error {
 		}
 		provenDown = provenDown || errors.Is(err, ErrNodeDown)
 		if silent := time.Since(lastOK); silent >= d.suspectSlow || provenDown && silent >= d.suspectDown {
-			if d.depose(ctx, target) && d.OnRevoke != nil {
-				d.OnRevoke(target.info.ID, silent)
+			deposed, err := d.depose(ctx, target)
+			switch {
+			case err != nil:
+				d.log.Warn("failure detector: deposing a silent leader failed", "leader", target.info.ID, "silent", silent, "err", err)
+			case deposed:
+				d.log.Warn("deposed a silent leader (revoked its election lease)", "leader", target.info.ID,
+					"epoch", target.rev, "silent", silent, "proven_down", provenDown)
 			}
 			target = nil
 		}
@@ -120,7 +131,7 @@ func (d *FailureDetector) Run(ctx context.Context) error {
 // currentLeader reads the oldest election key (the leader's) and the
 // leader's registry entry, from this member's local copy: the fast,
 // possibly stale read is checked again before acting.
-func (d *FailureDetector) currentLeader(ctx context.Context) (*leaderTarget, error) {
+func (d *failureDetector) currentLeader(ctx context.Context) (*leaderTarget, error) {
 	rctx, cancel := context.WithTimeout(ctx, d.suspectSlow)
 	defer cancel()
 	resp, err := d.client.Get(rctx, ElectionPrefix, append(clientv3.WithFirstCreate(), clientv3.WithSerializable())...)
@@ -128,23 +139,44 @@ func (d *FailureDetector) currentLeader(ctx context.Context) (*leaderTarget, err
 		return nil, err
 	}
 	kv := resp.Kvs[0]
-	t := &leaderTarget{key: string(kv.Key), lease: clientv3.LeaseID(kv.Lease), rev: kv.CreateRevision, info: NodeInfo{ID: string(kv.Value)}}
-	if node, err := d.client.Get(rctx, NodeKey(t.info.ID), clientv3.WithSerializable()); err == nil && len(node.Kvs) > 0 {
-		_ = json.Unmarshal(node.Kvs[0].Value, &t.info)
+	t := &leaderTarget{key: string(kv.Key), lease: clientv3.LeaseID(kv.Lease), rev: kv.CreateRevision, info: wire.NodeInfo{ID: string(kv.Value)}}
+	node, err := d.client.Get(rctx, NodeKey(t.info.ID), clientv3.WithSerializable())
+	if err != nil {
+		return nil, fmt.Errorf("coordinator: read registry entry of leader %s: %w", t.info.ID, err)
+	}
+	if len(node.Kvs) > 0 {
+		if err := json.Unmarshal(node.Kvs[0].Value, &t.info); err != nil {
+			return nil, fmt.Errorf("coordinator: decode registry entry of leader %s: %w", t.info.ID, err)
+		}
 	}
 	return t, nil
 }
 
-// depose revokes the leader's lease if its key is still the one probed.
-func (d *FailureDetector) depose(ctx context.Context, t *leaderTarget) bool {
+// depose revokes the leader's election lease if its key is still the
+// one probed, and reports whether it did.
+//
+// The Get and the Revoke are two requests, not one transaction, and
+// that is safe: a lease revoke cannot be made conditional, but it needs
+// none. If between the two the leader's key was deleted (it resigned, or
+// another follower deposed it), its lease is gone or unused and the
+// revoke changes nothing (or fails with "lease not found"). The lease
+// cannot have been reused for a newer term: every term grants a fresh
+// lease (elector.term), so revoking t.lease can only end the very term
+// that was probed, never its successor's.
+func (d *failureDetector) depose(ctx context.Context, t *leaderTarget) (bool, error) {
 	rctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
 	resp, err := d.client.Get(rctx, t.key)
-	if err != nil || len(resp.Kvs) == 0 || resp.Kvs[0].CreateRevision != t.rev {
-		return false // gone already, or a new term: nothing to do
+	if err != nil {
+		return false, fmt.Errorf("coordinator: re-read election key %s: %w", t.key, err)
 	}
-	_, err = d.client.Revoke(rctx, t.lease)
-	return err == nil
+	if len(resp.Kvs) == 0 || resp.Kvs[0].CreateRevision != t.rev {
+		return false, nil // gone already, or a new term: nothing to do
+	}
+	if _, err := d.client.Revoke(rctx, t.lease); err != nil {
+		return false, fmt.Errorf("coordinator: revoke lease %x of leader %s: %w", t.lease, t.info.ID, err)
+	}
+	return true, nil
 }
 
 // moveRaftLeadership hands etcd's raft leadership from this member to
@@ -155,9 +187,8 @@ func (d *FailureDetector) depose(ctx context.Context, t *leaderTarget) bool {
 // (an election timeout), and a member that is restarting loses the
 // proposal that announces it to the cluster, which etcd retries only
 // after its 5 s request timeout. The published state still calls a node
-// that died a moment ago healthy, so, when probe is set, a node must
-// also answer it.
-func moveRaftLeadership(ctx context.Context, m *Member, state *ClusterState, probe Prober) error {
+// that died a moment ago healthy, so a node must also answer a probe.
+func moveRaftLeadership(ctx context.Context, m *member, state *wire.ClusterState, p *prober) error {
 	if state == nil || m.RaftLeaderID() != m.ID() {
 		return nil
 	}
@@ -170,13 +201,11 @@ func moveRaftLeadership(ctx context.Context, m *Member, state *ClusterState, pro
 		if err != nil {
 			continue
 		}
-		if probe != nil {
-			pctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
-			err := probe(pctx, n.NodeInfo)
-			cancel()
-			if err != nil {
-				continue
-			}
+		pctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+		err = p.Probe(pctx, n.NodeInfo)
+		cancel()
+		if err != nil {
+			continue
 		}
 		if _, err := m.Client().MoveLeader(ctx, id); err != nil {
 			return fmt.Errorf("coordinator: move raft leader to %s: %w", n.ID, err)

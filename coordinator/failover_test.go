@@ -6,9 +6,12 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/stegocluster/stegocluster/internal/testenv"
+	"github.com/stegocluster/stegocluster/wire"
 )
 
-// deadSet is a Prober for tests: the nodes in it do not answer, and
+// deadSet is a ProbeFunc for tests: the nodes in it do not answer, and
 // those marked down are proven gone (ErrNodeDown).
 type deadSet struct {
 	mu   sync.Mutex
@@ -22,10 +25,13 @@ func (d *deadSet) set(id string, err error) {
 	d.dead[id] = err
 }
 
-func (d *deadSet) probe(_ context.Context, n NodeInfo) error {
+func (d *deadSet) probe(_ context.Context, n wire.NodeInfo) (int, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return d.dead[n.ID]
+	if err := d.dead[n.ID]; err != nil {
+		return 0, err
+	}
+	return 200, nil
 }
 
 var errNoAnswer = errors.New("no answer")
@@ -33,7 +39,7 @@ var errNoAnswer = errors.New("no answer")
 func fastCluster(t *testing.T) (*testCluster, *deadSet) {
 	t.Helper()
 	ds := &deadSet{dead: map[string]error{}}
-	c := newTestClusterWith(t, 3, func(cfg *Config) { cfg.Prober = ds.probe })
+	c := newTestClusterWith(t, 3, func(cfg *Config) { cfg.Probe = ds.probe })
 	return c, ds
 }
 
@@ -47,7 +53,7 @@ func TestFastFailoverBeatsLeaseExpiry(t *testing.T) {
 	ds.set(c.configs[old].Member.Name, ErrNodeDown)
 	c.crash(old)
 	var l int
-	waitFor(t, 5*time.Second, "a new leader", func() bool { l = c.leader(); return l >= 0 && l != old })
+	testenv.WaitFor(t, 5*time.Second, "a new leader", func() bool { l = c.leader(); return l >= 0 && l != old })
 	after := c.waitState(l, -1, 10*time.Second)
 	took := time.Since(start)
 	c.waitState(l, 2, 10*time.Second) // and the dead node is marked down
@@ -66,11 +72,11 @@ func TestSuspectedLeaderStepsDownAndIsFenced(t *testing.T) {
 	c, ds := fastCluster(t)
 	old := c.waitLeader(10 * time.Second)
 	c.waitState(old, 3, 10*time.Second)
-	stale := c.nodes[old].Elector.Leadership()
+	stale := c.nodes[old].elector.Leadership()
 	ds.set(c.configs[old].Member.Name, errNoAnswer)
 	var l int
-	waitFor(t, 5*time.Second, "another node to lead", func() bool { l = c.leader(); return l >= 0 && l != old })
-	if c.nodes[old].Elector.Leadership().IsLeader {
+	testenv.WaitFor(t, 5*time.Second, "another node to lead", func() bool { l = c.leader(); return l >= 0 && l != old })
+	if c.nodes[old].elector.Leadership().IsLeader {
 		t.Fatal("the deposed leader still believes it leads")
 	}
 	mustBeFenced(t, c.nodes[old], stale)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"strings"
 	"time"
@@ -11,7 +12,6 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/server/v3/embed"
 	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
 )
 
 // ErrNotReady is returned by StartMember when the member did not become
@@ -26,29 +26,26 @@ type MemberConfig struct {
 	ClientURL      string        // listen and advertise URL for clients, e.g. http://127.0.0.1:2379
 	InitialCluster string        // "n1=http://…:2380,n2=…"; empty: a one-member cluster of this node
 	ClusterToken   string        // distinguishes clusters started from the same config
-	ClusterState   string        // "new" (default) or "existing" to join a running cluster after member add
+	ClusterState   string        // "new", or "existing" to join a running cluster after member add
 	TickMs         uint          // raft heartbeat interval
 	ElectionMs     uint          // raft election timeout
 	ReadyTimeout   time.Duration // how long StartMember waits for the member to be ready
-	QuotaBytes     int64         // backend quota; 0 for the default below
+	QuotaBytes     int64         // backend quota
 }
 
-// DefaultQuotaBytes keeps etcd's database small: the cluster stores a
-// handful of small keys, history is compacted every minute.
-const DefaultQuotaBytes = 256 << 20
-
-// Member is a running embedded etcd member and a client connected to it.
-type Member struct {
+// member is a running embedded etcd member and a client connected to it.
+type member struct {
 	etcd   *embed.Etcd
 	client *clientv3.Client
 }
 
-// StartMember starts the embedded member and waits until it has joined
+// startMember starts the embedded member and waits until it has joined
 // the cluster and can serve, at most cfg.ReadyTimeout (or until ctx is
 // done). An existing data directory is reused, which is how a restarted
-// node rejoins. On failure everything started is stopped again.
-func StartMember(ctx context.Context, cfg MemberConfig) (*Member, error) {
-	ec, err := embedConfig(cfg)
+// node rejoins. On failure everything started is stopped again. etcd's
+// own logs go to log.
+func startMember(ctx context.Context, cfg MemberConfig, log *slog.Logger) (*member, error) {
+	ec, err := embedConfig(cfg, log)
 	if err != nil {
 		return nil, err
 	}
@@ -57,9 +54,6 @@ func StartMember(ctx context.Context, cfg MemberConfig) (*Member, error) {
 		return nil, fmt.Errorf("coordinator: start etcd member %s: %w", cfg.Name, err)
 	}
 	timeout := cfg.ReadyTimeout
-	if timeout <= 0 {
-		timeout = time.Minute
-	}
 	select {
 	case <-e.Server.ReadyNotify():
 	case err := <-e.Err():
@@ -83,10 +77,10 @@ func StartMember(ctx context.Context, cfg MemberConfig) (*Member, error) {
 		e.Close()
 		return nil, fmt.Errorf("coordinator: etcd client: %w", err)
 	}
-	return &Member{etcd: e, client: client}, nil
+	return &member{etcd: e, client: client}, nil
 }
 
-func embedConfig(cfg MemberConfig) (*embed.Config, error) {
+func embedConfig(cfg MemberConfig, log *slog.Logger) (*embed.Config, error) {
 	ec := embed.NewConfig()
 	ec.Name = cfg.Name
 	ec.Dir = cfg.DataDir
@@ -104,32 +98,15 @@ func embedConfig(cfg MemberConfig) (*embed.Config, error) {
 	if ec.InitialCluster == "" {
 		ec.InitialCluster = cfg.Name + "=" + cfg.PeerURL
 	}
-	if cfg.ClusterToken != "" {
-		ec.InitialClusterToken = cfg.ClusterToken
-	}
-	if cfg.ClusterState != "" {
-		ec.ClusterState = cfg.ClusterState
-	}
+	ec.InitialClusterToken = cfg.ClusterToken
+	ec.ClusterState = cfg.ClusterState
 	ec.TickMs, ec.ElectionMs = cfg.TickMs, cfg.ElectionMs
-	if ec.TickMs == 0 {
-		ec.TickMs = 50
-	}
-	if ec.ElectionMs == 0 {
-		ec.ElectionMs = 250
-	}
 	ec.PreVote = true
 	ec.AutoCompactionMode = "periodic"
 	ec.AutoCompactionRetention = "1m"
 	ec.QuotaBackendBytes = cfg.QuotaBytes
-	if ec.QuotaBackendBytes == 0 {
-		ec.QuotaBackendBytes = DefaultQuotaBytes
-	}
 	ec.Metrics = "basic"
-	lg, err := zap.NewProductionConfig().Build(zap.IncreaseLevel(zapcore.WarnLevel))
-	if err != nil {
-		return nil, fmt.Errorf("coordinator: logger: %w", err)
-	}
-	ec.ZapLoggerBuilder = embed.NewZapLoggerBuilder(lg.With(zap.String("member", cfg.Name)))
+	ec.ZapLoggerBuilder = embed.NewZapLoggerBuilder(newEtcdLogger(log, cfg.Name))
 	return ec, nil
 }
 
@@ -146,24 +123,24 @@ func listenURL(u *url.URL) *url.URL {
 }
 
 // Client is a client of this member. It is closed by Close.
-func (m *Member) Client() *clientv3.Client { return m.client }
+func (m *member) Client() *clientv3.Client { return m.client }
 
 // ID is this member's etcd member id.
-func (m *Member) ID() uint64 { return uint64(m.etcd.Server.MemberID()) }
+func (m *member) ID() uint64 { return uint64(m.etcd.Server.MemberID()) }
 
 // RaftLeaderID is the member id of the current raft leader (0 if none).
-func (m *Member) RaftLeaderID() uint64 { return uint64(m.etcd.Server.Leader()) }
+func (m *member) RaftLeaderID() uint64 { return uint64(m.etcd.Server.Leader()) }
 
 // RaftTerm is the current raft term as this member sees it.
-func (m *Member) RaftTerm() uint64 { return m.etcd.Server.Term() }
+func (m *member) RaftTerm() uint64 { return m.etcd.Server.Term() }
 
 // Err delivers fatal errors of the member's servers.
-func (m *Member) Err() <-chan error { return m.etcd.Err() }
+func (m *member) Err() <-chan error { return m.etcd.Err() }
 
 // Close closes the client and then the member. Callers must first stop
 // everything that uses the client (sessions, watches): embed's Close can
 // block while they are open.
-func (m *Member) Close() {
+func (m *member) Close() {
 	m.client.Close()
 	m.etcd.Close()
 }

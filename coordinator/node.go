@@ -2,121 +2,164 @@ package coordinator
 
 import (
 	"context"
-	"errors"
+	"fmt"
+	"log/slog"
+	"os"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/stegocluster/stegocluster/wire"
 )
 
-// Config is everything a node's coordination needs.
-type Config struct {
-	Member         MemberConfig
-	LeaseTTL       int           // election lease, seconds (1)
-	KeepAliveEvery time.Duration // election lease renewal (50 ms)
-	PublishEvery   time.Duration // leader's state refresh (1 s)
-	RegistryEvery  time.Duration // registry refresh (1 s)
-	RegistryTTL    int64         // registry lease, seconds (2)
-	// Fast failover (failover.go): followers probe the leader every
-	// ProbeEvery (50 ms) and revoke its lease after SuspectAfter (150 ms)
-	// without an answer once a probe proved it down (refused or reset),
-	// or after SuspectSlowAfter (400 ms) without an answer at all. Prober
-	// defaults to HTTP GET /healthz on the address in the leader's
-	// registry entry.
-	ProbeEvery          time.Duration
-	SuspectAfter        time.Duration
-	SuspectSlowAfter    time.Duration
-	Prober              Prober
-	DisableFastFailover bool
-	// OnDepose is called when this node deposed a silent leader.
-	OnDepose func(leaderID string, silentFor time.Duration)
-	// OnLeadership is called on every change of this node's leadership.
-	OnLeadership func(Leadership)
-}
-
-// Node runs a node's coordination: the etcd member, the election, the
-// registry entry, the state publisher and the state watcher.
+// Node is a stegocluster node's coordination, and its one public
+// surface: the embedded etcd member, the election, the registry entry,
+// the state publisher and watcher, the prober and failure detector, and
+// the node's fault switches. Its methods are safe for concurrent use.
 type Node struct {
-	Member    *Member
-	Elector   *Elector
-	Publisher *Publisher
-	Watcher   *StateWatcher
+	cfg       Config
+	log       *slog.Logger
+	member    *member
+	elector   *elector
+	publisher *publisher
+	watcher   *stateWatcher
+	prober    *prober
+	started   time.Time
+
+	paused   atomic.Bool // fault injection: Pause until Resume
+	resigned atomic.Bool // Resign: never campaign again
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	once   sync.Once
 }
 
-// Start starts the member (waiting for it to be ready, see StartMember)
-// and then the node's loops. info supplies the registry entry; it is
-// called from the registry's goroutine about once a second.
-func Start(ctx context.Context, cfg Config, info func() NodeInfo) (*Node, error) {
-	member, err := StartMember(ctx, cfg.Member)
+// Start starts the etcd member (waiting for it to be ready: see
+// MemberConfig.ReadyTimeout) and then the node's loops. Zero fields of
+// cfg take their value from DefaultConfig. The loops run until Close;
+// ctx only bounds the start.
+func Start(ctx context.Context, cfg Config) (*Node, error) {
+	cfg = cfg.withDefaults()
+	log := cfg.Logger.With("component", "coordinator")
+	member, err := startMember(ctx, cfg.Member, log)
 	if err != nil {
 		return nil, err
 	}
-	if cfg.PublishEvery <= 0 {
-		cfg.PublishEvery = time.Second
-	}
-	if cfg.RegistryEvery <= 0 {
-		cfg.RegistryEvery = time.Second
-	}
-	if cfg.RegistryTTL <= 0 {
-		cfg.RegistryTTL = 2
+	probe := cfg.Probe
+	if probe == nil {
+		probe = HTTPProbe(cfg.SuspectSlowAfter)
 	}
 	client := member.Client()
-	n := &Node{Member: member, Watcher: NewStateWatcher(client)}
-	n.Elector = NewElector(client, ElectorConfig{
-		NodeID:         cfg.Member.Name,
-		LeaseTTL:       cfg.LeaseTTL,
-		KeepAliveEvery: cfg.KeepAliveEvery,
-		OnChange: func(l Leadership) {
+	n := &Node{cfg: cfg, log: log, member: member, started: time.Now().UTC(),
+		watcher: &stateWatcher{client: client, log: log}, prober: newProber(probe)}
+	n.elector = newElector(client, electorConfig{
+		nodeID:         cfg.Member.Name,
+		leaseTTL:       time.Duration(cfg.LeaseTTL) * time.Second,
+		keepAliveEvery: cfg.KeepAliveEvery,
+		onChange: func(l Leadership) {
+			log.Info("leadership changed", "leader", l.IsLeader, "epoch", l.Epoch)
 			if l.IsLeader {
-				n.Publisher.Kick()
-			}
-			if cfg.OnLeadership != nil {
-				cfg.OnLeadership(l)
+				n.publisher.Kick()
 			}
 		},
-	})
-	n.Publisher = NewPublisher(member, n.Elector, cfg.Member.Name, cfg.PublishEvery)
-	registry := NewRegistry(client, cfg.RegistryTTL, cfg.RegistryEvery)
-	loops := []func(context.Context) error{
-		n.Elector.Run,
-		n.Publisher.Run,
-		n.Watcher.Run,
-		func(ctx context.Context) error { return registry.Run(ctx, info) },
-	}
-	if !cfg.DisableFastFailover {
-		if cfg.ProbeEvery <= 0 {
-			cfg.ProbeEvery = 50 * time.Millisecond
-		}
-		if cfg.SuspectAfter <= 0 {
-			cfg.SuspectAfter = 150 * time.Millisecond
-		}
-		if cfg.SuspectSlowAfter <= 0 {
-			cfg.SuspectSlowAfter = 400 * time.Millisecond
-		}
-		if cfg.Prober == nil {
-			cfg.Prober = HTTPProber(cfg.SuspectSlowAfter)
-		}
-		n.Publisher.Probe = cfg.Prober
-		d := NewFailureDetector(client, n.Elector, cfg.Prober, cfg.ProbeEvery, cfg.SuspectAfter, cfg.SuspectSlowAfter)
-		d.OnRevoke = cfg.OnDepose
-		loops = append(loops, d.Run)
+	}, log)
+	n.publisher = newPublisher(member, n.elector, n.prober, log, cfg.Member.Name, cfg.PublishEvery)
+	reg := &registry{client: client, log: log, ttl: int64(cfg.RegistryTTL), interval: cfg.RegistryEvery}
+	detector := newFailureDetector(client, n.elector, n.prober, log, cfg.ProbeEvery, cfg.SuspectAfter, cfg.SuspectSlowAfter)
+	loops := map[string]func(context.Context) error{
+		"election":         n.elector.Run,
+		"publisher":        n.publisher.Run,
+		"state watcher":    n.watcher.Run,
+		"failure detector": detector.Run,
+		"registry":         func(ctx context.Context) error { return reg.Run(ctx, n.info) },
+		"prober": func(ctx context.Context) error {
+			n.prober.sweep(ctx, cfg.SweepEvery, cfg.SweepTimeout, n.sweepTargets)
+			return nil
+		},
 	}
 
 	// The loops get a context of their own: Close, not the caller's ctx,
 	// ends them, so that shutdown happens in order.
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	n.cancel = cancel
-	for _, run := range loops {
+	for name, run := range loops {
 		n.wg.Add(1)
 		go func() {
 			defer n.wg.Done()
-			_ = run(runCtx)
+			if err := run(runCtx); err != nil {
+				log.Error("coordination loop stopped", "loop", name, "err", err)
+			}
 		}()
 	}
 	return n, nil
 }
+
+// info is this node's registry entry.
+func (n *Node) info() wire.NodeInfo {
+	info := wire.NodeInfo{
+		ID:        n.cfg.Member.Name,
+		IP:        n.cfg.AdvertiseIP,
+		HTTPPort:  n.cfg.HTTPPort,
+		RaftPort:  n.raftPort(),
+		Version:   n.cfg.Version,
+		StartedAt: n.started,
+		Paused:    n.Paused(),
+	}
+	if n.cfg.Metrics != nil {
+		info.NodeMetrics = n.cfg.Metrics()
+	}
+	return info
+}
+
+// sweepTargets are the nodes of the current state.
+func (n *Node) sweepTargets() []wire.NodeInfo {
+	st := n.State()
+	if st == nil {
+		return nil
+	}
+	out := make([]wire.NodeInfo, len(st.Nodes))
+	for i, s := range st.Nodes {
+		out[i] = s.NodeInfo
+	}
+	return out
+}
+
+// ID is the node's id (its etcd member name).
+func (n *Node) ID() string { return n.cfg.Member.Name }
+
+// Leadership is this node's own view of its role.
+func (n *Node) Leadership() Leadership { return n.elector.Leadership() }
+
+// LeadershipChanges counts the times this node won or lost leadership.
+func (n *Node) LeadershipChanges() uint64 { return n.elector.changeCount() }
+
+// State is the latest published cluster state, or nil before one.
+// Callers must not modify it.
+func (n *Node) State() *wire.ClusterState { return n.watcher.state.Current() }
+
+// Subscribe returns a channel that receives each new cluster state (only
+// the latest, if the reader falls behind) and a function to unsubscribe.
+func (n *Node) Subscribe() (<-chan *wire.ClusterState, func()) { return n.watcher.state.Subscribe() }
+
+// SubscribeProbes returns a channel that receives this node's latest
+// probe of every node's /healthz, keyed by node id, after each sweep
+// (Config.SweepEvery), and a function to unsubscribe. Every subscriber
+// shares the same probes; none run while nobody is subscribed.
+func (n *Node) SubscribeProbes() (<-chan map[string]wire.NodeProbe, func()) {
+	return n.prober.Subscribe()
+}
+
+// Ready returns nil when the etcd member serves linearizable reads (it
+// is part of a quorum).
+func (n *Node) Ready(ctx context.Context) error {
+	if _, err := n.member.Client().Get(ctx, StateKey); err != nil {
+		return fmt.Errorf("coordinator: linearizable read failed: %w", err)
+	}
+	return nil
+}
+
+// Err delivers fatal errors of the etcd member's servers.
+func (n *Node) Err() <-chan error { return n.member.Err() }
 
 // Close resigns leadership, removes the registry entry, stops every loop
 // and then the etcd member. It waits for all of it, or until ctx ends
@@ -135,16 +178,22 @@ func (n *Node) Close(ctx context.Context) error {
 		case <-ctx.Done():
 			err = ctx.Err()
 		}
-		n.Member.Close()
+		n.member.Close()
 	})
 	return err
 }
 
-// Healthy reports whether the member can serve a linearizable read.
-func (n *Node) Healthy(ctx context.Context) error {
-	_, err := n.Member.Client().Get(ctx, StateKey)
-	if err != nil {
-		return errors.Join(errors.New("coordinator: linearizable read failed"), err)
+// exit ends the process (Crash).
+func (n *Node) exit(code int) {
+	if n.cfg.Exit != nil {
+		n.cfg.Exit(code)
+		return
 	}
-	return nil
+	os.Exit(code)
+}
+
+// raftPort is the port of this member's peer URL.
+func (n *Node) raftPort() int {
+	_, port := hostPort(n.cfg.Member.PeerURL)
+	return port
 }

@@ -11,20 +11,23 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/stegocluster/stegocluster/wire"
 )
 
-// Prober checks whether a node is alive. It returns an error when the
+// ProbeFunc checks whether a node is alive by asking its /healthz. It
+// returns the HTTP status the node answered with, or an error when the
 // node cannot be reached in time; a node that answers in any way (even
 // 503: paused nodes resign by themselves) is alive. An error wrapping
 // ErrNodeDown says more: the node's process is gone.
-type Prober func(ctx context.Context, n NodeInfo) error
+type ProbeFunc func(ctx context.Context, n wire.NodeInfo) (status int, err error)
 
 // ErrNodeDown marks a probe failure that proves the node's process is
 // gone, as opposed to merely not answering (stopped, cut off, or slow
 // under load).
 var ErrNodeDown = errors.New("coordinator: node down")
 
-var errNoAddress = errors.New("coordinator: node has no probe address")
+var errNoAddress = errors.New("coordinator: node has no registered address")
 
 // closeProofWindow: a connection the node closes this soon after a
 // successful probe on it was closed by its dying process. (A server
@@ -32,56 +35,59 @@ var errNoAddress = errors.New("coordinator: node has no probe address")
 // timeout is minutes.)
 const closeProofWindow = time.Second
 
-// HTTPProber returns a Prober that GETs a node's /healthz over kept-alive
-// connections, dialling with dialTimeout. A failed probe is proof that
-// the node is down (ErrNodeDown) when its kernel answered for it that
-// nothing holds the port — the connection was refused or reset — or when
-// the node closed a connection shortly after a probe on it succeeded:
-// its process exited and the kernel closed its sockets. The second proof
-// matters in containers, where the address stops answering at all once
-// the process is gone, so no refusal ever comes. A stopped or overloaded
-// process keeps its connections open, and an unreachable one closes
-// nothing: neither is proof.
-func HTTPProber(dialTimeout time.Duration) Prober {
+// HTTPProbe returns a ProbeFunc that GETs a node's /healthz over
+// kept-alive connections, dialling with dialTimeout. A failed probe is
+// proof that the node is down (ErrNodeDown) when its kernel answered for
+// it that nothing holds the port — the connection was refused or reset —
+// or when the node closed a connection shortly after a probe on it
+// succeeded: its process exited and the kernel closed its sockets. The
+// second proof matters in containers, where the address stops answering
+// at all once the process is gone, so no refusal ever comes. A stopped or
+// overloaded process keeps its connections open, and an unreachable one
+// closes nothing: neither is proof.
+func HTTPProbe(dialTimeout time.Duration) ProbeFunc {
 	w := &closeWatch{lastOK: map[string]time.Time{}, closedAt: map[string]time.Time{}}
 	dialer := &net.Dialer{Timeout: dialTimeout}
-	client := &http.Client{Transport: &http.Transport{
-		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			c, err := dialer.DialContext(ctx, network, addr)
-			if err != nil {
-				return nil, err
-			}
-			return &watchedConn{Conn: c, addr: addr, watch: w}, nil
+	client := &http.Client{
+		Transport: &http.Transport{
+			DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+				c, err := dialer.DialContext(ctx, network, addr)
+				if err != nil {
+					return nil, err
+				}
+				return &watchedConn{Conn: c, addr: addr, watch: w}, nil
+			},
+			MaxIdleConnsPerHost: 2,
 		},
-		MaxIdleConnsPerHost: 2,
-	}}
-	return func(ctx context.Context, n NodeInfo) error {
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	return func(ctx context.Context, n wire.NodeInfo) (int, error) {
 		if n.IP == "" || n.HTTPPort == 0 {
-			return errNoAddress
+			return 0, errNoAddress
 		}
 		addr := net.JoinHostPort(n.IP, strconv.Itoa(n.HTTPPort))
 		if w.closedSoonAfterOK(addr) && w.closedWithin(addr, closeProofWindow) {
 			// Do not wait for a dial that a vanished address never
 			// answers: the close was the answer.
-			return fmt.Errorf("%w: %s closed our connection right after answering", ErrNodeDown, addr)
+			return 0, fmt.Errorf("%w: %s closed our connection right after answering", ErrNodeDown, addr)
 		}
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/healthz", nil)
 		if err != nil {
-			return err
+			return 0, fmt.Errorf("coordinator: probe request for %s: %w", addr, err)
 		}
 		resp, err := client.Do(req)
 		if err != nil {
 			if refusedOrReset(err) || w.closedSoonAfterOK(addr) {
-				return fmt.Errorf("%w: %w", ErrNodeDown, err)
+				return 0, fmt.Errorf("%w: %w", ErrNodeDown, err)
 			}
-			return err
+			return 0, err
 		}
 		// Read the (small) answer to the end so that the connection is
 		// kept alive: a closed one is what proves a dead process.
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 		resp.Body.Close()
 		w.ok(addr)
-		return nil
+		return resp.StatusCode, nil
 	}
 }
 

@@ -10,17 +10,19 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/stegocluster/stegocluster/wire"
 )
 
 // nodeAt returns the NodeInfo of a test server.
-func nodeAt(t *testing.T, url string) NodeInfo {
+func nodeAt(t *testing.T, url string) wire.NodeInfo {
 	t.Helper()
 	u, err := neturl.Parse(url)
 	if err != nil {
 		t.Fatal(err)
 	}
 	port, _ := strconv.Atoi(u.Port())
-	return NodeInfo{IP: u.Hostname(), HTTPPort: port}
+	return wire.NodeInfo{IP: u.Hostname(), HTTPPort: port}
 }
 
 // hangingServer answers /healthz until hang is set, then never answers.
@@ -41,10 +43,10 @@ func hangingServer(t *testing.T) (*httptest.Server, *atomic.Bool) {
 	return s, &hang
 }
 
-// HTTPProber tells a node whose process is gone from one that merely
+// HTTPProbe tells a node whose process is gone from one that merely
 // does not answer: only the first is ErrNodeDown. Each case probes a
 // live node once, injects the fault, and probes again.
-func TestHTTPProberProvesDownOnlyWhenTheProcessIsGone(t *testing.T) {
+func TestHTTPProbeProvesDownOnlyWhenTheProcessIsGone(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
 		fault    func(s *httptest.Server, hang *atomic.Bool)
@@ -64,15 +66,15 @@ func TestHTTPProberProvesDownOnlyWhenTheProcessIsGone(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			s, hang := hangingServer(t)
 			n := nodeAt(t, s.URL)
-			probe := HTTPProber(time.Second)
-			if err := probe(context.Background(), n); err != nil {
+			probe := HTTPProbe(time.Second)
+			if _, err := probe(context.Background(), n); err != nil {
 				t.Fatalf("probe of a live node: %v", err)
 			}
 			tc.fault(s, hang)
 			time.Sleep(20 * time.Millisecond) // let the client see a close
 			ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 			defer cancel()
-			err := probe(ctx, n)
+			_, err := probe(ctx, n)
 			if (err != nil) != tc.wantErr || errors.Is(err, ErrNodeDown) != tc.wantDown {
 				t.Fatalf("probe: %v (want error %v, down %v)", err, tc.wantErr, tc.wantDown)
 			}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/url"
 	"sort"
@@ -12,58 +13,30 @@ import (
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/stegocluster/stegocluster/wire"
 )
 
-// Node roles in the published state.
-const (
-	RoleLeader   = "Leader"
-	RoleFollower = "Follower"
-)
-
-// NodeStatus is one node in the published state: the registry entry (if
-// the node is alive) plus what the leader concluded about it.
-type NodeStatus struct {
-	NodeInfo
-	Role         string `json:"role"`
-	Healthy      bool   `json:"healthy"`
-	EtcdMemberID string `json:"etcd_member_id"`
-	RaftLeader   bool   `json:"raft_leader"` // this node's member leads etcd's raft
-}
-
-// ClusterState is what the leader publishes at StateKey.
-type ClusterState struct {
-	LeaderID   string       `json:"leader_id"`
-	Epoch      int64        `json:"epoch"` // the leader's election key create revision
-	Term       uint64       `json:"term"`  // etcd's raft term
-	RaftLeader string       `json:"raft_leader"`
-	UpdatedAt  time.Time    `json:"updated_at"`
-	Nodes      []NodeStatus `json:"nodes"`
-	// Revision is the etcd revision of the write; set by readers, not
-	// stored.
-	Revision int64 `json:"revision"`
-}
-
-// Publisher writes the cluster state while this node leads.
-type Publisher struct {
-	member   *Member
-	elector  *Elector
+// publisher writes the cluster state while this node leads.
+// It publishes at least every interval and whenever the registry
+// changes.
+type publisher struct {
+	member   *member
+	elector  *elector
+	prober   *prober // checks a member's node before raft leadership moves to it
+	log      *slog.Logger
 	nodeID   string
 	interval time.Duration
 	kick     chan struct{}
-	// Probe, if set, checks a member's node before raft leadership is
-	// moved to it (see moveRaftLeadership).
-	Probe Prober
 }
 
-// NewPublisher publishes at least every interval and whenever the
-// registry changes.
-func NewPublisher(m *Member, e *Elector, nodeID string, interval time.Duration) *Publisher {
-	return &Publisher{member: m, elector: e, nodeID: nodeID, interval: interval, kick: make(chan struct{}, 1)}
+func newPublisher(m *member, e *elector, p *prober, log *slog.Logger, nodeID string, interval time.Duration) *publisher {
+	return &publisher{member: m, elector: e, prober: p, log: log, nodeID: nodeID, interval: interval, kick: make(chan struct{}, 1)}
 }
 
 // Kick asks for a publication now (e.g. just after winning the
 // election) instead of at the next tick. It never blocks.
-func (p *Publisher) Kick() {
+func (p *publisher) Kick() {
 	select {
 	case p.kick <- struct{}{}:
 	default:
@@ -73,19 +46,14 @@ func (p *Publisher) Kick() {
 // Run publishes while this node is leader, until ctx ends (then it
 // returns nil). Failed writes are retried on the next tick; a fenced
 // write means leadership was lost and the elector will notice.
-func (p *Publisher) Run(ctx context.Context) error {
+func (p *publisher) Run(ctx context.Context) error {
 	client := p.member.Client()
 	watch := client.Watch(clientv3.WithRequireLeader(ctx), NodesPrefix, clientv3.WithPrefix())
 	ticker := time.NewTicker(p.interval)
 	defer ticker.Stop()
 	for {
 		if p.elector.Leadership().IsLeader {
-			if state, err := p.publish(ctx); err == nil {
-				// Keep etcd's raft leadership on another member (failover.go).
-				mctx, cancel := context.WithTimeout(ctx, p.interval)
-				_ = moveRaftLeadership(mctx, p.member, state, p.Probe)
-				cancel()
-			}
+			p.publishAndMove(ctx)
 		}
 		select {
 		case <-ctx.Done():
@@ -100,15 +68,35 @@ func (p *Publisher) Run(ctx context.Context) error {
 	}
 }
 
-// PublishOnce builds the state from the registry and etcd's member list
-// and writes it fenced. It returns ErrNotLeader or ErrFenced when this
-// node may not write.
-func (p *Publisher) PublishOnce(ctx context.Context) error {
-	_, err := p.publish(ctx)
-	return err
+// publishAndMove publishes the state and then keeps etcd's raft
+// leadership on another member (failover.go). Failures are logged: the
+// next tick tries again, and a fenced write means leadership was lost,
+// which the elector notices by itself.
+func (p *publisher) publishAndMove(ctx context.Context) {
+	state, err := p.publish(ctx)
+	switch {
+	case errors.Is(err, ErrNotLeader):
+		return
+	case errors.Is(err, ErrFenced):
+		p.log.Warn("publishing the cluster state was fenced off: leadership lost", "err", err)
+		return
+	case err != nil:
+		if ctx.Err() == nil {
+			p.log.Warn("publishing the cluster state failed; retrying on the next tick", "err", err)
+		}
+		return
+	}
+	mctx, cancel := context.WithTimeout(ctx, p.interval)
+	defer cancel()
+	if err := moveRaftLeadership(mctx, p.member, state, p.prober); err != nil && ctx.Err() == nil {
+		p.log.Warn("moving raft leadership off this member failed", "err", err)
+	}
 }
 
-func (p *Publisher) publish(ctx context.Context) (*ClusterState, error) {
+// publish builds the state from the registry and etcd's member list and
+// writes it fenced. It returns ErrNotLeader or ErrFenced when this node
+// may not write.
+func (p *publisher) publish(ctx context.Context) (*wire.ClusterState, error) {
 	l := p.elector.Leadership()
 	if !l.IsLeader {
 		return nil, ErrNotLeader
@@ -123,10 +111,13 @@ func (p *Publisher) publish(ctx context.Context) (*ClusterState, error) {
 	}
 	wctx, cancel := context.WithTimeout(ctx, p.interval)
 	defer cancel()
-	return state, p.elector.FencedPut(wctx, StateKey, string(b))
+	if err := p.elector.FencedTxn(wctx, nil, clientv3.OpPut(StateKey, string(b))); err != nil {
+		return nil, err
+	}
+	return state, nil
 }
 
-func (p *Publisher) build(ctx context.Context, l Leadership) (*ClusterState, error) {
+func (p *publisher) build(ctx context.Context, l Leadership) (*wire.ClusterState, error) {
 	client := p.member.Client()
 	rctx, cancel := context.WithTimeout(ctx, p.interval)
 	defer cancel()
@@ -138,12 +129,12 @@ func (p *Publisher) build(ctx context.Context, l Leadership) (*ClusterState, err
 	if err != nil {
 		return nil, err
 	}
-	byID := make(map[string]NodeInfo, len(nodes))
+	byID := make(map[string]wire.NodeInfo, len(nodes))
 	for _, n := range nodes {
 		byID[n.ID] = n
 	}
 	raftLeader := p.member.RaftLeaderID()
-	state := &ClusterState{
+	state := &wire.ClusterState{
 		LeaderID:  p.nodeID,
 		Epoch:     l.Epoch,
 		Term:      p.member.RaftTerm(),
@@ -158,20 +149,20 @@ func (p *Publisher) build(ctx context.Context, l Leadership) (*ClusterState, err
 		seen[name] = true
 		info, alive := byID[name]
 		if !alive {
-			info = NodeInfo{ID: name}
+			info = wire.NodeInfo{ID: name}
 			if len(m.PeerURLs) > 0 {
 				info.IP, info.RaftPort = hostPort(m.PeerURLs[0])
 			}
 		}
-		s := NodeStatus{
+		s := wire.NodeStatus{
 			NodeInfo:     info,
-			Role:         RoleFollower,
+			Role:         wire.RoleFollower,
 			Healthy:      alive && !info.Paused,
 			EtcdMemberID: strconv.FormatUint(m.ID, 16),
 			RaftLeader:   m.ID == raftLeader,
 		}
 		if name == p.nodeID {
-			s.Role = RoleLeader
+			s.Role = wire.RoleLeader
 		}
 		if s.RaftLeader {
 			state.RaftLeader = name
@@ -180,7 +171,7 @@ func (p *Publisher) build(ctx context.Context, l Leadership) (*ClusterState, err
 	}
 	for _, n := range nodes { // registered but not (yet) in the member list
 		if !seen[n.ID] {
-			state.Nodes = append(state.Nodes, NodeStatus{NodeInfo: n, Role: RoleFollower, Healthy: !n.Paused})
+			state.Nodes = append(state.Nodes, wire.NodeStatus{NodeInfo: n, Role: wire.RoleFollower, Healthy: !n.Paused})
 		}
 	}
 	sort.Slice(state.Nodes, func(i, j int) bool { return state.Nodes[i].ID < state.Nodes[j].ID })
@@ -204,7 +195,7 @@ func hostPort(raw string) (string, int) {
 var ErrNoState = errors.New("coordinator: no cluster state published yet")
 
 // ReadState reads the published state.
-func ReadState(ctx context.Context, client *clientv3.Client) (*ClusterState, error) {
+func ReadState(ctx context.Context, client *clientv3.Client) (*wire.ClusterState, error) {
 	resp, err := client.Get(ctx, StateKey)
 	if err != nil {
 		return nil, fmt.Errorf("coordinator: read state: %w", err)
@@ -215,8 +206,8 @@ func ReadState(ctx context.Context, client *clientv3.Client) (*ClusterState, err
 	return decodeState(resp.Kvs[0].Value, resp.Kvs[0].ModRevision)
 }
 
-func decodeState(b []byte, rev int64) (*ClusterState, error) {
-	var s ClusterState
+func decodeState(b []byte, rev int64) (*wire.ClusterState, error) {
+	var s wire.ClusterState
 	if err := json.Unmarshal(b, &s); err != nil {
 		return nil, fmt.Errorf("coordinator: decode state: %w", err)
 	}

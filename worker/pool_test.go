@@ -9,7 +9,7 @@ import (
 )
 
 func TestPoolRefusesWhenFullInsteadOfQueueingForever(t *testing.T) {
-	p := NewPool(2, 1, nil)
+	p := NewPool(2, 1)
 	release := make(chan struct{})
 	started := make(chan struct{}, 3)
 	var wg sync.WaitGroup
@@ -48,7 +48,7 @@ func TestPoolRefusesWhenFullInsteadOfQueueingForever(t *testing.T) {
 }
 
 func TestQueuedJobHonoursContext(t *testing.T) {
-	p := NewPool(1, 5, nil)
+	p := NewPool(1, 5)
 	release := make(chan struct{})
 	go p.Do(context.Background(), func(context.Context) error { <-release; return nil })
 	for p.InFlight() != 1 {
@@ -61,25 +61,5 @@ func TestQueuedJobHonoursContext(t *testing.T) {
 	close(release)
 	if !errors.Is(err, context.DeadlineExceeded) || ran {
 		t.Fatalf("queued job with expired context: err %v, ran %t", err, ran)
-	}
-}
-
-func TestPauseAndCrash(t *testing.T) {
-	var changes []bool
-	crashed := false
-	f := &Faults{Exit: func() { crashed = true }, OnChange: func(p bool) { changes = append(changes, p) }}
-	p := NewPool(1, 0, f)
-	f.Pause()
-	f.Pause() // no second notification
-	if err := p.Do(context.Background(), func(context.Context) error { return nil }); !errors.Is(err, ErrPaused) {
-		t.Fatalf("paused: %v", err)
-	}
-	f.Resume()
-	if err := p.Do(context.Background(), func(context.Context) error { return nil }); err != nil {
-		t.Fatalf("resumed: %v", err)
-	}
-	f.Crash()
-	if !crashed || len(changes) != 2 || !changes[0] || changes[1] {
-		t.Fatalf("crashed %t, changes %v", crashed, changes)
 	}
 }

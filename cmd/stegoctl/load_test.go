@@ -20,14 +20,24 @@ import (
 )
 
 // loadTestCluster is what api.New needs of coordination: a follower
-// with no published state.
+// with no published state that nobody pauses or crashes. Load only
+// calls the stego endpoints.
 type loadTestCluster struct{}
 
-func (loadTestCluster) State() *coordinator.ClusterState { return nil }
-func (loadTestCluster) Leadership() coordinator.Leadership {
-	return coordinator.Leadership{}
+func (loadTestCluster) State() *wire.ClusterState { return nil }
+func (loadTestCluster) Subscribe() (<-chan *wire.ClusterState, func()) {
+	return nil, func() {}
 }
-func (loadTestCluster) Ready(context.Context) error { return nil }
+func (loadTestCluster) SubscribeProbes() (<-chan map[string]wire.NodeProbe, func()) {
+	return nil, func() {}
+}
+func (loadTestCluster) Leadership() coordinator.Leadership { return coordinator.Leadership{} }
+func (loadTestCluster) LeadershipChanges() uint64          { return 0 }
+func (loadTestCluster) Ready(context.Context) error        { return nil }
+func (loadTestCluster) Pause()                             {}
+func (loadTestCluster) Resume()                            {}
+func (loadTestCluster) Paused() bool                       { return false }
+func (loadTestCluster) CrashSoon()                         {}
 
 // fault wraps a node's handler to misbehave; nil serves it as is.
 type fault func(next http.Handler) http.Handler
@@ -39,7 +49,7 @@ func startNodes(t *testing.T, n int, f fault) []string {
 	var urls []string
 	for i := range n {
 		s, err := api.New(api.Config{NodeID: fmt.Sprintf("n%d", i+1), Cluster: loadTestCluster{},
-			Pool: worker.NewPool(2, 64, nil), AdminToken: "t"})
+			Pool: worker.NewPool(2, 64), AdminToken: "t"})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -6,20 +6,22 @@ import (
 	"time"
 
 	"github.com/prometheus/procfs"
+
+	"github.com/stegocluster/stegocluster/wire"
 )
 
 // sysStats samples this process's and the host's CPU and memory once a
 // second from /proc, for the node registry.
 type sysStats struct {
-	mu                                  sync.Mutex
-	cpuPct, memPct, hostCPU, hostMemPct float64
-	rss                                 uint64
+	mu     sync.Mutex
+	latest wire.NodeMetrics // only the process and host fields are set
 }
 
-func (s *sysStats) snapshot() (cpuPct, memPct, hostCPU, hostMem float64, rss uint64) {
+// snapshot returns the latest sample.
+func (s *sysStats) snapshot() wire.NodeMetrics {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.cpuPct, s.memPct, s.hostCPU, s.hostMemPct, s.rss
+	return s.latest
 }
 
 // run samples until ctx ends. Where /proc is unreadable the figures stay
@@ -69,7 +71,7 @@ func (s *sysStats) run(ctx context.Context) {
 			lastBusy, lastTotal = busy, total
 		}
 		s.mu.Lock()
-		s.cpuPct, s.memPct, s.hostCPU, s.hostMemPct, s.rss = cpuPct, memPct, hostCPU, hostMem, rss
+		s.latest = wire.NodeMetrics{CPUPct: cpuPct, MemPct: memPct, HostCPUPct: hostCPU, HostMemPct: hostMem, RSSBytes: rss}
 		s.mu.Unlock()
 		select {
 		case <-ctx.Done():
