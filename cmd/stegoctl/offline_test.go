@@ -7,9 +7,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-)
 
-const smallCover = "../../../shared/covers/street-640x427.png"
+	"github.com/stegocluster/stegocluster/internal/testenv"
+)
 
 type result struct {
 	code           int
@@ -24,6 +24,7 @@ func stegoctl(t *testing.T, stdin string, args ...string) result {
 }
 
 func TestEmbedExtractRoundTrip(t *testing.T) {
+	smallCover := testenv.CoverPath(t, testenv.CoverSmallPNG)
 	dir := t.TempDir()
 	secretPath := filepath.Join(dir, "plan.txt")
 	secret := []byte(strings.Repeat("meet at the old mill at dawn\n", 50))
@@ -71,6 +72,7 @@ func TestEmbedExtractRoundTrip(t *testing.T) {
 }
 
 func TestEmbedFromStdinToBMP(t *testing.T) {
+	smallCover := testenv.CoverPath(t, testenv.CoverSmallPNG)
 	dir := t.TempDir()
 	out := filepath.Join(dir, "out.bmp")
 	r := stegoctl(t, "hello from stdin", "embed", "--cover", smallCover, "--secret", "-", "--name", "hello.txt", "-o", out)
@@ -88,6 +90,7 @@ func TestEmbedFromStdinToBMP(t *testing.T) {
 }
 
 func TestCapacityJSON(t *testing.T) {
+	smallCover := testenv.CoverPath(t, testenv.CoverSmallPNG)
 	r := stegoctl(t, "", "capacity", "--cover", smallCover, "--json")
 	if r.code != exitOK {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
@@ -103,6 +106,7 @@ func TestCapacityJSON(t *testing.T) {
 }
 
 func TestAnalyzeJSON(t *testing.T) {
+	smallCover := testenv.CoverPath(t, testenv.CoverSmallPNG)
 	r := stegoctl(t, "", "analyze", smallCover, "--json")
 	if r.code != exitOK {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
@@ -122,6 +126,7 @@ func TestAnalyzeJSON(t *testing.T) {
 }
 
 func TestExitCodes(t *testing.T) {
+	smallCover := testenv.CoverPath(t, testenv.CoverSmallPNG)
 	cases := []struct {
 		name string
 		args []string
