@@ -150,6 +150,43 @@ func (s *Server) coverFrom(f *form) (*stego.Image, bool, error) {
 	return img, true, err
 }
 
+// genericType is what clients declare for a file whose type they do not
+// know, and what http.DetectContentType says of binary data.
+const genericType = "application/octet-stream"
+
+// secretMeta is the file name and MIME type /api/embed stores with a
+// secret uploaded under filename with Content-Type declared. The name is
+// the base name (some browsers send a Windows path), its last 255 bytes
+// if longer. The type is the declared one unless that is missing or
+// generic, else the one the name's extension gives, else sniff's answer
+// (the type of the content), called only then. /api/capacity uses it
+// too, so its figure is for the same name and type that embed stores.
+func secretMeta(filename, declared string, sniff func() string) (name, mimeType string) {
+	name = filepath.Base(strings.ReplaceAll(filename, "\\", "/"))
+	if name == "." || name == "/" {
+		name = ""
+	}
+	if len(name) > 255 {
+		name = name[len(name)-255:]
+	}
+	mimeType = declared
+	if mimeType == "" || mimeType == genericType {
+		if t := mime.TypeByExtension(filepath.Ext(name)); t != "" {
+			mimeType = t
+		} else {
+			mimeType = sniff()
+		}
+	}
+	return name, mimeType
+}
+
+// uploadedSecret is the form's "file" as embed stores it.
+func uploadedSecret(f *form) stego.Secret {
+	data := f.files["file"]
+	name, mimeType := secretMeta(f.filenames["file"], f.types["file"], func() string { return http.DetectContentType(data) })
+	return stego.Secret{Name: name, MIME: mimeType, Data: data}
+}
+
 func (s *Server) embed(c *gin.Context) {
 	var resp gin.H
 	var png []byte
@@ -166,23 +203,8 @@ func (s *Server) embed(c *gin.Context) {
 		if err != nil {
 			return err
 		}
-		name := filepath.Base(strings.ReplaceAll(f.filenames["file"], "\\", "/"))
-		if name == "." || name == "/" {
-			name = ""
-		}
-		if len(name) > 255 {
-			name = name[len(name)-255:]
-		}
-		mimeType := f.types["file"]
-		if mimeType == "" || mimeType == "application/octet-stream" {
-			if t := mime.TypeByExtension(filepath.Ext(name)); t != "" {
-				mimeType = t
-			} else {
-				mimeType = http.DetectContentType(data)
-			}
-		}
 		opts := stego.Options{Password: f.fields["password"], Depth: depth}
-		secret := stego.Secret{Name: name, MIME: mimeType, Data: data}
+		secret := uploadedSecret(f)
 		out := cover
 		var stats stego.Stats
 		if own {
@@ -275,8 +297,23 @@ func (s *Server) extract(c *gin.Context) {
 	})
 }
 
+// capacityInfo is /api/capacity's answer. CapacityBytes is how many
+// bytes of data fit beside the name and MIME type embed would store:
+// those of the secret sent as "file", else of the "name" and "mime"
+// fields, else none, and then Assumes says so. Assumes also says when
+// the type embed would store depends on content the request did not
+// carry.
+type capacityInfo struct {
+	coverInfo
+	Name            string `json:"name,omitempty"`
+	MIME            string `json:"mime,omitempty"`
+	SecretSizeBytes *int   `json:"secret_size_bytes,omitempty"` // with "file" only
+	Fits            *bool  `json:"fits,omitempty"`              // with "file" only: whether embed takes it (compressed if need be)
+	Assumes         string `json:"assumes,omitempty"`
+}
+
 func (s *Server) capacity(c *gin.Context) {
-	var info coverInfo
+	var info capacityInfo
 	ok := s.run(c, func(_ context.Context, f *form) error {
 		depth, err := f.depth()
 		if err != nil {
@@ -286,9 +323,37 @@ func (s *Server) capacity(c *gin.Context) {
 		if err != nil {
 			return err
 		}
-		n, err := stego.Capacity(cover, stego.Options{Depth: depth})
-		info = coverInfo{Width: cover.Width(), Height: cover.Height(), Channels: cover.Channels(), LSBPerChannel: depth, CapacityBytes: n}
-		return err
+		opts := stego.Options{Depth: depth}
+		_, hasFile := f.files["file"]
+		_, hasName := f.fields["name"]
+		_, hasMIME := f.fields["mime"]
+		var secret stego.Secret
+		switch {
+		case hasFile:
+			secret = uploadedSecret(f)
+		case hasName || hasMIME:
+			secret.Name, secret.MIME = secretMeta(f.fields["name"], f.fields["mime"], func() string {
+				info.Assumes = fmt.Sprintf("the MIME type stored is %s, what embed detects in binary content when neither the declared type nor the name gives one (text would be stored as text/plain; charset=utf-8); send the file itself for the exact figure", genericType)
+				return genericType
+			})
+		default:
+			info.Assumes = "a secret with no file name and no MIME type; embed stores both beside the data and each costs its length in bytes, so send name and mime (or the file itself) for the figure that fits exactly"
+		}
+		n, err := stego.DataCapacity(cover, opts, secret.Name, secret.MIME)
+		if err != nil {
+			return err
+		}
+		info.coverInfo = coverInfo{Width: cover.Width(), Height: cover.Height(), Channels: cover.Channels(), LSBPerChannel: depth, CapacityBytes: n}
+		info.Name, info.MIME = secret.Name, secret.MIME
+		if hasFile {
+			fits, err := stego.Fits(cover, secret, opts)
+			if err != nil {
+				return err
+			}
+			size := len(secret.Data)
+			info.SecretSizeBytes, info.Fits = &size, &fits
+		}
+		return nil
 	})
 	if ok {
 		c.JSON(http.StatusOK, info)

@@ -206,14 +206,11 @@ func bodyCapacityBytes(samples, depth int) int {
 	return (samples - headerSamples) * depth / 8
 }
 
-// secretCapacity is the largest secret (data plus name plus MIME type)
-// that fits; this is what Capacity reports.
+// secretCapacity is the room for a secret's data, name and MIME type
+// together: the body less its tag and two length bytes. It is negative
+// when the cover cannot hold even an empty secret.
 func secretCapacity(samples, depth int) int {
-	c := bodyCapacityBytes(samples, depth) - tagSize - metaFixedSize
-	if c < 0 {
-		return 0
-	}
-	return c
+	return bodyCapacityBytes(samples, depth) - tagSize - metaFixedSize
 }
 
 // chooseK picks the largest Hamming parameter whose blocks still fit:

@@ -30,14 +30,28 @@ var (
 )
 
 // CapacityError reports a secret that does not fit. It matches
-// ErrTooLarge under errors.Is.
+// ErrTooLarge under errors.Is. Its counts are of data bytes, the unit of
+// DataCapacity: the name and MIME type are stored beside the data and
+// have already been taken off Available, so a secret that DataCapacity
+// said fits never sees this error, and one byte more reports Needed =
+// Available + 1.
 type CapacityError struct {
-	Needed    int // bytes the secret needs, its name and MIME type included
-	Available int // bytes the cover offers under these options
+	// Needed is the size of the secret's data (data that compresses to
+	// Available or less is stored compressed and fits). Needed −
+	// Available is how many bytes too many the secret has.
+	Needed int
+	// Available is DataCapacity for the secret's name and MIME type: the
+	// data bytes the cover holds beside them under these options.
+	Available int
+	// Metadata is the bytes the name and MIME type take.
+	Metadata int
 }
 
 func (e *CapacityError) Error() string {
-	return fmt.Sprintf("stego: secret too large for cover: needs %d bytes, cover holds %d", e.Needed, e.Available)
+	if e.Metadata == 0 {
+		return fmt.Sprintf("stego: secret too large for cover: needs %d bytes, cover holds %d", e.Needed, e.Available)
+	}
+	return fmt.Sprintf("stego: secret too large for cover: needs %d bytes, cover holds %d beside the %d bytes of its name and MIME type", e.Needed, e.Available, e.Metadata)
 }
 
 // Is makes errors.Is(err, ErrTooLarge) true.

@@ -3,6 +3,7 @@ package stego
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"math"
 )
@@ -84,7 +85,7 @@ func (s Secret) Size() int { return len(s.Data) + len(s.Name) + len(s.MIME) }
 
 // Stats describes an embedding.
 type Stats struct {
-	Capacity       int     // Capacity of the cover under these options
+	Capacity       int     // Capacity of the cover under these options (data, name and MIME type together)
 	PayloadBytes   int     // sealed bytes in the image: header, metadata, data, tags
 	Compressed     bool    // the data was stored compressed
 	MatrixK        int     // Hamming parameter chosen (1 means no matrix coding)
@@ -95,25 +96,9 @@ type Stats struct {
 	Mode           Mode
 }
 
-// Capacity returns the largest Secret.Size() that Embed accepts for this
-// cover and these options: a secret of exactly this size embeds, one byte
-// more fails with ErrTooLarge. Compressible data may fit beyond it, since
-// it is stored compressed; incompressible data never does. The password
-// does not change capacity.
-func Capacity(cover *Image, opts Options) (int, error) {
-	d, err := opts.depth()
-	if err != nil {
-		return 0, err
-	}
-	if opts.Mode != ModeKeyed && opts.Mode != ModeSequential {
-		return 0, fmt.Errorf("%w: mode %d", ErrInvalidOptions, opts.Mode)
-	}
-	return secretCapacity(cover.r.dataSamples(), d), nil
-}
-
 // Embed hides secret in a copy of cover and returns the copy; cover is
-// not modified. A secret over capacity gives a *CapacityError (matching
-// ErrTooLarge). Embed uses up to GOMAXPROCS goroutines; if ctx is
+// not modified. A secret whose data is over DataCapacity for its name and
+// MIME type gives a *CapacityError (matching ErrTooLarge). Embed uses up to GOMAXPROCS goroutines; if ctx is
 // cancelled it stops promptly and returns ctx.Err(), with every goroutine
 // finished.
 func Embed(ctx context.Context, cover *Image, secret Secret, opts Options) (*Image, Stats, error) {
@@ -139,25 +124,26 @@ func EmbedInPlace(ctx context.Context, cover *Image, secret Secret, opts Options
 	if err != nil {
 		return Stats{}, err
 	}
-	capacity, err := Capacity(cover, opts)
+	room, err := DataCapacity(cover, opts, secret.Name, secret.MIME)
+	var short *CapacityError
+	if errors.As(err, &short) {
+		short.Needed += len(secret.Data) // the name and MIME type alone were over
+		return Stats{}, short
+	}
 	if err != nil {
 		return Stats{}, err
 	}
-	if len(secret.Name) > maxMetaField || len(secret.MIME) > maxMetaField {
-		return Stats{}, fmt.Errorf("%w: file name and MIME type must be at most %d bytes", ErrInvalidOptions, maxMetaField)
-	}
+	meta := len(secret.Name) + len(secret.MIME)
 	data, compressed := secret.Data, false
 	if !opts.DisableCompression {
-		data, compressed = deflate(secret.Data, capacity-len(secret.Name)-len(secret.MIME))
-	}
-	if len(secret.Data) > math.MaxUint32 {
-		return Stats{}, &CapacityError{Needed: secret.Size(), Available: capacity}
+		data, compressed = deflate(secret.Data, room)
 	}
 	samples := cover.r.dataSamples()
-	stored := len(data) + len(secret.Name) + len(secret.MIME)
-	bodyLen := metaFixedSize + stored + tagSize
-	if stored > capacity || bodyLen > bodyCapacityBytes(samples, d) {
-		return Stats{}, &CapacityError{Needed: stored, Available: capacity}
+	bodyLen := metaFixedSize + meta + len(data) + tagSize
+	// The body test restates the room test in the container's terms, as a
+	// guard on the sealed body's size should the two ever disagree.
+	if len(data) > room || bodyLen > bodyCapacityBytes(samples, d) || len(secret.Data) > math.MaxUint32 {
+		return Stats{}, &CapacityError{Needed: len(data), Available: room, Metadata: meta}
 	}
 	k := 1
 	if opts.Mode == ModeKeyed {
@@ -198,7 +184,7 @@ func EmbedInPlace(ctx context.Context, cover *Image, secret Secret, opts Options
 		return Stats{}, err
 	}
 	return Stats{
-		Capacity:       capacity,
+		Capacity:       room + meta,
 		PayloadBytes:   headerSize + bodyLen,
 		Compressed:     compressed,
 		MatrixK:        k,

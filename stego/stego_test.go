@@ -151,8 +151,12 @@ func TestCapacityIsExact(t *testing.T) {
 								if capacity != want {
 									t.Fatalf("Capacity = %d, want %d", capacity, want)
 								}
+								room, err := DataCapacity(cover, opts, meta.Name, meta.MIME)
+								if err != nil || room != capacity-len(meta.Name)-len(meta.MIME) {
+									t.Fatalf("DataCapacity = %d, %v; want Capacity %d less the name and MIME type", room, err, capacity)
+								}
 								fit := meta
-								fit.Data = randomBytes(capacity-len(meta.Name)-len(meta.MIME), 3)
+								fit.Data = randomBytes(room, 3)
 								out, _, err := Embed(ctx, cover, fit, opts)
 								if err != nil {
 									t.Fatalf("secret of exactly capacity: %v", err)
@@ -168,8 +172,8 @@ func TestCapacityIsExact(t *testing.T) {
 								if !errors.Is(err, ErrTooLarge) || !errors.As(err, &ce) {
 									t.Fatalf("one byte over capacity: err = %v, want ErrTooLarge", err)
 								}
-								if ce.Needed != capacity+1 || ce.Available != capacity {
-									t.Fatalf("CapacityError = %+v, want needed %d available %d", ce, capacity+1, capacity)
+								if ce.Needed != room+1 || ce.Available != room || ce.Metadata != len(meta.Name)+len(meta.MIME) {
+									t.Fatalf("CapacityError = %+v, want needed %d available %d", ce, room+1, room)
 								}
 							})
 						}
@@ -281,8 +285,8 @@ func TestInvalidOptions(t *testing.T) {
 func TestTinyCover(t *testing.T) {
 	ctx := context.Background()
 	cover := &Image{r: noiseRaster(4, 4, 1, false, false, 1)}
-	if c, _ := Capacity(cover, Options{}); c != 0 {
-		t.Fatalf("capacity of a 16-sample cover = %d, want 0", c)
+	if c, err := Capacity(cover, Options{}); c != 0 || !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("capacity of a 16-sample cover = %d, %v; want 0 and ErrTooLarge (not even an empty secret fits)", c, err)
 	}
 	if _, _, err := Embed(ctx, cover, Secret{}, Options{}); !errors.Is(err, ErrTooLarge) {
 		t.Fatalf("embed into a 16-sample cover: %v, want ErrTooLarge", err)

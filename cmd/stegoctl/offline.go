@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -150,13 +151,8 @@ func runEmbed(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("read secret: %w", err)
 	}
-	secret := stego.Secret{Name: *name, MIME: *mimeType, Data: data}
-	if secret.Name == "" && *secretPath != "-" {
-		secret.Name = filepath.Base(*secretPath)
-	}
-	if secret.MIME == "" {
-		secret.MIME = detectMIME(secret.Name, data)
-	}
+	secret := stego.Secret{Data: data}
+	secret.Name, secret.MIME = secretMeta(*name, *mimeType, *secretPath, func() string { return http.DetectContentType(data) })
 	opts := stego.Options{Password: password, Depth: *depth, Mode: mode, DisableCompression: *noCompress}
 	stats, err := stego.EmbedInPlace(context.Background(), img, secret, opts)
 	if err != nil {
@@ -191,12 +187,22 @@ func outputFormat(flagValue, out string) (stego.Format, error) {
 	return "", fmt.Errorf("%w: --format %q (want png or bmp)", errUsage, flagValue)
 }
 
-// detectMIME guesses the type from the extension, else the content.
-func detectMIME(name string, data []byte) string {
-	if t := mime.TypeByExtension(filepath.Ext(name)); t != "" {
-		return t
+// secretMeta is the file name and MIME type embed stores: --name, else
+// the secret file's base name (none for standard input); --mime, else the
+// type of the name's extension, else sniff's answer (the type of the
+// content), called only then. capacity uses it too, so its figure is for
+// the name and type embed stores.
+func secretMeta(nameFlag, mimeFlag, secretPath string, sniff func() string) (name, mimeType string) {
+	name, mimeType = nameFlag, mimeFlag
+	if name == "" && secretPath != "" && secretPath != "-" {
+		name = filepath.Base(secretPath)
 	}
-	return http.DetectContentType(data)
+	if mimeType == "" {
+		if mimeType = mime.TypeByExtension(filepath.Ext(name)); mimeType == "" {
+			mimeType = sniff()
+		}
+	}
+	return name, mimeType
 }
 
 func runExtract(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
@@ -250,23 +256,36 @@ func safeFileName(name string) string {
 	return name
 }
 
+// capacityReport is capacity's answer. CapacityBytes is how many bytes of
+// data fit beside the name and MIME type embed would store (those of
+// --secret, --name and --mime, else none); Assumes says what the figure
+// assumes when the flags leave something open.
 type capacityReport struct {
-	Width         int    `json:"width"`
-	Height        int    `json:"height"`
-	Channels      int    `json:"channels"`
-	LSBPerChannel int    `json:"lsb_per_channel"`
-	CapacityBytes int    `json:"capacity_bytes"`
-	Format        string `json:"format"`
+	Width           int    `json:"width"`
+	Height          int    `json:"height"`
+	Channels        int    `json:"channels"`
+	LSBPerChannel   int    `json:"lsb_per_channel"`
+	CapacityBytes   int    `json:"capacity_bytes"`
+	Format          string `json:"format"`
+	Name            string `json:"name,omitempty"`
+	MIME            string `json:"mime,omitempty"`
+	SecretSizeBytes *int   `json:"secret_size_bytes,omitempty"` // with --secret only
+	Fits            *bool  `json:"fits,omitempty"`              // with --secret only: whether embed takes it (compressed if need be)
+	Assumes         string `json:"assumes,omitempty"`
 }
 
 func runCapacity(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := newFlagSet("capacity", "--cover IMAGE [flags]", `  stegoctl capacity --cover photo.png
+	fs := newFlagSet("capacity", "--cover IMAGE [flags]", `  stegoctl capacity --cover photo.png --name notes.pdf
+  stegoctl capacity --cover photo.png --secret notes.pdf   # also says whether it fits
   stegoctl capacity --cover photo.png --depth 2 --json
 `, stderr)
 	var (
-		cover  = fs.String("cover", "", "cover image; - for stdin")
-		depth  = fs.Int("depth", 1, "low bits per channel, 1-4")
-		asJSON = fs.Bool("json", false, "print JSON")
+		cover      = fs.String("cover", "", "cover image; - for stdin")
+		depth      = fs.Int("depth", 1, "low bits per channel, 1-4")
+		asJSON     = fs.Bool("json", false, "print JSON")
+		secretPath = fs.String("secret", "", "the file to hide: the figure is for its name and type, and the answer says whether it fits")
+		name       = fs.String("name", "", "file name embed will store (default: the secret's base name); it costs its length")
+		mimeType   = fs.String("mime", "", "MIME type embed will store (default: from the name or content); it costs its length")
 	)
 	if err := parse(fs, args); err != nil {
 		return err
@@ -277,18 +296,73 @@ func runCapacity(args []string, stdin io.Reader, stdout, stderr io.Writer) error
 	if *cover == "" {
 		return fmt.Errorf("%w: --cover is required", errUsage)
 	}
+	if *cover == "-" && *secretPath == "-" {
+		return fmt.Errorf("%w: only one of --cover and --secret can be standard input", errUsage)
+	}
 	img, err := decodeImageFile(*cover, stdin)
 	if err != nil {
 		return err
 	}
-	capacity, err := stego.Capacity(img, stego.Options{Depth: *depth})
-	if err != nil {
-		return fmt.Errorf("%w: %v", errUsage, err)
+	r := capacityReport{Width: img.Width(), Height: img.Height(), Channels: img.Channels(), LSBPerChannel: *depth, Format: img.SourceFormat}
+	var secret stego.Secret
+	switch {
+	case *secretPath != "":
+		if secret.Data, err = readInput(*secretPath, stdin); err != nil {
+			return fmt.Errorf("read secret: %w", err)
+		}
+		secret.Name, secret.MIME = secretMeta(*name, *mimeType, *secretPath, func() string { return http.DetectContentType(secret.Data) })
+	case *name != "" || *mimeType != "":
+		secret.Name, secret.MIME = secretMeta(*name, *mimeType, "", func() string {
+			r.Assumes = "the MIME type stored is application/octet-stream, what embed detects in binary content when the name gives no type (text would be stored as text/plain; charset=utf-8); pass --mime or --secret for the exact figure"
+			return "application/octet-stream"
+		})
+	default:
+		r.Assumes = "a secret with no file name and no MIME type; embed stores both beside the data and each costs its length in bytes, so pass --name (and --mime) or --secret for the figure that fits exactly"
 	}
-	r := capacityReport{Width: img.Width(), Height: img.Height(), Channels: img.Channels(), LSBPerChannel: *depth, CapacityBytes: capacity, Format: img.SourceFormat}
+	opts := stego.Options{Depth: *depth}
+	capacity, err := stego.DataCapacity(img, opts, secret.Name, secret.MIME)
+	switch {
+	case errors.Is(err, stego.ErrInvalidOptions):
+		return fmt.Errorf("%w: %v", errUsage, err)
+	case err != nil:
+		return err
+	}
+	r.CapacityBytes, r.Name, r.MIME = capacity, secret.Name, secret.MIME
+	if *secretPath != "" {
+		fits, err := stego.Fits(img, secret, opts)
+		if err != nil {
+			return err
+		}
+		size := len(secret.Data)
+		r.SecretSizeBytes, r.Fits = &size, &fits
+	}
 	if *asJSON {
 		return json.NewEncoder(stdout).Encode(r)
 	}
-	fmt.Fprintf(stdout, "%d bytes (%dx%d, %d channels, %d bits per channel)\n", capacity, r.Width, r.Height, r.Channels, r.LSBPerChannel)
-	return nil
+	return printCapacity(stdout, r)
+}
+
+// printCapacity writes the human form of a capacity report.
+func printCapacity(w io.Writer, r capacityReport) error {
+	var b strings.Builder
+	what := ""
+	if r.Name != "" || r.MIME != "" {
+		what = fmt.Sprintf(" for %q (%s)", r.Name, r.MIME)
+	}
+	fmt.Fprintf(&b, "%d bytes%s (%dx%d, %d channels, %d bits per channel)\n", r.CapacityBytes, what, r.Width, r.Height, r.Channels, r.LSBPerChannel)
+	if r.Fits != nil {
+		verdict := "fits"
+		switch {
+		case !*r.Fits:
+			verdict = fmt.Sprintf("does not fit: %d bytes over", *r.SecretSizeBytes-r.CapacityBytes)
+		case *r.SecretSizeBytes > r.CapacityBytes:
+			verdict = "fits once compressed"
+		}
+		fmt.Fprintf(&b, "secret: %d bytes, %s\n", *r.SecretSizeBytes, verdict)
+	}
+	if r.Assumes != "" {
+		fmt.Fprintf(&b, "assumes %s\n", r.Assumes)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
 }

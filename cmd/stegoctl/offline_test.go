@@ -3,8 +3,11 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -152,4 +155,109 @@ func TestExitCodes(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestCapacityIsWhatEmbedTakes: capacity's figure for a secret's name
+// (and type) is exactly what embed takes with that name: a file of that
+// many random bytes embeds, one byte more fails saying by how much.
+func TestCapacityIsWhatEmbedTakes(t *testing.T) {
+	smallCover := testenv.CoverPath(t, testenv.CoverSmallPNG)
+	cases := []struct {
+		name  string
+		file  string   // the secret's file name
+		flags []string // given to both capacity and embed
+		depth string
+	}{
+		{"name", "cap.bin", nil, "1"},
+		{"name at depth 2", "cap.bin", nil, "2"},
+		{"name and type", "cap.bin", []string{"--mime", "application/x-stego-test"}, "1"},
+		{"stored name", "cap.bin", []string{"--name", "a-longer-stored-name.pdf"}, "1"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			secretPath := filepath.Join(dir, tc.file)
+			// Ask with the name alone first (the flags, else the file's
+			// name), as a user deciding what to send would.
+			nameFlags := tc.flags
+			if !slices.Contains(tc.flags, "--name") {
+				nameFlags = append([]string{"--name", tc.file}, tc.flags...)
+			}
+			r := stegoctl(t, "", append([]string{"capacity", "--cover", smallCover, "--depth", tc.depth, "--json"}, nameFlags...)...)
+			var rep capacityReport
+			// (Whether .bin has a type depends on the system's MIME table;
+			// either way random bytes are stored as application/octet-stream.)
+			if r.code != exitOK || json.Unmarshal([]byte(r.stdout), &rep) != nil {
+				t.Fatalf("capacity: exit %d, %q, %s", r.code, r.stdout, r.stderr)
+			}
+			n := rep.CapacityBytes
+
+			for _, size := range []int{n, n + 1} {
+				if err := os.WriteFile(secretPath, randomBytes(size), 0o600); err != nil {
+					t.Fatal(err)
+				}
+				// capacity --secret agrees and says whether it fits.
+				r = stegoctl(t, "", append([]string{"capacity", "--cover", smallCover, "--depth", tc.depth, "--json", "--secret", secretPath}, tc.flags...)...)
+				var withFile capacityReport
+				if r.code != exitOK || json.Unmarshal([]byte(r.stdout), &withFile) != nil ||
+					withFile.CapacityBytes != n || withFile.Fits == nil || *withFile.Fits != (size == n) {
+					t.Fatalf("capacity --secret of %d bytes: exit %d, %q, %s", size, r.code, r.stdout, r.stderr)
+				}
+				r = stegoctl(t, "", append([]string{"embed", "--cover", smallCover, "--depth", tc.depth, "--secret", secretPath, "-o", filepath.Join(dir, "out.png")}, tc.flags...)...)
+				switch {
+				case size == n && r.code != exitOK:
+					t.Fatalf("embed of exactly %d bytes: exit %d, %s", n, r.code, r.stderr)
+				case size > n && (r.code != exitFail || !strings.Contains(r.stderr, fmt.Sprintf("needs %d bytes, cover holds %d", n+1, n))):
+					t.Fatalf("embed of %d bytes: exit %d, %q; want a failure needing %d of %d", size, r.code, r.stderr, n+1, n)
+				}
+			}
+		})
+	}
+}
+
+// TestCapacitySaysWhatItAssumes: without a name the figure is for none,
+// and the human output says so; with the secret it says whether it fits.
+func TestCapacitySaysWhatItAssumes(t *testing.T) {
+	smallCover := testenv.CoverPath(t, testenv.CoverSmallPNG)
+	secretPath := filepath.Join(t.TempDir(), "big.bin")
+	if err := os.WriteFile(secretPath, randomBytes(200000), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name    string
+		args    []string
+		want    []string
+		assumes bool // an "assumes" line is printed
+	}{
+		{"nothing", nil, []string{"102177 bytes (640x426", "assumes a secret with no file name"}, true},
+		{"untyped name", []string{"--name", "notes"}, []string{`102148 bytes for "notes" (application/octet-stream)`, "assumes the MIME type"}, true},
+		{"typed name", []string{"--name", "notes.json"}, []string{`102151 bytes for "notes.json" (application/json)`}, false},
+		{"secret", []string{"--secret", secretPath}, []string{`for "big.bin"`, "secret: 200000 bytes, does not fit"}, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := stegoctl(t, "", append([]string{"capacity", "--cover", smallCover}, tc.args...)...)
+			if r.code != exitOK {
+				t.Fatalf("exit %d: %s", r.code, r.stderr)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(r.stdout, w) {
+					t.Errorf("output %q lacks %q", r.stdout, w)
+				}
+			}
+			if got := strings.Contains(r.stdout, "\nassumes "); got != tc.assumes {
+				t.Errorf("output %q: assumes line present = %t, want %t", r.stdout, got, tc.assumes)
+			}
+		})
+	}
+}
+
+// randomBytes is incompressible, so it cannot fit by compressing.
+func randomBytes(n int) []byte {
+	b := make([]byte, n)
+	rng := rand.New(rand.NewPCG(uint64(n), 7))
+	for i := range b {
+		b[i] = byte(rng.Uint32())
+	}
+	return b
 }

@@ -26,7 +26,7 @@ export function stegoName(coverFile, secretFile) {
 }
 
 export function initHide() {
-  const state = { secretFile: null, coverFile: null, capSeq: 0, capInfo: null, defaultCover: null };
+  const state = { secretFile: null, coverFile: null, capSeq: 0, capInfo: null, capKey: "", defaultCover: null };
   const status = $("hide-status");
 
   const secretZone = dropzone($("hide-file-drop"), $("hide-file"), $("hide-file-name"), (f) => {
@@ -77,16 +77,23 @@ export function initHide() {
 
   /**
    * refreshCapacity asks the cluster how much the cover holds at the
-   * chosen depth (again only when cover or depth changed) and shows how
-   * full the secret makes it and what that means for detection.
+   * chosen depth for the chosen secret's name and type (again only when
+   * cover, depth or those changed: embed stores the name and type beside
+   * the data, and they cost their length) and shows how full the secret
+   * makes it and what that means for detection.
    */
   async function refreshCapacity(refetch = false) {
     const seq = ++state.capSeq;
     const depth = $("hide-depth").value;
-    if (refetch || !state.capInfo) {
+    const file = secret();
+    const key = file ? `${file.name}\u0000${file.type}` : "";
+    if (refetch || !state.capInfo || key !== state.capKey) {
       $("cap-figure").textContent = "…";
       try {
-        state.capInfo = await postJSON("/api/capacity", { cover: state.coverFile, depth });
+        // The same name and type the browser sends with the file to embed.
+        const meta = file ? { name: file.name, mime: file.type } : {};
+        state.capInfo = await postJSON("/api/capacity", { cover: state.coverFile, depth, ...meta });
+        state.capKey = key;
       } catch (err) {
         if (seq !== state.capSeq) return;
         state.capInfo = null;
@@ -97,7 +104,7 @@ export function initHide() {
       }
     }
     if (seq !== state.capSeq) return;
-    showCapacity(state.capInfo, secret());
+    showCapacity(state.capInfo, file);
   }
 
   function showCapacity(info, file) {

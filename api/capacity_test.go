@@ -1,0 +1,122 @@
+package api
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+)
+
+// TestCapacityIsWhatEmbedTakes asks /api/capacity in each way it can be
+// asked, then embeds a secret of exactly the figure (200) and of one byte
+// more (413 saying by how much), through the real handler stack. noise is
+// incompressible, so the extra byte cannot hide in compression.
+func TestCapacityIsWhatEmbedTakes(t *testing.T) {
+	s, _ := newTestServer(t, nil)
+	cover := smallPNG(t, 200, 150)
+	cases := []struct {
+		name     string
+		ask      []part // besides depth and cover
+		file     string // the name embed uploads the secret under
+		own      bool   // send the small cover instead of the built-in one
+		depth    string
+		assumes  string // a word Assumes must contain; "-" for no Assumes; "" when the system's MIME table decides (.bin)
+		wantMIME string
+	}{
+		{"name field", []part{{"name", "", []byte("cap.bin")}}, "cap.bin", false, "1", "", "application/octet-stream"},
+		{"name and declared type", []part{{"name", "", []byte("cap.bin")}, {"mime", "", []byte("application/octet-stream")}}, "cap.bin", false, "1", "", "application/octet-stream"},
+		{"name with a typed extension", []part{{"name", "", []byte("photo.png")}}, "photo.png", false, "1", "-", "image/png"},
+		{"name on own cover at depth 3", []part{{"name", "", []byte("cap.bin")}}, "cap.bin", true, "3", "", "application/octet-stream"},
+		{"path as a name", []part{{"name", "", []byte(`C:\Users\me\cap.bin`)}}, `C:\Users\me\cap.bin`, false, "1", "", "application/octet-stream"},
+		{"untyped name", []part{{"name", "", []byte("cap")}}, "cap", false, "1", "MIME", genericType},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			extra := []part{{"depth", "", []byte(tc.depth)}}
+			if tc.own {
+				extra = append(extra, part{"cover", "c.png", cover})
+			}
+			rec := post(t, s, "/api/capacity", nil, append(tc.ask, extra...)...)
+			got := decodeJSON(t, rec)
+			if rec.Code != http.StatusOK {
+				t.Fatalf("capacity: %d %v", rec.Code, got)
+			}
+			assumes, _ := got["assumes"].(string)
+			switch tc.assumes {
+			case "":
+			case "-":
+				if assumes != "" {
+					t.Errorf("assumes = %q, want none", assumes)
+				}
+			default:
+				if !strings.Contains(assumes, tc.assumes) {
+					t.Errorf("assumes = %q, want it to mention %q", assumes, tc.assumes)
+				}
+			}
+			if got["mime"] != tc.wantMIME {
+				t.Errorf("mime = %v, want %s", got["mime"], tc.wantMIME)
+			}
+			n := int(got["capacity_bytes"].(float64))
+
+			// The same figure when the secret itself is asked about.
+			rec = post(t, s, "/api/capacity", nil, append([]part{{"file", tc.file, noise(n)}}, extra...)...)
+			withFile := decodeJSON(t, rec)
+			if rec.Code != http.StatusOK || withFile["capacity_bytes"] != float64(n) || withFile["fits"] != true || withFile["secret_size_bytes"] != float64(n) || withFile["assumes"] != nil {
+				t.Fatalf("capacity with the file of %d bytes: %d %v", n, rec.Code, withFile)
+			}
+			rec = post(t, s, "/api/capacity", nil, append([]part{{"file", tc.file, noise(n + 1)}}, extra...)...)
+			if over := decodeJSON(t, rec); rec.Code != http.StatusOK || over["fits"] != false {
+				t.Fatalf("capacity with a file one byte over: %d %v", rec.Code, over)
+			}
+
+			rec = post(t, s, "/api/embed", nil, append([]part{{"file", tc.file, noise(n)}}, extra...)...)
+			if rec.Code != http.StatusOK {
+				t.Fatalf("embed of exactly %d bytes: %d %s", n, rec.Code, rec.Body)
+			}
+			rec = post(t, s, "/api/embed", nil, append([]part{{"file", tc.file, noise(n + 1)}}, extra...)...)
+			body := decodeJSON(t, rec)
+			if rec.Code != http.StatusRequestEntityTooLarge || body["code"] != codeTooLarge ||
+				body["needed_bytes"] != float64(n+1) || body["available_bytes"] != float64(n) {
+				t.Fatalf("embed of %d bytes: %d %v, want 413 needing %d of %d", n+1, rec.Code, body, n+1, n)
+			}
+		})
+	}
+}
+
+// TestCapacityWithoutASecretSaysWhatItAssumes: the bare figure is for a
+// secret with no name and no type, and the answer says so.
+func TestCapacityWithoutASecretSaysWhatItAssumes(t *testing.T) {
+	s, _ := newTestServer(t, nil)
+	rec := do(t, s, http.MethodPost, "/api/capacity", nil, nil)
+	got := decodeJSON(t, rec)
+	assumes, _ := got["assumes"].(string)
+	if rec.Code != http.StatusOK || got["capacity_bytes"] != 230337.0 || !strings.Contains(assumes, "name") {
+		t.Fatalf("capacity of the built-in cover: %d %v", rec.Code, got)
+	}
+	// With the name, exactly its length and the type's come off.
+	rec = post(t, s, "/api/capacity", nil, part{"name", "", []byte("cap.bin")})
+	if got := decodeJSON(t, rec); got["capacity_bytes"] != float64(230337-len("cap.bin")-len(genericType)) || got["name"] != "cap.bin" {
+		t.Fatalf("capacity for cap.bin: %d %v", rec.Code, got)
+	}
+}
+
+func TestCapacityRefusesWhatEmbedRefuses(t *testing.T) {
+	s, _ := newTestServer(t, nil)
+	cases := []struct {
+		name   string
+		parts  []part
+		status int
+		code   string
+	}{
+		{"type over 255 bytes", []part{{"mime", "", []byte(strings.Repeat("t", 256))}}, http.StatusBadRequest, codeBadRequest},
+		{"name and type over a tiny cover", []part{{"name", "", []byte(strings.Repeat("n", 200))}, {"cover", "c.png", smallPNG(t, 16, 16)}}, http.StatusRequestEntityTooLarge, codeTooLarge},
+		{"bad depth", []part{{"name", "", []byte("cap.bin")}, {"depth", "", []byte("5")}}, http.StatusBadRequest, codeBadRequest},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := post(t, s, "/api/capacity", nil, tc.parts...)
+			if body := decodeJSON(t, rec); rec.Code != tc.status || body["code"] != tc.code {
+				t.Fatalf("got %d %v, want %d %s", rec.Code, body, tc.status, tc.code)
+			}
+		})
+	}
+}
