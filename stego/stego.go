@@ -98,9 +98,10 @@ type Stats struct {
 
 // Embed hides secret in a copy of cover and returns the copy; cover is
 // not modified. A secret whose data is over DataCapacity for its name and
-// MIME type gives a *CapacityError (matching ErrTooLarge). Embed uses up to GOMAXPROCS goroutines; if ctx is
-// cancelled it stops promptly and returns ctx.Err(), with every goroutine
-// finished.
+// MIME type (and does not compress to within it) gives a *CapacityError
+// (matching ErrTooLarge). Embed uses up to GOMAXPROCS goroutines; if ctx
+// is cancelled it stops promptly and returns ctx.Err(), with every
+// goroutine finished.
 func Embed(ctx context.Context, cover *Image, secret Secret, opts Options) (*Image, Stats, error) {
 	out := cover.Clone()
 	stats, err := EmbedInPlace(ctx, out, secret, opts)
@@ -115,10 +116,10 @@ func (m *Image) Clone() *Image {
 	return &Image{r: m.r.clone(), SourceFormat: m.SourceFormat, Notes: append([]string(nil), m.Notes...)}
 }
 
-// EmbedInPlace is Embed without the copy: it hides secret in img itself,
-// for callers that do not need the cover afterwards. On any error img is
-// unchanged, except after cancellation, when it may be partly embedded
-// and should be discarded.
+// EmbedInPlace is Embed without the copy: it hides secret in cover
+// itself, for callers that do not need the clean cover afterwards. On any
+// error cover is unchanged, except after cancellation, when it may be
+// partly embedded and should be discarded.
 func EmbedInPlace(ctx context.Context, cover *Image, secret Secret, opts Options) (Stats, error) {
 	d, err := opts.depth()
 	if err != nil {
