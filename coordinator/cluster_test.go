@@ -287,37 +287,64 @@ func mustBeFenced(t *testing.T, n *Node, stale Leadership) {
 	}
 }
 
+// A paused node gives up leadership, stops campaigning and is reported
+// unhealthy in the published state, until it is resumed; a node that
+// resigned for shutdown stays out of the election even if resumed.
 func TestPauseGivesUpLeadership(t *testing.T) {
 	c := newTestCluster(t, 3)
 	paused := c.waitLeader(10 * time.Second)
-	c.nodes[paused].elector.Pause()
+	id := c.configs[paused].Member.Name
+	c.nodes[paused].Pause()
 	var l int
 	testenv.WaitFor(t, 10*time.Second, "another node to lead", func() bool { l = c.leader(); return l >= 0 && l != paused })
+	testenv.WaitFor(t, 5*time.Second, "the state to call the paused node unhealthy", func() bool {
+		st := c.nodes[l].State()
+		if st == nil {
+			return false
+		}
+		n := st.Node(id)
+		return st.LeaderID != id && n != nil && n.Paused && !n.Healthy
+	})
 	// While paused it must not campaign: no key of its own in the election.
-	id := c.configs[paused].Member.Name
 	time.Sleep(500 * time.Millisecond)
-	resp, err := c.nodes[l].member.Client().Get(context.Background(), ElectionPrefix, clientv3.WithPrefix())
+	if c.campaigning(l, id) {
+		t.Fatalf("paused node %s is campaigning", id)
+	}
+	c.nodes[paused].Resume()
+	testenv.WaitFor(t, 5*time.Second, "the resumed node to campaign again", func() bool { return c.campaigning(l, id) })
+	testenv.WaitFor(t, 5*time.Second, "the resumed node healthy again", func() bool {
+		st := c.nodes[l].State()
+		if st == nil {
+			return false
+		}
+		n := st.Node(id)
+		return n != nil && n.Healthy
+	})
+
+	c.nodes[paused].Resign()
+	testenv.WaitFor(t, 5*time.Second, "the resigned node to leave the election", func() bool { return !c.campaigning(l, id) })
+	c.nodes[paused].Pause()
+	c.nodes[paused].Resume()
+	time.Sleep(500 * time.Millisecond)
+	if c.campaigning(l, id) {
+		t.Fatalf("node %s campaigns again after Resign, Pause and Resume", id)
+	}
+}
+
+// campaigning reports whether node id has a key in the election, as read
+// through node i.
+func (c *testCluster) campaigning(i int, id string) bool {
+	c.t.Helper()
+	resp, err := c.nodes[i].member.Client().Get(context.Background(), ElectionPrefix, clientv3.WithPrefix())
 	if err != nil {
-		t.Fatal(err)
+		c.t.Fatal(err)
 	}
 	for _, kv := range resp.Kvs {
 		if string(kv.Value) == id {
-			t.Fatalf("paused node %s is campaigning: %s", id, kv.Key)
+			return true
 		}
 	}
-	c.nodes[paused].elector.Resume()
-	testenv.WaitFor(t, 5*time.Second, "the resumed node to campaign again", func() bool {
-		resp, err := c.nodes[l].member.Client().Get(context.Background(), ElectionPrefix, clientv3.WithPrefix())
-		if err != nil {
-			return false
-		}
-		for _, kv := range resp.Kvs {
-			if string(kv.Value) == id {
-				return true
-			}
-		}
-		return false
-	})
+	return false
 }
 
 func TestRestartWithSameDataKeepsEpochGrowing(t *testing.T) {

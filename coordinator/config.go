@@ -57,7 +57,7 @@ func DefaultConfig() Config {
 	return Config{
 		Member: MemberConfig{
 			Name:         "node1",
-			DataDir:      "data/etcd",
+			DataDir:      "./data/etcd",
 			PeerURL:      "http://127.0.0.1:2380",
 			ClientURL:    "http://127.0.0.1:2379",
 			ClusterToken: "stegocluster",

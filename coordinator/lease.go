@@ -17,7 +17,7 @@ import (
 // longer than etcd does, however long the answer took to come back
 // (tikv/pd's pkg/election/lease.go does the same).
 type lease struct {
-	client *clientv3.Client
+	client clientv3.Lease
 	id     clientv3.LeaseID
 	every  time.Duration // renewal interval
 }

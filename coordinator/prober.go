@@ -49,8 +49,9 @@ func (p *prober) Subscribe() (<-chan map[string]wire.NodeProbe, func()) {
 
 // sweep probes, every `every`, each node that targets returns, all at
 // once and each within timeout, and hands the results to subscribers. A
-// node probed since the last sweep (the leader, by the failure detector)
-// is not probed again. It skips rounds while nobody is subscribed and
+// node probed within the last half interval (the leader, by the failure
+// detector; not by the previous sweep, which is a whole interval old) is
+// not probed again: its fresh result is shared. It skips rounds while nobody is subscribed and
 // returns when ctx ends.
 func (p *prober) sweep(ctx context.Context, every, timeout time.Duration, targets func() []wire.NodeInfo) {
 	ticker := time.NewTicker(every)
@@ -69,7 +70,7 @@ func (p *prober) sweep(ctx context.Context, every, timeout time.Duration, target
 		var wg sync.WaitGroup
 		for _, n := range nodes {
 			live[n.ID] = true
-			if p.fresh(n.ID, every) {
+			if p.fresh(n.ID, every/2) {
 				continue
 			}
 			wg.Add(1)

@@ -3,6 +3,7 @@ package main
 import (
 	"log/slog"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/stegocluster/stegocluster/api"
@@ -51,7 +52,7 @@ func defaultSettings() settings {
 		NodeID:          c.Member.Name,
 		HTTPAddr:        ":8080",
 		AdvertiseIP:     c.AdvertiseIP,
-		DataDir:         filepath.Dir(c.Member.DataDir),
+		DataDir:         strings.TrimSuffix(c.Member.DataDir, "/etcd"),
 		PeerURL:         c.Member.PeerURL,
 		ClientURL:       c.Member.ClientURL,
 		ClusterToken:    c.Member.ClusterToken,

@@ -1,0 +1,96 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stegocluster/stegocluster/internal/testenv"
+)
+
+// The README's settings table must name every variable stegod reads,
+// with the default defaultSettings really has: a default is written in
+// code once, and this test keeps the docs from drifting from it.
+func TestREADMESettingsTable(t *testing.T) {
+	readme, err := os.ReadFile(testenv.RepoRoot(t) + "/README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	table := readmeDefaults(t, string(readme))
+	def := reflect.ValueOf(defaultSettings())
+	typ := def.Type()
+	for i := range typ.NumField() {
+		name := typ.Field(i).Tag.Get("envconfig")
+		documented, ok := table[name]
+		if !ok {
+			t.Errorf("README's settings table lacks %s", name)
+			continue
+		}
+		delete(table, name)
+		v := def.Field(i)
+		if _, isLevel := v.Interface().(slog.Level); v.IsZero() && !isLevel { // LevelInfo is 0
+			// No literal default: the README must say in words what
+			// happens (e.g. "number of CPUs"), not show a value.
+			if strings.Contains(documented, "`") {
+				t.Errorf("%s: README gives %s, but it has no default value in code", name, documented)
+			}
+			continue
+		}
+		if want := "`" + formatDefault(v.Interface()) + "`"; documented != want {
+			t.Errorf("%s: README says %s, defaultSettings has %s", name, documented, want)
+		}
+	}
+	for name := range table {
+		t.Errorf("README documents %s, which stegod does not read", name)
+	}
+}
+
+// readmeDefaults parses the rows of the table under "## Settings": a
+// row's first cell names one or more variables, the second their
+// defaults, both comma-separated.
+func readmeDefaults(t *testing.T, readme string) map[string]string {
+	t.Helper()
+	_, section, ok := strings.Cut(readme, "\n## Settings\n")
+	if !ok {
+		t.Fatal("README has no ## Settings section")
+	}
+	section, _, _ = strings.Cut(section, "\n## ")
+	out := map[string]string{}
+	for line := range strings.Lines(section) {
+		cells := strings.Split(strings.TrimSpace(line), "|")
+		if len(cells) < 4 || !strings.HasPrefix(strings.TrimSpace(cells[1]), "`") {
+			continue // not a row of variables (header, separator, prose)
+		}
+		names := strings.Split(cells[1], ",")
+		defaults := strings.Split(cells[2], ",")
+		if len(defaults) != len(names) {
+			defaults = []string{cells[2]} // one default in words for all
+		}
+		for i, n := range names {
+			out[strings.Trim(strings.TrimSpace(n), "`")] = strings.TrimSpace(defaults[min(i, len(defaults)-1)])
+		}
+	}
+	if len(out) == 0 {
+		t.Fatal("no rows found in the README's settings table")
+	}
+	return out
+}
+
+// formatDefault writes a default the way the README does.
+func formatDefault(v any) string {
+	switch v := v.(type) {
+	case time.Duration:
+		if v%time.Second == 0 {
+			return fmt.Sprintf("%ds", v/time.Second)
+		}
+		return fmt.Sprintf("%dms", v/time.Millisecond)
+	case slog.Level:
+		return strings.ToLower(v.String())
+	default:
+		return fmt.Sprint(v)
+	}
+}
