@@ -22,7 +22,7 @@ const (
 	argonThreads = 4
 
 	// publicKey is used when no password is given. It is public by design:
-	// anyone with stegocluster can extract, as with the original system.
+	// anyone with stegocluster can extract it.
 	// It still makes the payload look like noise, so the image carries no
 	// readable marker.
 	publicKey = "stegocluster public key v1"
