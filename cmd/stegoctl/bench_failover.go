@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/stegocluster/stegocluster/internal/poll"
 	"github.com/stegocluster/stegocluster/wire"
 )
 
@@ -174,7 +175,7 @@ func (b *failoverBench) waitAgreed(ctx context.Context, timeout time.Duration) e
 		last = err
 		return err == nil
 	}
-	if err := pollUntil(ctx, timeout, "a healthy, agreed cluster", steady); err != nil {
+	if err := poll.Until(ctx, timeout, "a healthy, agreed cluster", steady); err != nil {
 		return fmt.Errorf("%w (last: %v); %s", err, last, b.target.Hint())
 	}
 	return nil

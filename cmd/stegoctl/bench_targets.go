@@ -11,6 +11,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/stegocluster/stegocluster/internal/poll"
 )
 
 // faultTarget is a three-node cluster that `bench failover` can inject
@@ -42,23 +44,6 @@ func splitList(s string) []string {
 		}
 	}
 	return out
-}
-
-// pollUntil calls done every 20 ms until it reports true, ctx ends or
-// timeout passes.
-func pollUntil(ctx context.Context, timeout time.Duration, what string, done func() bool) error {
-	deadline := time.Now().Add(timeout)
-	for !done() {
-		if time.Now().After(deadline) {
-			return fmt.Errorf("timed out after %s waiting for %s", timeout, what)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
-	return nil
 }
 
 // processAlive reports whether pid is a running (not zombie) process.
@@ -140,7 +125,7 @@ func (t *dockerTarget) Signal(ctx context.Context, id string, sig syscall.Signal
 // restarted by its restart policy (a process killed behind Docker's back
 // counts as a crash, and compose's nodes restart unless stopped).
 func (t *dockerTarget) WaitExited(ctx context.Context, id string, timeout time.Duration) error {
-	return pollUntil(ctx, timeout, id+" to exit", func() bool {
+	return poll.Until(ctx, timeout, id+" to exit", func() bool {
 		out, err := exec.CommandContext(ctx, "docker", "inspect", "-f", "{{.State.Running}} {{.State.Pid}}", id).Output()
 		f := strings.Fields(string(out))
 		return err == nil && len(f) == 2 && (f[0] == "false" || f[1] != strconv.Itoa(t.signalled[id]))
@@ -227,7 +212,7 @@ func (t *scriptTarget) WaitExited(ctx context.Context, id string, timeout time.D
 	if err != nil {
 		return err
 	}
-	return pollUntil(ctx, timeout, id+" to exit", func() bool { return !processAlive(pid) })
+	return poll.Until(ctx, timeout, id+" to exit", func() bool { return !processAlive(pid) })
 }
 
 func (t *scriptTarget) Restart(ctx context.Context, id string) error {

@@ -1,16 +1,18 @@
 // Package testenv holds what the project's tests share: free loopback
-// ports, polling for a condition, and the real photographs under the
-// repository's testdata/. It is for tests only; no binary imports it.
+// ports, polling for a condition, the real photographs under the
+// repository's testdata/, deterministic random data and the sample
+// layouts a cover can have. It is for tests only; no binary imports it.
 package testenv
 
 import (
 	"context"
-	"fmt"
 	"net"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/stegocluster/stegocluster/internal/poll"
 )
 
 // FreePorts reserves n distinct loopback ports and releases them for
@@ -37,32 +39,12 @@ func FreePorts(t testing.TB, n int) []int {
 // FreePort is FreePorts(t, 1)[0].
 func FreePort(t testing.TB) int { return FreePorts(t, 1)[0] }
 
-// PollInterval is how often Poll and WaitFor check their condition.
-const PollInterval = 20 * time.Millisecond
-
-// Poll calls done every PollInterval until it reports true (nil), ctx
-// ends (ctx.Err()) or timeout passes (an error naming what).
-func Poll(ctx context.Context, timeout time.Duration, what string, done func() bool) error {
-	deadline := time.Now().Add(timeout)
-	for !done() {
-		if time.Now().After(deadline) {
-			return fmt.Errorf("timed out after %s waiting for %s", timeout, what)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(PollInterval):
-		}
-	}
-	return nil
-}
-
 // WaitFor polls cond until it holds, failing the test after timeout. It
 // returns how long the wait took.
 func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) time.Duration {
 	t.Helper()
 	start := time.Now()
-	if err := Poll(context.Background(), timeout, what, cond); err != nil {
+	if err := poll.Until(context.Background(), timeout, what, cond); err != nil {
 		t.Fatal(err)
 	}
 	return time.Since(start)
