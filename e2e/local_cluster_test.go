@@ -27,12 +27,12 @@ import (
 	"github.com/stegocluster/stegocluster/wire"
 )
 
+// localCluster is a compose/cluster.sh cluster run by a test.
 type localCluster struct {
-	t        *testing.T
-	dir      string
-	env      []string
-	nginx    string // base URL
-	httpBase int
+	t     *testing.T
+	dir   string   // CLUSTER_DIR
+	env   []string // the script's environment: its settings
+	nginx string   // base URL
 }
 
 // portsFree reports whether n consecutive loopback ports from base are free.
