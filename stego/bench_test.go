@@ -17,7 +17,7 @@ const benchSecretSize = 100 * 1024
 // embed, encode the PNG.
 func BenchmarkEmbedEndToEnd(b *testing.B) {
 	coverPNG := testenv.Cover(b, testenv.CoverLargePNG)
-	secret := Secret{Name: "secret.bin", Data: randomBytes(benchSecretSize, 1)}
+	secret := Secret{Name: "secret.bin", Data: testenv.RandomBytes(benchSecretSize, 1)}
 	ctx := context.Background()
 	b.SetBytes(int64(len(coverPNG)))
 	for b.Loop() {
@@ -58,7 +58,7 @@ func BenchmarkEmbedKernel(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	secret := Secret{Data: randomBytes(benchSecretSize, 1)}
+	secret := Secret{Data: testenv.RandomBytes(benchSecretSize, 1)}
 	ctx := context.Background()
 	for b.Loop() {
 		if _, _, err := Embed(ctx, cover, secret, Options{DisableCompression: true}); err != nil {
@@ -102,7 +102,7 @@ func embedForBench(b *testing.B) []byte {
 	if err != nil {
 		b.Fatal(err)
 	}
-	out, _, err := Embed(context.Background(), cover, Secret{Data: randomBytes(benchSecretSize, 1)}, Options{})
+	out, _, err := Embed(context.Background(), cover, Secret{Data: testenv.RandomBytes(benchSecretSize, 1)}, Options{})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/stegocluster/stegocluster/internal/testenv"
 )
 
 // TestDataCapacity covers what TestCapacityIsExact does not: names and
@@ -44,7 +46,7 @@ func TestDataCapacity(t *testing.T) {
 			}
 			// Embed agrees: the figure fits, one byte more does not, and
 			// when nothing fits an empty secret gives the same error.
-			secret := Secret{Name: tc.file, MIME: tc.mimeType, Data: randomBytes(got, 2)}
+			secret := Secret{Name: tc.file, MIME: tc.mimeType, Data: testenv.RandomBytes(got, 2)}
 			_, _, embedErr := Embed(ctx, tc.cover, secret, Options{})
 			if tc.wantErr != nil {
 				if !errors.Is(embedErr, tc.wantErr) {
@@ -64,7 +66,7 @@ func TestDataCapacity(t *testing.T) {
 			if fits, err := Fits(tc.cover, secret, Options{}); !fits || err != nil {
 				t.Fatalf("Fits(%d bytes) = %t, %v; Embed took them", got, fits, err)
 			}
-			secret.Data = randomBytes(got+1, 2)
+			secret.Data = testenv.RandomBytes(got+1, 2)
 			if fits, err := Fits(tc.cover, secret, Options{}); fits || err != nil {
 				t.Fatalf("Fits(%d random bytes) = %t, %v; want false", got+1, fits, err)
 			}

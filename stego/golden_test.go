@@ -9,6 +9,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/stegocluster/stegocluster/internal/testenv"
 )
 
 // The golden images were made once, with container version 1, and are
@@ -31,7 +33,7 @@ func goldens() []golden {
 		{"testdata/golden-v1-keyed-password.png", Options{Password: "golden password v1"},
 			Secret{Name: "golden.txt", MIME: "text/plain; charset=utf-8", Data: text}},
 		{"testdata/golden-v1-sequential-depth2.png", Options{Depth: 2, Mode: ModeSequential, DisableCompression: true},
-			Secret{Name: "golden.bin", MIME: "application/octet-stream", Data: randomBytes(700, 42)}},
+			Secret{Name: "golden.bin", MIME: "application/octet-stream", Data: testenv.RandomBytes(700, 42)}},
 	}
 }
 

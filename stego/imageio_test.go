@@ -110,7 +110,7 @@ func TestCoverFormats(t *testing.T) {
 			if tc.noteMatch != "" && !strings.Contains(strings.ToLower(strings.Join(cover.Notes, " ")), tc.noteMatch) {
 				t.Errorf("notes %q do not mention %q", cover.Notes, tc.noteMatch)
 			}
-			secret := Secret{Name: "s.bin", Data: randomBytes(200, 4)}
+			secret := Secret{Name: "s.bin", Data: testenv.RandomBytes(200, 4)}
 			out, _, err := Embed(ctx, cover, secret, Options{Password: "pw"})
 			if err != nil {
 				t.Fatalf("embed: %v", err)
@@ -128,7 +128,7 @@ func TestCoverFormats(t *testing.T) {
 // tools that go through premultiplied RGBA destroy both.
 func TestAlphaPreservedBitForBit(t *testing.T) {
 	m := image.NewNRGBA(image.Rect(0, 0, 80, 60))
-	rng := randomBytes(len(m.Pix), 8)
+	rng := testenv.RandomBytes(len(m.Pix), 8)
 	copy(m.Pix, rng)
 	for i := 3; i < len(m.Pix); i += 4 {
 		m.Pix[i] = []byte{0, 128, 200, 255}[(i/4)%4]
@@ -141,7 +141,7 @@ func TestAlphaPreservedBitForBit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	secret := Secret{Data: randomBytes(400, 9)}
+	secret := Secret{Data: testenv.RandomBytes(400, 9)}
 	out, _, err := Embed(context.Background(), cover, secret, Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -175,7 +175,7 @@ func TestAlphaPreservedBitForBit(t *testing.T) {
 
 func TestSixteenBitRoundTripsLosslessly(t *testing.T) {
 	m := image.NewNRGBA64(image.Rect(0, 0, 50, 40))
-	copy(m.Pix, randomBytes(len(m.Pix), 10))
+	copy(m.Pix, testenv.RandomBytes(len(m.Pix), 10))
 	var coverPNG bytes.Buffer
 	if err := png.Encode(&coverPNG, m); err != nil {
 		t.Fatal(err)
@@ -267,7 +267,7 @@ func TestDecodeRejectsGarbage(t *testing.T) {
 		"text":            []byte("hello, this is not an image"),
 		"truncated png":   valid[:len(valid)/2],
 		"header only":     valid[:33],
-		"random":          randomBytes(5000, 1),
+		"random":          testenv.RandomBytes(5000, 1),
 		"zero-size image": pngWithHeader(0, 10),
 	}
 	for name, data := range cases {

@@ -25,8 +25,12 @@ func decodePNG(data []byte, maxPixels int64) (*raster, error) {
 
 // encodePNG writes r as a PNG of its own colour type and bit depth.
 func encodePNG(w io.Writer, r *raster) error {
-	m := &png.Image{Width: r.width, Height: r.height, Channels: r.channels, Alpha: r.alpha, Depth16: r.depth16, Pix: r.pix}
-	return pngError(png.Encode(w, m))
+	return pngError(png.Encode(w, r.pngImage()))
+}
+
+// pngImage views r as the codec's image, sharing its pixel buffer.
+func (r *raster) pngImage() *png.Image {
+	return &png.Image{Width: r.width, Height: r.height, Channels: r.channels, Alpha: r.alpha, Depth16: r.depth16, Pix: r.pix}
 }
 
 // pngError wraps the codec's input errors in this package's sentinels;

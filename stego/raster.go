@@ -272,51 +272,6 @@ func rasterFromPaletted(m *image.Paletted) *raster {
 }
 
 // image returns the raster as a standard library image sharing no memory
-// with r: Gray, Gray16, RGBA (opaque RGB), NRGBA or NRGBA64. Gray with
-// alpha is returned as NRGBA with equal colour channels.
-func (r *raster) image() image.Image {
-	rect := image.Rect(0, 0, r.width, r.height)
-	spp := r.samplesPerPixel()
-	switch {
-	case r.channels == 1 && !r.alpha && !r.depth16:
-		m := image.NewGray(rect)
-		copy(m.Pix, r.pix)
-		return m
-	case r.channels == 1 && !r.alpha:
-		m := image.NewGray16(rect)
-		copy(m.Pix, r.pix)
-		return m
-	case !r.depth16:
-		m := image.NewNRGBA(rect)
-		for i := 0; i < r.width*r.height; i++ {
-			p, q := r.pix[i*spp:], m.Pix[4*i:]
-			if r.channels == 1 {
-				q[0], q[1], q[2] = p[0], p[0], p[0]
-			} else {
-				q[0], q[1], q[2] = p[0], p[1], p[2]
-			}
-			q[3] = 0xff
-			if r.alpha {
-				q[3] = p[spp-1]
-			}
-		}
-		return m
-	default:
-		m := image.NewNRGBA64(rect)
-		for i := 0; i < r.width*r.height; i++ {
-			p, q := r.pix[2*i*spp:], m.Pix[8*i:]
-			for c := 0; c < 3; c++ {
-				src := c
-				if r.channels == 1 {
-					src = 0
-				}
-				q[2*c], q[2*c+1] = p[2*src], p[2*src+1]
-			}
-			q[6], q[7] = 0xff, 0xff
-			if r.alpha {
-				q[6], q[7] = p[2*spp-2], p[2*spp-1]
-			}
-		}
-		return m
-	}
-}
+// with r: Gray, Gray16, NRGBA or NRGBA64, gray with alpha as NRGBA or
+// NRGBA64 with equal colour channels (png.Image.Std).
+func (r *raster) image() image.Image { return r.pngImage().Std() }

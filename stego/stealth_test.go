@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"testing"
+
+	"github.com/stegocluster/stegocluster/internal/testenv"
 )
 
 // TestEmbedderStaysBelowDetectors is the product's stealth claim, tested
@@ -22,7 +24,7 @@ func TestEmbedderStaysBelowDetectors(t *testing.T) {
 		for _, rate := range []float64{0.05, 0.2} {
 			// The payload's share of the cover, sealed overhead included.
 			size := int(rate*float64(c.r.dataSamples())/8) - headerSize - metaFixedSize - tagSize
-			secret := Secret{Data: randomBytes(size, uint64(i))}
+			secret := Secret{Data: testenv.RandomBytes(size, uint64(i))}
 			name := fmt.Sprintf("%s@%.2f", c.name, rate)
 
 			keyed, stats, err := Embed(ctx, &Image{r: c.r}, secret, Options{Password: "p", DisableCompression: true})

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/stegocluster/stegocluster/internal/testenv"
 )
 
 // noiseRaster makes a cover of the given shape filled with seeded noise.
@@ -19,33 +21,6 @@ func noiseRaster(w, h, channels int, alpha, depth16 bool, seed uint64) *raster {
 		r.pix[i] = byte(rng.Uint32())
 	}
 	return r
-}
-
-func randomBytes(n int, seed uint64) []byte {
-	rng := rand.New(rand.NewPCG(seed, 2))
-	b := make([]byte, n)
-	for i := range b {
-		b[i] = byte(rng.Uint32())
-	}
-	return b
-}
-
-type shape struct {
-	name     string
-	channels int
-	alpha    bool
-	depth16  bool
-}
-
-var shapes = []shape{
-	{"gray8", 1, false, false},
-	{"grayalpha8", 1, true, false},
-	{"rgb8", 3, false, false},
-	{"rgba8", 3, true, false},
-	{"gray16", 1, false, true},
-	{"grayalpha16", 1, true, true},
-	{"rgb16", 3, false, true},
-	{"rgba16", 3, true, true},
 }
 
 // reencode writes m in format f and decodes it again, as a user's file
@@ -65,16 +40,16 @@ func reencode(t testing.TB, m *Image, f Format) *Image {
 
 func TestRoundTrip(t *testing.T) {
 	ctx := context.Background()
-	for si, sh := range shapes {
+	for si, sh := range testenv.Shapes {
 		for depth := 1; depth <= 4; depth++ {
 			for _, mode := range []Mode{ModeKeyed, ModeSequential} {
 				for _, password := range []string{"", "correct horse"} {
 					for _, compressible := range []bool{false, true} {
-						name := fmt.Sprintf("%s/depth%d/%s/pw=%t/compressible=%t", sh.name, depth, mode, password != "", compressible)
+						name := fmt.Sprintf("%s/depth%d/%s/pw=%t/compressible=%t", sh.Name, depth, mode, password != "", compressible)
 						t.Run(name, func(t *testing.T) {
-							cover := &Image{r: noiseRaster(61, 47, sh.channels, sh.alpha, sh.depth16, uint64(si))}
+							cover := &Image{r: noiseRaster(61, 47, sh.Channels, sh.Alpha, sh.Depth16, uint64(si))}
 							opts := Options{Password: password, Depth: depth, Mode: mode}
-							data := randomBytes(150, uint64(depth))
+							data := testenv.RandomBytes(150, uint64(depth))
 							if compressible {
 								data = bytes.Repeat([]byte("stego "), 60)
 							}
@@ -87,7 +62,7 @@ func TestRoundTrip(t *testing.T) {
 								t.Errorf("compressed = %t, want %t", stats.Compressed, compressible)
 							}
 							formats := []Format{PNG}
-							if !sh.depth16 && !(sh.channels == 1 && sh.alpha) {
+							if !sh.Depth16 && !(sh.Channels == 1 && sh.Alpha) {
 								formats = append(formats, BMP)
 							}
 							for _, f := range formats {
@@ -133,21 +108,21 @@ func assertAlphaAndRangeKept(t *testing.T, before, after *raster, depth int) {
 
 func TestCapacityIsExact(t *testing.T) {
 	ctx := context.Background()
-	for _, sh := range []shape{{"gray8", 1, false, false}, {"rgba8", 3, true, false}, {"rgb16", 3, false, true}} {
+	for _, sh := range []testenv.Shape{testenv.Shapes[0], testenv.Shapes[3], testenv.Shapes[6]} {
 		for depth := 1; depth <= 4; depth++ {
 			for _, mode := range []Mode{ModeKeyed, ModeSequential} {
 				for _, password := range []string{"", "pw"} {
 					for _, disable := range []bool{false, true} {
 						for _, meta := range []Secret{{}, {Name: "a-rather-long-file-name.bin", MIME: "application/octet-stream"}} {
-							name := fmt.Sprintf("%s/depth%d/%s/pw=%t/nocompress=%t/meta=%d", sh.name, depth, mode, password != "", disable, len(meta.Name))
+							name := fmt.Sprintf("%s/depth%d/%s/pw=%t/nocompress=%t/meta=%d", sh.Name, depth, mode, password != "", disable, len(meta.Name))
 							t.Run(name, func(t *testing.T) {
-								cover := &Image{r: noiseRaster(40, 30, sh.channels, sh.alpha, sh.depth16, 7)}
+								cover := &Image{r: noiseRaster(40, 30, sh.Channels, sh.Alpha, sh.Depth16, 7)}
 								opts := Options{Password: password, Depth: depth, Mode: mode, DisableCompression: disable}
 								capacity, err := Capacity(cover, opts)
 								if err != nil {
 									t.Fatal(err)
 								}
-								want := (40*30*sh.channels-headerSamples)*depth/8 - tagSize - metaFixedSize
+								want := (40*30*sh.Channels-headerSamples)*depth/8 - tagSize - metaFixedSize
 								if capacity != want {
 									t.Fatalf("Capacity = %d, want %d", capacity, want)
 								}
@@ -156,7 +131,7 @@ func TestCapacityIsExact(t *testing.T) {
 									t.Fatalf("DataCapacity = %d, %v; want Capacity %d less the name and MIME type", room, err, capacity)
 								}
 								fit := meta
-								fit.Data = randomBytes(room, 3)
+								fit.Data = testenv.RandomBytes(room, 3)
 								out, _, err := Embed(ctx, cover, fit, opts)
 								if err != nil {
 									t.Fatalf("secret of exactly capacity: %v", err)
@@ -166,7 +141,7 @@ func TestCapacityIsExact(t *testing.T) {
 									t.Fatalf("extract at capacity: %v", err)
 								}
 								over := meta
-								over.Data = randomBytes(len(fit.Data)+1, 3)
+								over.Data = testenv.RandomBytes(len(fit.Data)+1, 3)
 								_, _, err = Embed(ctx, cover, over, opts)
 								var ce *CapacityError
 								if !errors.Is(err, ErrTooLarge) || !errors.As(err, &ce) {
@@ -218,7 +193,7 @@ func TestEveryModificationIsDetected(t *testing.T) {
 	ctx := context.Background()
 	for _, depth := range []int{1, 3} {
 		cover := &Image{r: noiseRaster(24, 20, 3, false, false, 11)}
-		secret := Secret{Name: "s", Data: randomBytes(60, 5)}
+		secret := Secret{Name: "s", Data: testenv.RandomBytes(60, 5)}
 		out, stats, err := Embed(ctx, cover, secret, Options{Depth: depth})
 		if err != nil {
 			t.Fatal(err)
@@ -251,7 +226,7 @@ func TestMatrixCodingChangesFewerSamples(t *testing.T) {
 	capacity, _ := Capacity(cover, Options{})
 	for _, frac := range []float64{0.02, 0.1, 0.3, 1} {
 		size := int(float64(capacity) * frac)
-		_, stats, err := Embed(ctx, cover, Secret{Data: randomBytes(size, 1)}, Options{})
+		_, stats, err := Embed(ctx, cover, Secret{Data: testenv.RandomBytes(size, 1)}, Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -300,7 +275,7 @@ func TestCancellation(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	cover := &Image{r: noiseRaster(300, 300, 3, false, false, 1)}
-	if _, _, err := Embed(ctx, cover, Secret{Data: randomBytes(1000, 1)}, Options{}); !errors.Is(err, context.Canceled) {
+	if _, _, err := Embed(ctx, cover, Secret{Data: testenv.RandomBytes(1000, 1)}, Options{}); !errors.Is(err, context.Canceled) {
 		t.Fatalf("embed with cancelled context: %v", err)
 	}
 }

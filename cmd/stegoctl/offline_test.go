@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -193,7 +192,8 @@ func TestCapacityIsWhatEmbedTakes(t *testing.T) {
 			n := rep.CapacityBytes
 
 			for _, size := range []int{n, n + 1} {
-				if err := os.WriteFile(secretPath, randomBytes(size), 0o600); err != nil {
+				// Random bytes are incompressible: they cannot fit by compressing.
+				if err := os.WriteFile(secretPath, testenv.RandomBytes(size, uint64(size)), 0o600); err != nil {
 					t.Fatal(err)
 				}
 				// capacity --secret agrees and says whether it fits.
@@ -220,7 +220,7 @@ func TestCapacityIsWhatEmbedTakes(t *testing.T) {
 func TestCapacitySaysWhatItAssumes(t *testing.T) {
 	smallCover := testenv.CoverPath(t, testenv.CoverSmallPNG)
 	secretPath := filepath.Join(t.TempDir(), "big.bin")
-	if err := os.WriteFile(secretPath, randomBytes(200000), 0o600); err != nil {
+	if err := os.WriteFile(secretPath, testenv.RandomBytes(200000, 1), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	cases := []struct {
@@ -250,14 +250,4 @@ func TestCapacitySaysWhatItAssumes(t *testing.T) {
 			}
 		})
 	}
-}
-
-// randomBytes is incompressible, so it cannot fit by compressing.
-func randomBytes(n int) []byte {
-	b := make([]byte, n)
-	rng := rand.New(rand.NewPCG(uint64(n), 7))
-	for i := range b {
-		b[i] = byte(rng.Uint32())
-	}
-	return b
 }

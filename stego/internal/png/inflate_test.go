@@ -39,7 +39,7 @@ func inflateCorpus(tb testing.TB) map[string][]byte {
 		"empty":  nil,
 		"one":    {42},
 		"zeros":  make([]byte, 100000),
-		"random": randomBytes(70000, 3),
+		"random": testenv.RandomBytes(70000, 3),
 		"text":   bytes.Repeat([]byte("the quick brown fox jumps over the lazy dog. "), 3000),
 		"photo":  img.Pix[:300000],
 	}
@@ -74,7 +74,7 @@ func TestInflateMatchesReference(t *testing.T) {
 // A sync-flushed segment decodes on its own when it does not refer back
 // to earlier data; with requireFinal false it ends cleanly at its end.
 func TestInflateSyncFlushedBands(t *testing.T) {
-	data := randomBytes(50000, 9)
+	data := testenv.RandomBytes(50000, 9)
 	var buf bytes.Buffer
 	w, _ := kflate.NewWriter(&buf, kflate.HuffmanOnly)
 	w.Write(data[:20000])

@@ -25,31 +25,13 @@ import (
 // do not depend on other files.
 const pngTestMaxPixels = 50_000_000
 
-type pngShape struct {
-	name     string
-	channels int
-	alpha    bool
-	depth16  bool
-}
-
-var pngShapes = []pngShape{
-	{"gray8", 1, false, false},
-	{"gray16", 1, false, true},
-	{"grayalpha8", 1, true, false},
-	{"grayalpha16", 1, true, true},
-	{"rgb8", 3, false, false},
-	{"rgb16", 3, false, true},
-	{"rgba8", 3, true, false},
-	{"rgba16", 3, true, true},
-}
-
 // pngTestRaster fills a raster with content of the given kind: "smooth"
 // (gradient plus a little noise, like a photo), "noise" (incompressible)
 // or "flat" (mostly constant, which takes the LZ coder). Alpha cycles
 // through 0, 128, 200 and 255 (scaled for 16 bits) so that every value
 // class must survive.
-func pngTestRaster(s pngShape, w, h int, kind string, seed int64) *Image {
-	r := newTestImage(w, h, s.channels, s.alpha, s.depth16)
+func pngTestRaster(s testenv.Shape, w, h int, kind string, seed int64) *Image {
+	r := newTestImage(w, h, s.Channels, s.Alpha, s.Depth16)
 	rnd := rand.New(rand.NewSource(seed))
 	alphas := []int{0, 128, 200, 255}
 	spp, bps := samplesPerPixel(r), bytesPerSample(r)
@@ -59,7 +41,7 @@ func pngTestRaster(s pngShape, w, h int, kind string, seed int64) *Image {
 			for c := 0; c < spp; c++ {
 				var v int
 				switch {
-				case s.alpha && c == spp-1:
+				case s.Alpha && c == spp-1:
 					v = alphas[(x+y)%len(alphas)]
 					if bps == 2 {
 						v = v<<8 | v
@@ -95,7 +77,7 @@ func pngTestRaster(s pngShape, w, h int, kind string, seed int64) *Image {
 // pngStdSamples extracts raster-layout samples from what image/png
 // decoded, failing the test if the image type or gray-alpha equality is
 // not what the shape implies.
-func pngStdSamples(t testing.TB, img image.Image, s pngShape) []byte {
+func pngStdSamples(t testing.TB, img image.Image, s testenv.Shape) []byte {
 	t.Helper()
 	b := img.Bounds()
 	w, h := b.Dx(), b.Dy()
@@ -128,13 +110,13 @@ func pngStdSamples(t testing.TB, img image.Image, s pngShape) []byte {
 	case *image.RGBA64:
 		grab(m.Pix, m.Stride, 8, rgb(2))
 	case *image.NRGBA:
-		if s.channels == 1 {
+		if s.Channels == 1 {
 			grab(m.Pix, m.Stride, 4, grayAlpha(1))
 		} else {
 			grab(m.Pix, m.Stride, 4, all)
 		}
 	case *image.NRGBA64:
-		if s.channels == 1 {
+		if s.Channels == 1 {
 			grab(m.Pix, m.Stride, 8, grayAlpha(2))
 		} else {
 			grab(m.Pix, m.Stride, 8, all)
@@ -145,8 +127,8 @@ func pngStdSamples(t testing.TB, img image.Image, s pngShape) []byte {
 	return out
 }
 
-func pngShapeOf(r *Image) pngShape {
-	return pngShape{channels: r.Channels, alpha: r.Alpha, depth16: r.Depth16}
+func pngShapeOf(r *Image) testenv.Shape {
+	return testenv.Shape{Channels: r.Channels, Alpha: r.Alpha, Depth16: r.Depth16}
 }
 
 // pngCheckBoth decodes data with decodePNG and image/png and checks both
@@ -201,25 +183,25 @@ func pngEncodeT(t testing.TB, r *Image) []byte {
 
 // pngMultiBandSize returns dimensions that give at least four bands with
 // a short last one, so the parallel path and uneven bands are exercised.
-func pngMultiBandSize(s pngShape) (w, h int) {
+func pngMultiBandSize(s testenv.Shape) (w, h int) {
 	w = 1001
-	r := Image{Width: w, Channels: s.channels, Alpha: s.alpha, Depth16: s.depth16}
+	r := Image{Width: w, Channels: s.Channels, Alpha: s.Alpha, Depth16: s.Depth16}
 	rows := pngBandBytes / (r.rowStride() + 1)
 	return w, 3*rows + 5
 }
 
 func TestPNGRoundTrip(t *testing.T) {
 	sizes := []struct{ w, h int }{{1, 1}, {1, 9}, {9, 1}, {3, 7}, {64, 33}}
-	for _, s := range pngShapes {
+	for _, s := range testenv.Shapes {
 		mw, mh := pngMultiBandSize(s)
 		for _, sz := range append(sizes, struct{ w, h int }{mw, mh}) {
 			for _, kind := range []string{"smooth", "noise", "flat"} {
-				t.Run(fmt.Sprintf("%s/%dx%d/%s", s.name, sz.w, sz.h, kind), func(t *testing.T) {
+				t.Run(fmt.Sprintf("%s/%dx%d/%s", s.Name, sz.w, sz.h, kind), func(t *testing.T) {
 					r := pngTestRaster(s, sz.w, sz.h, kind, int64(sz.w*sz.h))
 					data := pngEncodeT(t, r)
 					pngCheckBoth(t, data, r)
 					w, h, depth, ct, il, err := pngHeader(data)
-					wantCT := map[[2]bool]int{{false, false}: 0, {false, true}: 4, {true, false}: 2, {true, true}: 6}[[2]bool{s.channels == 3, s.alpha}]
+					wantCT := map[[2]bool]int{{false, false}: 0, {false, true}: 4, {true, false}: 2, {true, true}: 6}[[2]bool{s.Channels == 3, s.Alpha}]
 					if err != nil || w != sz.w || h != sz.h || depth != 8*bytesPerSample(r) || ct != wantCT || il {
 						t.Fatalf("pngHeader = %d %d %d %d %v %v", w, h, depth, ct, il, err)
 					}
@@ -233,11 +215,11 @@ func TestPNGRoundTrip(t *testing.T) {
 // relying on the round trip alone: 0 in particular must not zero the
 // colour (image/png would if it were fed premultiplied data).
 func TestPNGAlphaValues(t *testing.T) {
-	for _, s := range pngShapes {
-		if !s.alpha {
+	for _, s := range testenv.Shapes {
+		if !s.Alpha {
 			continue
 		}
-		t.Run(s.name, func(t *testing.T) {
+		t.Run(s.Name, func(t *testing.T) {
 			r := pngTestRaster(s, 8, 2, "smooth", 1)
 			got, err := Decode(pngEncodeT(t, r), pngTestMaxPixels)
 			if err != nil {
@@ -273,7 +255,7 @@ func pngLoadCover(t testing.TB) ([]byte, *Image, image.Image) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := pngShape{channels: 3}
+	s := testenv.Shape{Channels: 3}
 	b := img.Bounds()
 	r := &Image{Width: b.Dx(), Height: b.Dy(), Channels: 3, Pix: pngStdSamples(t, img, s)}
 	return data, r, img
@@ -320,7 +302,7 @@ func TestPNGCover(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-			} else if err := png.Encode(&std, stdImage(c.r)); err != nil {
+			} else if err := png.Encode(&std, c.r.Std()); err != nil {
 				t.Fatal(err)
 			}
 			ratio := float64(len(ours)) / float64(std.Len())
@@ -381,12 +363,12 @@ func TestPNGPaeth(t *testing.T) {
 // whose per-row adaptive filter uses all five filter types, and images
 // with several IDAT chunks.
 func TestPNGDecodeAllFilters(t *testing.T) {
-	for _, s := range pngShapes {
+	for _, s := range testenv.Shapes {
 		for _, kind := range []string{"smooth", "noise", "flat"} {
-			t.Run(s.name+"/"+kind, func(t *testing.T) {
+			t.Run(s.Name+"/"+kind, func(t *testing.T) {
 				r := pngTestRaster(s, 97, 301, kind, 5)
 				var buf bytes.Buffer
-				if err := png.Encode(&buf, stdImage(r)); err != nil {
+				if err := png.Encode(&buf, r.Std()); err != nil {
 					t.Fatal(err)
 				}
 				data := buf.Bytes()
@@ -397,7 +379,7 @@ func TestPNGDecodeAllFilters(t *testing.T) {
 					t.Fatal(err)
 				}
 				want := r
-				if ct == pngColorRGBA && s.channels == 1 {
+				if ct == pngColorRGBA && s.Channels == 1 {
 					want = pngTestToRGBA(r)
 				}
 				pngCheckBoth(t, data, want)
@@ -449,8 +431,8 @@ func TestPNGNotFastPath(t *testing.T) {
 	if err := png.Encode(&palBuf, pal); err != nil {
 		t.Fatal(err)
 	}
-	rgb := pngEncodeT(t, pngTestRaster(pngShapes[4], 4, 4, "smooth", 1))
-	gray := pngEncodeT(t, pngTestRaster(pngShapes[0], 4, 4, "smooth", 1))
+	rgb := pngEncodeT(t, pngTestRaster(testenv.Shapes[2], 4, 4, "smooth", 1))
+	gray := pngEncodeT(t, pngTestRaster(testenv.Shapes[0], 4, 4, "smooth", 1))
 	interlaced := append([]byte(pngSignature), pngTestIHDR(4, 4, 8, 2, 1)...)
 	interlaced = append(interlaced, rgb[len(pngSignature)+25:]...)
 	lowDepth := append([]byte(pngSignature), pngTestIHDR(4, 4, 4, 0, 0)...)
@@ -469,13 +451,13 @@ func TestPNGNotFastPath(t *testing.T) {
 		})
 	}
 	// An ancillary chunk and a suggested palette are fine.
-	r := pngTestRaster(pngShapes[4], 4, 4, "smooth", 1)
+	r := pngTestRaster(testenv.Shapes[2], 4, 4, "smooth", 1)
 	withExtras := pngSplice(pngSplice(rgb, pngTestChunk("PLTE", []byte{1, 2, 3})), pngTestChunk("tEXt", []byte("k\x00v")))
 	pngCheckBoth(t, withExtras, r)
 }
 
 func TestPNGMalformed(t *testing.T) {
-	r := pngTestRaster(pngShapes[6], 40, 30, "smooth", 2)
+	r := pngTestRaster(testenv.Shapes[3], 40, 30, "smooth", 2)
 	valid := pngEncodeT(t, r)
 	check := func(t *testing.T, data []byte) {
 		t.Helper()
@@ -629,7 +611,7 @@ func (w *pngFailWriter) Write(p []byte) (int, error) {
 }
 
 func TestPNGEncodeWriteErrorAndGoroutines(t *testing.T) {
-	s := pngShapes[4]
+	s := testenv.Shapes[2]
 	w, h := pngMultiBandSize(s)
 	r := pngTestRaster(s, w, h, "noise", 1)
 	full := len(pngEncodeT(t, r))
@@ -666,15 +648,15 @@ func TestPNGEncodeRejects(t *testing.T) {
 }
 
 func FuzzDecodePNG(f *testing.F) {
-	for i, s := range pngShapes {
+	for i, s := range testenv.Shapes {
 		f.Add(pngEncodeT(f, pngTestRaster(s, 3+i, 2, "smooth", int64(i))))
 		var buf bytes.Buffer
-		if err := png.Encode(&buf, stdImage(pngTestRaster(s, 5, 4, "noise", int64(i)))); err != nil {
+		if err := png.Encode(&buf, pngTestRaster(s, 5, 4, "noise", int64(i)).Std()); err != nil {
 			f.Fatal(err)
 		}
 		f.Add(buf.Bytes())
 	}
-	f.Add(pngEncodeT(f, pngTestRaster(pngShapes[6], 20, 20, "flat", 1)))
+	f.Add(pngEncodeT(f, pngTestRaster(testenv.Shapes[3], 20, 20, "flat", 1)))
 	f.Add([]byte(pngSignature))
 	f.Add([]byte("garbage, not a png at all"))
 	f.Add(append([]byte(pngSignature), pngTestIHDR(100000, 100000, 8, 6, 0)...))
@@ -693,8 +675,8 @@ func FuzzDecodePNGRows(f *testing.F) {
 	f.Add(uint8(0), uint8(3), []byte{0, 1, 2, 3, 1, 4, 5, 6, 2, 7, 8, 9, 3, 1, 1, 1, 4, 200, 3, 9})
 	f.Add(uint8(7), uint8(1), []byte{4, 1, 2, 3, 4, 5, 6, 7, 8, 3, 9, 9, 9, 9, 9, 9, 9, 9})
 	f.Fuzz(func(t *testing.T, shape, width uint8, rows []byte) {
-		s := pngShapes[int(shape)%len(pngShapes)]
-		r := Image{Width: int(width)%16 + 1, Channels: s.channels, Alpha: s.alpha, Depth16: s.depth16}
+		s := testenv.Shapes[int(shape)%len(testenv.Shapes)]
+		r := Image{Width: int(width)%16 + 1, Channels: s.Channels, Alpha: s.Alpha, Depth16: s.Depth16}
 		frow := r.rowStride() + 1
 		h := len(rows) / frow
 		if h == 0 {
@@ -704,7 +686,7 @@ func FuzzDecodePNGRows(f *testing.F) {
 		for y := 0; y < h; y++ {
 			rows[y*frow] %= 5
 		}
-		ct := map[[2]bool]byte{{false, false}: 0, {false, true}: 4, {true, false}: 2, {true, true}: 6}[[2]bool{s.channels == 3, s.alpha}]
+		ct := map[[2]bool]byte{{false, false}: 0, {false, true}: 4, {true, false}: 2, {true, true}: 6}[[2]bool{s.Channels == 3, s.Alpha}]
 		depth := byte(8 * bytesPerSample(&r))
 		data := pngTestFromFiltered(t, uint32(r.Width), uint32(h), depth, ct, rows)
 		got, err := Decode(data, pngTestMaxPixels)
@@ -787,7 +769,7 @@ func BenchmarkEncodePNGStdlib(b *testing.B) {
 	for _, c := range []struct {
 		name string
 		img  image.Image
-	}{{"clean", img}, {"noised", stdImage(noised)}} {
+	}{{"clean", img}, {"noised", noised.Std()}} {
 		b.Run(c.name, func(b *testing.B) {
 			var buf bytes.Buffer
 			b.SetBytes(int64(len(clean.Pix)))
