@@ -1,46 +1,45 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/stegocluster/stegocluster/internal/testenv"
+	"github.com/stegocluster/stegocluster/wire"
 )
 
 // TestNodeServesAndShutsDownInTime starts a real single-node cluster the
 // way `go run ./cmd/stegod` does (defaults, but free ports and a temp
 // data dir), checks it elects itself and serves, then stops it as SIGTERM
-// would and checks that it is gone well within 10 s.
+// would and checks that it is gone well within 10 s — and that neither
+// the start nor the stop logged an error: etcd's routine start-up
+// messages must not look like failures to an operator.
 func TestNodeServesAndShutsDownInTime(t *testing.T) {
 	ports := testenv.FreePorts(t, 3) // distinct: HTTP, raft peers, etcd clients
 	httpPort := ports[0]
-	s := settings{
-		NodeID: "solo", HTTPAddr: fmt.Sprintf("127.0.0.1:%d", httpPort), AdvertiseIP: "127.0.0.1",
-		DataDir: t.TempDir(), PeerURL: fmt.Sprintf("http://127.0.0.1:%d", ports[1]),
-		ClientURL: fmt.Sprintf("http://127.0.0.1:%d", ports[2]), ClusterToken: "t",
-		TickMs: 50, ElectionMs: 250, LeaseTTL: 1, KeepAlive: 50 * time.Millisecond, ReadyTimeout: 20 * time.Second,
-		Workers: 2, Queue: 4, MaxUploadMB: 50, MaxPixels: 50_000_000, JobTimeout: time.Minute,
-		AdminToken: "tok", ShutdownTimeout: 8 * time.Second,
-	}
+	s := defaultSettings()
+	s.NodeID = "solo"
+	s.HTTPAddr = fmt.Sprintf("127.0.0.1:%d", httpPort)
+	s.DataDir = t.TempDir()
+	s.PeerURL = fmt.Sprintf("http://127.0.0.1:%d", ports[1])
+	s.ClientURL = fmt.Sprintf("http://127.0.0.1:%d", ports[2])
+	s.AdminToken = "tok"
+	var logs syncBuffer
+	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, s, slog.New(slog.NewTextHandler(io.Discard, nil))) }()
+	go func() { done <- run(ctx, s, logger) }()
 
 	base := fmt.Sprintf("http://127.0.0.1:%d", httpPort)
-	var status struct {
-		LeaderID string `json:"leader_id"`
-		Nodes    []struct {
-			ID      string `json:"id"`
-			Role    string `json:"role"`
-			Healthy bool   `json:"healthy"`
-		} `json:"nodes"`
-	}
+	var status wire.ClusterState
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		resp, err := http.Get(base + "/cluster/status")
@@ -75,10 +74,33 @@ func TestNodeServesAndShutsDownInTime(t *testing.T) {
 			t.Fatalf("shutdown took %s", d)
 		}
 		t.Logf("shut down in %s", time.Since(stopped))
+		for line := range strings.Lines(logs.String()) {
+			if strings.Contains(line, "level=ERROR") {
+				t.Errorf("logged an error on a normal start and stop: %s", line)
+			}
+		}
 	case <-time.After(15 * time.Second):
 		t.Fatal("node did not stop within 15 s")
 	}
 	if _, err := http.Get(base + "/healthz"); err == nil {
 		t.Fatal("still serving after shutdown")
 	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the logger's concurrent writes.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
