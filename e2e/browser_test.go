@@ -22,6 +22,8 @@ import (
 	"github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
+
+	"github.com/stegocluster/stegocluster/internal/testenv"
 )
 
 const browserToken = "e2e-browser"
@@ -138,7 +140,7 @@ func TestBrowserWebApp(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Chromium is required for TestBrowserWebApp (Debian: apt-get install chromium; .ci/run does; or -skip Browser): %v", err)
 	}
-	base := freeRange(t, 10)
+	base := testenv.FreePortRange(t, 10)
 	c := newLocalCluster(t, base, base+1, base+4, browserToken)
 	st := waitHealthy(t, c.nginx, 60*time.Second)
 	art := artifactsDir(t)

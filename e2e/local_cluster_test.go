@@ -8,9 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"mime/multipart"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -33,34 +31,6 @@ type localCluster struct {
 	dir   string   // CLUSTER_DIR
 	env   []string // the script's environment: its settings
 	nginx string   // base URL
-}
-
-// portsFree reports whether n consecutive loopback ports from base are free.
-func portsFree(base, n int) bool {
-	for p := base; p < base+n; p++ {
-		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
-		if err != nil {
-			return false
-		}
-		l.Close()
-	}
-	return true
-}
-
-// freeRange returns the first of n consecutive free loopback ports.
-// compose/cluster.sh numbers its ports from a few bases (nginx, node
-// HTTP, raft and etcd clients), so testenv.FreePorts' scattered ports
-// will not do here.
-func freeRange(t *testing.T, n int) int {
-	t.Helper()
-	for range 50 {
-		base := 20000 + rand.IntN(20000)/10*10
-		if portsFree(base, n) {
-			return base
-		}
-	}
-	t.Fatalf("no %d consecutive free ports in 50 tries", n)
-	return 0
 }
 
 // requireTools fails the test unless the programs compose/cluster.sh
@@ -105,7 +75,7 @@ func newLocalCluster(t *testing.T, nginxPort, httpBase, peerBase int, token stri
 // ports in pairs.
 func startLocalCluster(t *testing.T) *localCluster {
 	t.Helper()
-	base := freeRange(t, 10)
+	base := testenv.FreePortRange(t, 10)
 	return newLocalCluster(t, base, base+1, base+4, "e2e")
 }
 

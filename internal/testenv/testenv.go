@@ -6,6 +6,8 @@ package testenv
 
 import (
 	"context"
+	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
@@ -34,6 +36,34 @@ func FreePorts(t testing.TB, n int) []int {
 		l.Close()
 	}
 	return ports
+}
+
+// FreePortRange returns the first of n consecutive free loopback ports,
+// for programs that number their ports from a base (compose/cluster.sh):
+// FreePorts' scattered ports will not do there.
+func FreePortRange(t testing.TB, n int) int {
+	t.Helper()
+	for range 50 {
+		base := 20000 + rand.IntN(2000)*10
+		if portsFree(base, n) {
+			return base
+		}
+	}
+	t.Fatalf("testenv: no %d consecutive free ports in 50 tries", n)
+	return 0
+}
+
+// portsFree reports whether n consecutive loopback ports from base are
+// free now.
+func portsFree(base, n int) bool {
+	for p := base; p < base+n; p++ {
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
+		if err != nil {
+			return false
+		}
+		l.Close()
+	}
+	return true
 }
 
 // FreePort is FreePorts(t, 1)[0].
