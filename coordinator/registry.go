@@ -87,9 +87,9 @@ func (r *registry) put(ctx context.Context, n wire.NodeInfo, lease clientv3.Leas
 	return nil
 }
 
-// Nodes reads every live registry entry. Entries that do not decode are
+// readNodes reads every live registry entry. Entries that do not decode are
 // skipped.
-func Nodes(ctx context.Context, client *clientv3.Client) ([]wire.NodeInfo, error) {
+func readNodes(ctx context.Context, client *clientv3.Client) ([]wire.NodeInfo, error) {
 	resp, err := client.Get(ctx, NodesPrefix, clientv3.WithPrefix())
 	if err != nil {
 		return nil, fmt.Errorf("coordinator: read registry: %w", err)

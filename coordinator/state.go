@@ -125,7 +125,7 @@ func (p *publisher) build(ctx context.Context, l Leadership) (*wire.ClusterState
 	if err != nil {
 		return nil, fmt.Errorf("coordinator: member list: %w", err)
 	}
-	nodes, err := Nodes(rctx, client)
+	nodes, err := readNodes(rctx, client)
 	if err != nil {
 		return nil, err
 	}
@@ -191,17 +191,17 @@ func hostPort(raw string) (string, int) {
 	return host, n
 }
 
-// ErrNoState is returned by ReadState before any leader has published.
-var ErrNoState = errors.New("coordinator: no cluster state published yet")
+// errNoState is returned by readState before any leader has published.
+var errNoState = errors.New("coordinator: no cluster state published yet")
 
-// ReadState reads the published state.
-func ReadState(ctx context.Context, client *clientv3.Client) (*wire.ClusterState, error) {
+// readState reads the published state.
+func readState(ctx context.Context, client *clientv3.Client) (*wire.ClusterState, error) {
 	resp, err := client.Get(ctx, StateKey)
 	if err != nil {
 		return nil, fmt.Errorf("coordinator: read state: %w", err)
 	}
 	if len(resp.Kvs) == 0 {
-		return nil, ErrNoState
+		return nil, errNoState
 	}
 	return decodeState(resp.Kvs[0].Value, resp.Kvs[0].ModRevision)
 }

@@ -27,12 +27,12 @@ func newer(old, s *wire.ClusterState) bool { return old == nil || s.Revision > o
 func (w *stateWatcher) Run(ctx context.Context) error {
 	for ctx.Err() == nil {
 		rev := int64(0)
-		s, err := ReadState(ctx, w.client)
+		s, err := readState(ctx, w.client)
 		switch {
 		case err == nil:
 			w.state.publishIf(s, newer)
 			rev = s.Revision
-		case ctx.Err() == nil && err != ErrNoState:
+		case ctx.Err() == nil && err != errNoState:
 			w.log.Debug("reading the cluster state", "err", err)
 		}
 		wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
