@@ -95,9 +95,10 @@ func bodyPlain(name, mime string, data []byte) []byte {
 	return append(b, data...)
 }
 
-// parseBody splits a decrypted body and undoes compression, never
+// parseBody splits a decrypted body and undoes compression (to at most
+// maxSecret bytes), never
 // producing more than the header's declared size.
-func parseBody(h header, b []byte) (*Secret, error) {
+func parseBody(h header, b []byte, maxSecret int) (*Secret, error) {
 	var s Secret
 	field := func() (string, error) {
 		if len(b) < 1 || len(b) < 1+int(b[0]) {
@@ -121,7 +122,7 @@ func parseBody(h header, b []byte) (*Secret, error) {
 		s.Data = b
 		return &s, nil
 	}
-	s.Data, err = inflateBounded(b, int(h.dataSize))
+	s.Data, err = inflateBounded(b, int(h.dataSize), maxSecret)
 	if err != nil {
 		return nil, err
 	}
@@ -168,21 +169,37 @@ func (b *boundedBuffer) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// maxDeflateRatio is the most DEFLATE can expand its input: a 258-byte
+// match costs at least two bits, so no stream yields more than 1032
+// bytes per byte. A header that declares more than that is forged.
+const maxDeflateRatio = 1032
+
 // inflateBounded decompresses exactly size bytes; a stream that yields
-// more or less is corrupt. Reading at most size+1 bytes keeps a hostile
-// stream from allocating beyond what the header declared.
-func inflateBounded(compressed []byte, size int) ([]byte, error) {
+// more or less is corrupt. The size comes from the hidden header, which
+// anyone can forge when no password is used, so it is checked before
+// anything is allocated: against what the compressed bytes could ever
+// expand to, and against limit (ErrSecretTooLarge). The output then
+// grows as it fills, so a lying header costs what the stream really
+// yields, never what it declares.
+func inflateBounded(compressed []byte, size, limit int) ([]byte, error) {
+	if size > len(compressed)*maxDeflateRatio {
+		return nil, fmt.Errorf("%w: header declares %d bytes, more than %d compressed bytes can hold", ErrCorrupt, size, len(compressed))
+	}
+	if size > limit {
+		return nil, fmt.Errorf("%w: %d bytes, the limit is %d", ErrSecretTooLarge, size, limit)
+	}
 	r := flate.NewReader(bytes.NewReader(compressed))
 	defer r.Close()
-	out := make([]byte, size+1)
-	n, err := io.ReadFull(r, out)
-	if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
+	var out bytes.Buffer
+	out.Grow(min(size+1, 1<<20))
+	n, err := io.Copy(&out, io.LimitReader(r, int64(size)+1))
+	if err != nil {
 		return nil, fmt.Errorf("%w: decompress: %v", ErrCorrupt, err)
 	}
-	if n != size {
+	if n != int64(size) {
 		return nil, fmt.Errorf("%w: decompressed %d bytes, header says %d", ErrCorrupt, n, size)
 	}
-	return out[:size], nil
+	return out.Bytes(), nil
 }
 
 // layout is the geometry of one body: how many bits each sample carries,

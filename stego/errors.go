@@ -27,6 +27,9 @@ var (
 	ErrCoverTooLarge = errors.New("stego: image has too many pixels")
 	// ErrInvalidOptions: an option is out of range (depth, mode, …).
 	ErrInvalidOptions = errors.New("stego: invalid options")
+	// ErrSecretTooLarge: the hidden secret is larger than
+	// Options.MaxSecretSize; it was refused before being decompressed.
+	ErrSecretTooLarge = errors.New("stego: hidden secret larger than allowed")
 )
 
 // CapacityError reports a secret that does not fit. It matches

@@ -58,6 +58,22 @@ type Options struct {
 	Mode Mode
 	// DisableCompression stores the secret as is even if it compresses.
 	DisableCompression bool
+	// MaxSecretSize is the largest secret Extract will decompress, in
+	// bytes (DefaultMaxSecretSize when 0). The size is declared inside the
+	// image, so without it whoever made the image would choose how much
+	// memory extraction allocates. Embed ignores it.
+	MaxSecretSize int
+}
+
+// DefaultMaxSecretSize bounds a decompressed secret when
+// Options.MaxSecretSize is 0: above the 50 MB a node accepts as upload.
+const DefaultMaxSecretSize = 64 << 20
+
+func (o Options) maxSecretSize() int {
+	if o.MaxSecretSize > 0 {
+		return o.MaxSecretSize
+	}
+	return DefaultMaxSecretSize
 }
 
 func (o Options) depth() (int, error) {
@@ -237,7 +253,7 @@ func Extract(ctx context.Context, img *Image, opts Options) (*Secret, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: integrity check failed", ErrCorrupt)
 	}
-	return parseBody(h, plain)
+	return parseBody(h, plain, opts.maxSecretSize())
 }
 
 // AnalyzeImage is Analyze for images already decoded with Decode; cover
