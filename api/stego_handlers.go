@@ -152,39 +152,42 @@ func (s *Server) coverFrom(f *form) (*stego.Image, bool, error) {
 
 // genericType is what clients declare for a file whose type they do not
 // know, and what http.DetectContentType says of binary data.
-const genericType = "application/octet-stream"
+const genericType = stego.DefaultMIME
 
 // secretMeta is the file name and MIME type /api/embed stores with a
 // secret uploaded under filename with Content-Type declared. The name is
-// the base name (some browsers send a Windows path), its last 255 bytes
-// if longer. The type is the declared one unless that is missing or
-// generic, else the one the name's extension gives, else sniff's answer
-// (the type of the content), called only then. /api/capacity uses it
-// too, so its figure is for the same name and type that embed stores.
-func secretMeta(filename, declared string, sniff func() string) (name, mimeType string) {
-	name = filepath.Base(strings.ReplaceAll(filename, "\\", "/"))
-	if name == "." || name == "/" {
-		name = ""
+// stego.CleanName's (base name only, no leading dot, no control
+// characters, at most 255 bytes), none if filename is empty. The type is
+// the declared one in canonical form unless that is missing or generic,
+// else the one the name's extension gives, else sniff's answer (the type
+// of the content), called only then; a declared type that is not a
+// type/subtype is the client's mistake and refused (400) rather than
+// stored as something it did not say. /api/capacity uses it too, so its
+// figure is for the same name and type that embed stores.
+func secretMeta(filename, declared string, sniff func() string) (name, mimeType string, err error) {
+	if filename != "" {
+		name = stego.CleanName(filename)
 	}
-	if len(name) > 255 {
-		name = name[len(name)-255:]
-	}
-	mimeType = declared
-	if mimeType == "" || mimeType == genericType {
-		if t := mime.TypeByExtension(filepath.Ext(name)); t != "" {
-			mimeType = t
-		} else {
-			mimeType = sniff()
+	if declared != "" {
+		if mimeType, err = stego.ParseMIME(declared); err != nil {
+			return "", "", fmt.Errorf("the secret's declared type: %w", err)
 		}
 	}
-	return name, mimeType
+	if mimeType == "" || mimeType == genericType {
+		if t := mime.TypeByExtension(filepath.Ext(name)); t != "" {
+			mimeType = stego.CleanMIME(t)
+		} else {
+			mimeType = stego.CleanMIME(sniff())
+		}
+	}
+	return name, mimeType, nil
 }
 
 // uploadedSecret is the form's "file" as embed stores it.
-func uploadedSecret(f *form) stego.Secret {
+func uploadedSecret(f *form) (stego.Secret, error) {
 	data := f.files["file"]
-	name, mimeType := secretMeta(f.filenames["file"], f.types["file"], func() string { return http.DetectContentType(data) })
-	return stego.Secret{Name: name, MIME: mimeType, Data: data}
+	name, mimeType, err := secretMeta(f.filenames["file"], f.types["file"], func() string { return http.DetectContentType(data) })
+	return stego.Secret{Name: name, MIME: mimeType, Data: data}, err
 }
 
 func (s *Server) embed(c *gin.Context) {
@@ -204,7 +207,10 @@ func (s *Server) embed(c *gin.Context) {
 			return err
 		}
 		opts := stego.Options{Password: f.fields["password"], Depth: depth}
-		secret := uploadedSecret(f)
+		secret, err := uploadedSecret(f)
+		if err != nil {
+			return err
+		}
 		out := cover
 		var stats stego.Stats
 		if own {
@@ -274,16 +280,17 @@ func (s *Server) extract(c *gin.Context) {
 	if !ok {
 		return
 	}
-	mimeType := secret.MIME
-	if mimeType == "" {
-		mimeType = "application/octet-stream"
-	}
+	// The stored name and type are the image writer's choice, and anyone
+	// can write an image for the public key: both are cleaned before they
+	// become a header or a file name on the client, whatever wrote them.
+	name, mimeType := stego.CleanName(secret.Name), stego.CleanMIME(secret.MIME)
 	if wants(c, "application/octet-stream", "raw") {
-		name := secret.Name
-		if name == "" {
-			name = "secret.bin"
-		}
 		c.Header("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": name}))
+		// A valid type may still be text/html or image/svg+xml: should a
+		// browser render the answer despite "attachment", it gets no
+		// script, no origin and no guessing at another type.
+		c.Header("X-Content-Type-Options", "nosniff")
+		c.Header("Content-Security-Policy", "default-src 'none'; sandbox")
 		c.Data(http.StatusOK, mimeType, secret.Data)
 		return
 	}
@@ -292,7 +299,7 @@ func (s *Server) extract(c *gin.Context) {
 		"node_id":              s.cfg.NodeID,
 		"recovered_size_bytes": len(secret.Data),
 		"recovered_mime":       mimeType,
-		"recovered_filename":   secret.Name,
+		"recovered_filename":   name,
 		"recovered_b64":        base64.StdEncoding.EncodeToString(secret.Data),
 	})
 }
@@ -330,12 +337,17 @@ func (s *Server) capacity(c *gin.Context) {
 		var secret stego.Secret
 		switch {
 		case hasFile:
-			secret = uploadedSecret(f)
+			if secret, err = uploadedSecret(f); err != nil {
+				return err
+			}
 		case hasName || hasMIME:
-			secret.Name, secret.MIME = secretMeta(f.fields["name"], f.fields["mime"], func() string {
+			secret.Name, secret.MIME, err = secretMeta(f.fields["name"], f.fields["mime"], func() string {
 				info.Assumes = fmt.Sprintf("the MIME type stored is %s, what embed detects in binary content when neither the declared type nor the name gives one (text would be stored as text/plain; charset=utf-8); send the file itself for the exact figure", genericType)
 				return genericType
 			})
+			if err != nil {
+				return err
+			}
 		default:
 			info.Assumes = "a secret with no file name and no MIME type; embed stores both beside the data and each costs its length in bytes, so send name and mime (or the file itself) for the figure that fits exactly"
 		}
