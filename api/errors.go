@@ -32,6 +32,8 @@ const (
 	codeNotReady         = "not_ready"
 	codeNodeUnreachable  = "node_unreachable"
 	codeMisdirected      = "misdirected"
+	codeTooManyRequests  = "too_many_requests"
+	codeTooManyStreams   = "too_many_streams"
 )
 
 // Errors of the node's own state, answered with 503 and Retry-After.
@@ -39,6 +41,9 @@ var (
 	errDraining = &apiError{http.StatusServiceUnavailable, codeDraining, "node shutting down", nil}
 	errPaused   = &apiError{http.StatusServiceUnavailable, codePaused, "node paused by fault injection", nil}
 	errNoState  = &apiError{http.StatusServiceUnavailable, codeNoState, "no cluster state published yet (electing a leader?)", nil}
+	// errTooManyStreams: MaxEventStreams are open; behind nginx the
+	// client is sent to another node.
+	errTooManyStreams = &apiError{http.StatusServiceUnavailable, codeTooManyStreams, "too many event streams open on this node", nil}
 )
 
 // apiError is an error with its HTTP status and code.
@@ -94,7 +99,8 @@ func fail(c *gin.Context, err error) {
 	for k, v := range e.extra {
 		body[k] = v
 	}
-	if e.status == http.StatusServiceUnavailable {
+	// A 503 says when to retry; a handler may have said it already.
+	if e.status == http.StatusServiceUnavailable && c.Writer.Header().Get("Retry-After") == "" {
 		c.Header("Retry-After", "1")
 	}
 	if id, ok := c.Get(requestIDKey); ok {

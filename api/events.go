@@ -28,7 +28,9 @@ func defaultEventTiming() eventTiming {
 // least every second; before any state exists, a ": heartbeat" comment
 // every second instead. The stream ends when the client goes away or the
 // node starts draining (the client's EventSource then reconnects, through
-// nginx to another node). A draining node refuses new streams with 503.
+// nginx to another node). A draining node refuses new streams with 503,
+// and so does a node with Config.MaxEventStreams open (Retry-After 5:
+// the slots are held by clients that stay).
 // The probes are the node's own (Cluster.SubscribeProbes): every stream
 // shares them, so streams cost no probes of their own.
 func (s *Server) clusterEvents(c *gin.Context) {
@@ -38,6 +40,14 @@ func (s *Server) clusterEvents(c *gin.Context) {
 func (s *Server) streamEvents(c *gin.Context, timing eventTiming) {
 	if s.draining.Load() {
 		fail(c, errDraining)
+		return
+	}
+	select {
+	case s.streamSlots <- struct{}{}:
+		defer func() { <-s.streamSlots }()
+	default:
+		c.Header("Retry-After", "5")
+		fail(c, errTooManyStreams)
 		return
 	}
 	ctx := c.Request.Context()

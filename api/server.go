@@ -1,6 +1,7 @@
 package api
 
 import (
+	"container/list"
 	"context"
 	"crypto/rand"
 	"crypto/subtle"
@@ -9,14 +10,18 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
+	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/time/rate"
 
 	"github.com/stegocluster/stegocluster/coordinator"
 	"github.com/stegocluster/stegocluster/stego"
@@ -65,12 +70,32 @@ type Config struct {
 	MaxUpload  int64          // request body limit, bytes
 	MaxPixels  int64          // image pixel cap
 	JobTimeout time.Duration  // longest a stego job may run
-	Logger     *slog.Logger
+	// MaxEventStreams caps the GET /cluster/events streams open at once;
+	// beyond it the node answers 503 (each stream holds a goroutine and
+	// two subscriptions for as long as the client stays).
+	MaxEventStreams int
+	// TrustedProxies are the addresses (IPs or CIDRs) whose
+	// X-Forwarded-For is believed when telling clients apart for the
+	// admin rate limit; nil: DefaultConfig's.
+	TrustedProxies []string
+	Logger         *slog.Logger
 }
 
 // DefaultConfig holds the API's defaults.
+//
+// The trusted proxies are loopback and the private ranges, where a
+// reverse proxy in front of the nodes lives (nginx on the same host
+// with compose/cluster.sh, on the compose network with Docker): behind
+// it, the client is the address nginx puts in X-Forwarded-For, so one
+// client's failures do not lock every client out. The price is that a
+// client that reaches a node directly from those ranges can choose the
+// address it is counted under.
 func DefaultConfig() Config {
-	return Config{MaxUpload: 50 << 20, MaxPixels: stego.DefaultMaxPixels, JobTimeout: time.Minute}
+	return Config{
+		MaxUpload: 50 << 20, MaxPixels: stego.DefaultMaxPixels, JobTimeout: time.Minute,
+		MaxEventStreams: 100,
+		TrustedProxies:  []string{"127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"},
+	}
 }
 
 // Server is the node's HTTP API.
@@ -80,6 +105,10 @@ type Server struct {
 	metrics  *metrics
 	draining atomic.Bool
 	engine   *gin.Engine
+	// streamSlots holds one value per open /cluster/events stream.
+	streamSlots chan struct{}
+	// adminFailures limits wrong admin tokens per client address.
+	adminFailures *failureLimiter
 }
 
 // New builds the API. It decodes the built-in cover once.
@@ -93,6 +122,12 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.JobTimeout <= 0 {
 		cfg.JobTimeout = def.JobTimeout
+	}
+	if cfg.MaxEventStreams <= 0 {
+		cfg.MaxEventStreams = def.MaxEventStreams
+	}
+	if cfg.TrustedProxies == nil {
+		cfg.TrustedProxies = def.TrustedProxies
 	}
 	if cfg.Requests == nil {
 		cfg.Requests = &RequestWindow{}
@@ -112,9 +147,19 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("api: built-in cover: %w", err)
 	}
-	s := &Server{cfg: cfg, cover: cover}
+	s := &Server{
+		cfg: cfg, cover: cover,
+		streamSlots:   make(chan struct{}, cfg.MaxEventStreams),
+		adminFailures: newFailureLimiter(adminFailureBurst, adminFailureEvery, maxLimitedClients),
+	}
 	s.metrics = newMetrics(cfg.Pool, cfg.Cluster)
 	s.engine = s.routes()
+	// Only X-Forwarded-For, which nginx sets: X-Real-IP would pass
+	// through nginx as the client sent it.
+	s.engine.RemoteIPHeaders = []string{"X-Forwarded-For"}
+	if err := s.engine.SetTrustedProxies(cfg.TrustedProxies); err != nil {
+		return nil, fmt.Errorf("api: trusted proxies: %w", err)
+	}
 	return s, nil
 }
 
@@ -129,7 +174,7 @@ func (s *Server) routes() *gin.Engine {
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
-	r.Use(s.recoverJSON, s.requestID, s.cors, s.observe)
+	r.Use(s.recoverJSON, s.requestID, s.securityHeaders, s.cors, s.observe)
 	r.NoRoute(func(c *gin.Context) {
 		fail(c, &apiError{http.StatusNotFound, codeNotFound, "no such endpoint: " + c.Request.Method + " " + c.Request.URL.Path, nil})
 	})
@@ -176,13 +221,34 @@ func (s *Server) requestID(c *gin.Context) {
 	c.Next()
 }
 
+// securityHeaders keeps browsers from guessing a response's type: an
+// extracted secret or an error must never be run as a script or page.
+func (s *Server) securityHeaders(c *gin.Context) {
+	c.Header("X-Content-Type-Options", "nosniff")
+	c.Next()
+}
+
+// isAdminPath reports whether path is under /admin/.
+func isAdminPath(path string) bool {
+	return path == "/admin" || strings.HasPrefix(path, "/admin/")
+}
+
 // cors lets a GUI served from another origin (another node, a dev
-// server) call this node.
+// server) call this node's stego API and cluster status. /admin/ is
+// left out: it answers no preflight and carries no Access-Control
+// headers, so a browser refuses cross-origin admin calls and a page on
+// another site cannot use a token the user typed into ours; the web app
+// calls /admin/ from its own origin, which needs no CORS.
 func (s *Server) cors(c *gin.Context) {
+	if isAdminPath(c.Request.URL.Path) {
+		c.Next()
+		return
+	}
 	h := c.Writer.Header()
 	h.Set("Access-Control-Allow-Origin", "*")
 	h.Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
-	h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, Accept, X-Request-ID")
+	// No Authorization: nothing outside /admin/ reads it.
+	h.Set("Access-Control-Allow-Headers", "Content-Type, Accept, X-Request-ID")
 	h.Set("Access-Control-Expose-Headers", "X-Request-ID, X-Node-ID, Content-Disposition, Retry-After")
 	if c.Request.Method == http.MethodOptions {
 		c.AbortWithStatus(http.StatusNoContent)
@@ -244,11 +310,111 @@ func (s *Server) serving() error {
 	return nil
 }
 
+// requireAdmin lets a request with the admin token through. Wrong or
+// missing tokens are counted per client address (c.ClientIP, see
+// Config.TrustedProxies): once a client has used up its allowance every
+// admin call from it gets 429 with Retry-After, right token or not,
+// until its allowance refills, so guessing costs time. Right tokens
+// consume nothing. A call one node forwards to another
+// (adminNode) has already passed this check with the same token on the
+// first node, so it does not fail on the second.
 func (s *Server) requireAdmin(c *gin.Context) {
+	client, now := c.ClientIP(), time.Now()
+	if wait := s.adminFailures.wait(client, now); wait > 0 {
+		c.Header("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+		fail(c, &apiError{http.StatusTooManyRequests, codeTooManyRequests, "too many wrong admin tokens from this address; retry later", nil})
+		return
+	}
 	token, ok := strings.CutPrefix(c.GetHeader("Authorization"), "Bearer ")
 	if !ok || subtle.ConstantTimeCompare([]byte(token), []byte(s.cfg.AdminToken)) != 1 {
+		s.adminFailures.fail(client, now)
 		fail(c, &apiError{http.StatusUnauthorized, codeUnauthorized, "admin token required (Authorization: Bearer …)", nil})
 		return
 	}
 	c.Next()
+}
+
+// The admin failure allowance: a client may get adminFailureBurst
+// tokens wrong at once, then one more every adminFailureEvery. Up to
+// maxLimitedClients clients are remembered (about 200 bytes each).
+const (
+	adminFailureBurst = 5
+	adminFailureEvery = 10 * time.Second
+	maxLimitedClients = 10000
+)
+
+// failureLimiter counts failures per client in a token bucket each
+// (golang.org/x/time/rate) and tells a client with an empty bucket how
+// long to wait. Its memory is bounded: a client whose bucket has
+// refilled is forgotten when next seen, and beyond maxClients the one
+// whose last failure is oldest is dropped, so a flood of addresses
+// costs at most maxClients entries (at worst, an address dropped that way gets
+// a fresh allowance).
+type failureLimiter struct {
+	every      time.Duration
+	burst      int
+	maxClients int
+
+	mu      sync.Mutex
+	clients map[string]*list.Element // values are *limitedClient
+	recent  list.List                // most recent failure first
+}
+
+type limitedClient struct {
+	addr    string
+	limiter *rate.Limiter
+}
+
+func newFailureLimiter(burst int, every time.Duration, maxClients int) *failureLimiter {
+	return &failureLimiter{every: every, burst: burst, maxClients: maxClients, clients: map[string]*list.Element{}}
+}
+
+// wait returns how long addr must wait before its next admin call, 0 if
+// it may make one now.
+func (l *failureLimiter) wait(addr string, now time.Time) time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	e, ok := l.clients[addr]
+	if !ok {
+		return 0
+	}
+	tokens := e.Value.(*limitedClient).limiter.TokensAt(now)
+	switch {
+	case tokens >= float64(l.burst): // refilled: no different from a new client
+		l.recent.Remove(e)
+		delete(l.clients, addr)
+		return 0
+	case tokens >= 1:
+		return 0
+	}
+	return time.Duration((1 - tokens) * float64(l.every))
+}
+
+// fail records a failure of addr.
+func (l *failureLimiter) fail(addr string, now time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	e, ok := l.clients[addr]
+	if ok {
+		l.recent.MoveToFront(e)
+	} else {
+		if l.recent.Len() >= l.maxClients {
+			oldest := l.recent.Back()
+			l.recent.Remove(oldest)
+			delete(l.clients, oldest.Value.(*limitedClient).addr)
+		}
+		c := &limitedClient{addr: addr, limiter: rate.NewLimiter(rate.Every(l.every), l.burst)}
+		e = l.recent.PushFront(c)
+		l.clients[addr] = e
+	}
+	// Reserve, unlike Allow, takes the token even from an empty bucket:
+	// failures that raced past wait push the next try further out.
+	e.Value.(*limitedClient).limiter.ReserveN(now, 1)
+}
+
+// size is the number of clients remembered.
+func (l *failureLimiter) size() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.clients)
 }

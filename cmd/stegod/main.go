@@ -92,7 +92,7 @@ func run(ctx context.Context, s settings, logger *slog.Logger) error {
 	a, err := api.New(api.Config{
 		NodeID: s.NodeID, Version: version, Cluster: node, Pool: pool, Requests: requests,
 		AdminToken: s.AdminToken, MaxUpload: s.MaxUploadMB << 20, MaxPixels: s.MaxPixels,
-		JobTimeout: s.JobTimeout, Logger: logger,
+		JobTimeout: s.JobTimeout, MaxEventStreams: s.MaxEventStreams, Logger: logger,
 	})
 	if err != nil {
 		return err

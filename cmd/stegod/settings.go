@@ -39,6 +39,7 @@ type settings struct {
 	MaxPixels       int64         `envconfig:"MAX_PIXELS"`
 	JobTimeout      time.Duration `envconfig:"JOB_TIMEOUT"`
 	AdminToken      string        `envconfig:"ADMIN_TOKEN"` // empty: generated
+	MaxEventStreams int           `envconfig:"MAX_EVENT_STREAMS"`
 	ShutdownTimeout time.Duration `envconfig:"SHUTDOWN_TIMEOUT"`
 	MemoryLimitMB   int64         `envconfig:"MEMORY_LIMIT_MB"`
 	LogLevel        slog.Level    `envconfig:"LOG_LEVEL"`
@@ -69,6 +70,7 @@ func defaultSettings() settings {
 		MaxUploadMB:     a.MaxUpload >> 20,
 		MaxPixels:       a.MaxPixels,
 		JobTimeout:      a.JobTimeout,
+		MaxEventStreams: a.MaxEventStreams,
 		ShutdownTimeout: 8 * time.Second,
 		MemoryLimitMB:   768,
 		LogLevel:        slog.LevelInfo,
