@@ -288,8 +288,8 @@ func (s *Server) extract(c *gin.Context) {
 		c.Header("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": name}))
 		// A valid type may still be text/html or image/svg+xml: should a
 		// browser render the answer despite "attachment", it gets no
-		// script, no origin and no guessing at another type.
-		c.Header("X-Content-Type-Options", "nosniff")
+		// script and no origin (securityHeaders adds nosniff to every
+		// answer, so it cannot guess another type either).
 		c.Header("Content-Security-Policy", "default-src 'none'; sandbox")
 		c.Data(http.StatusOK, mimeType, secret.Data)
 		return

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/stegocluster/stegocluster/stego"
 )
@@ -45,13 +46,63 @@ func readInput(path string, stdin io.Reader) ([]byte, error) {
 	return os.ReadFile(path)
 }
 
-// writeOutput writes data to a file, or standard output for "-".
-func writeOutput(path string, data []byte, stdout io.Writer) error {
-	if path == "-" {
-		_, err := stdout.Write(data)
+// writeSecret writes a recovered secret to a new file at path, readable
+// by its owner only (it was a secret). The name may come from the image,
+// which anyone can craft, so nothing already at path is touched: the file
+// is created with O_EXCL, which also refuses a symlink placed there
+// (dangling or not) instead of writing through it; O_NOFOLLOW says the
+// same for systems that read O_EXCL loosely. With force an existing
+// regular file or symlink is replaced, never followed: see replaceFile.
+func writeSecret(path string, data []byte, force bool) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o600)
+	switch {
+	case errors.Is(err, os.ErrExist) && force:
+		return replaceFile(path, data)
+	case errors.Is(err, os.ErrExist):
+		return fmt.Errorf("%q already exists (--force replaces it)", path)
+	case err != nil:
 		return err
 	}
-	return os.WriteFile(path, data, 0o644)
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		os.Remove(path) // ours: created above
+		return err
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(path)
+		return err
+	}
+	return nil
+}
+
+// replaceFile puts data at path in place of the regular file or symlink
+// there: written to a new temporary file beside it and renamed over it.
+// rename(2) replaces a symlink itself rather than its target, so a link
+// planted in the output directory cannot redirect the write, and a failed
+// write leaves the old file whole. Anything else at path (a directory, a
+// device, a FIFO) is left alone.
+func replaceFile(path string, data []byte) error {
+	info, err := os.Lstat(path)
+	if err != nil {
+		return err
+	}
+	if !info.Mode().IsRegular() && info.Mode()&os.ModeSymlink == 0 {
+		return fmt.Errorf("%q exists and is not a regular file or a symlink; not replaced", path)
+	}
+	// A short fixed prefix: the name itself may be 255 bytes, the limit.
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".stegoctl-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name()) // a no-op after the rename
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
 }
 
 // writeImage encodes img straight into the output file, through a
@@ -152,7 +203,13 @@ func runEmbed(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		return fmt.Errorf("read secret: %w", err)
 	}
 	secret := stego.Secret{Data: data}
-	secret.Name, secret.MIME = secretMeta(*name, *mimeType, *secretPath, func() string { return http.DetectContentType(data) })
+	secret.Name, secret.MIME, err = secretMeta(*name, *mimeType, *secretPath, func() string { return http.DetectContentType(data) })
+	if err != nil {
+		return err
+	}
+	if given := givenName(*name, *secretPath); given != "" && given != secret.Name {
+		fmt.Fprintf(stderr, "note: name %q stored as %q\n", given, secret.Name)
+	}
 	opts := stego.Options{Password: password, Depth: *depth, Mode: mode, DisableCompression: *noCompress}
 	stats, err := stego.EmbedInPlace(context.Background(), img, secret, opts)
 	if err != nil {
@@ -162,7 +219,7 @@ func runEmbed(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		return err
 	}
 	result := img
-	fmt.Fprintf(stderr, "hid %d bytes (%s, %s) in %dx%d cover: %.1f%% of capacity %d, %.4f bits per channel, matrix k=%d, %d samples changed\n",
+	fmt.Fprintf(stderr, "hid %d bytes (%q, %s) in %dx%d cover: %.1f%% of capacity %d, %.4f bits per channel, matrix k=%d, %d samples changed\n",
 		len(data), secret.Name, secret.MIME, img.Width(), img.Height(),
 		100*float64(secret.Size())/float64(max(1, stats.Capacity)), stats.Capacity, stats.BitsPerChannel, stats.MatrixK, stats.ChangedSamples)
 	for _, note := range result.Notes {
@@ -187,33 +244,53 @@ func outputFormat(flagValue, out string) (stego.Format, error) {
 	return "", fmt.Errorf("%w: --format %q (want png or bmp)", errUsage, flagValue)
 }
 
-// secretMeta is the file name and MIME type embed stores: --name, else
-// the secret file's base name (none for standard input); --mime, else the
-// type of the name's extension, else sniff's answer (the type of the
-// content), called only then. capacity uses it too, so its figure is for
-// the name and type embed stores.
-func secretMeta(nameFlag, mimeFlag, secretPath string, sniff func() string) (name, mimeType string) {
-	name, mimeType = nameFlag, mimeFlag
-	if name == "" && secretPath != "" && secretPath != "-" {
-		name = filepath.Base(secretPath)
+// secretMeta is the file name and MIME type embed stores: givenName's,
+// made safe by stego.CleanName (so what extract writes is what embed
+// said); --mime in canonical form, a usage error if it is not a MIME
+// type, else the type of the name's extension, else sniff's answer (the
+// type of the content), called only then. capacity uses it too, so its
+// figure is for the name and type embed stores.
+func secretMeta(nameFlag, mimeFlag, secretPath string, sniff func() string) (name, mimeType string, err error) {
+	if name = givenName(nameFlag, secretPath); name != "" {
+		name = stego.CleanName(name)
 	}
-	if mimeType == "" {
-		if mimeType = mime.TypeByExtension(filepath.Ext(name)); mimeType == "" {
-			mimeType = sniff()
+	if mimeFlag != "" {
+		if mimeType, err = stego.ParseMIME(mimeFlag); err != nil {
+			return "", "", fmt.Errorf("%w: --mime: %v", errUsage, err)
 		}
+		return name, mimeType, nil
 	}
-	return name, mimeType
+	if mimeType = mime.TypeByExtension(filepath.Ext(name)); mimeType == "" {
+		mimeType = sniff()
+	}
+	return name, stego.CleanMIME(mimeType), nil
+}
+
+// givenName is the name the user gave the secret: --name, else the secret
+// file's base name, else none (standard input).
+func givenName(nameFlag, secretPath string) string {
+	if nameFlag == "" && secretPath != "" && secretPath != "-" {
+		return filepath.Base(secretPath)
+	}
+	return nameFlag
 }
 
 func runExtract(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := newFlagSet("extract", "-i IMAGE -o DIR|FILE [flags]", `  stegoctl extract -i photo.stego.png -o .          # writes the secret under its stored name
   stegoctl extract -i photo.stego.png -o notes.pdf
+  stegoctl extract -i photo.stego.png -o . --force  # replaces a file of that name
   stegoctl extract -i out.png --password-file pw.txt -o - | less
+
+The stored name is untrusted (anyone can write an image for the public
+key): only its base name is used, a leading dot becomes _, unprintable
+characters become _, and a note says so when the name was changed.
+Nothing is overwritten without --force, and a symlink is never followed.
 `, stderr)
 	var (
-		pw  passwordFlags
-		in  = fs.String("i", "", "stego image; - for stdin")
-		out = fs.String("o", "", "output: a directory (the stored file name is used), a file, or - for stdout")
+		pw    passwordFlags
+		in    = fs.String("i", "", "stego image; - for stdin")
+		out   = fs.String("o", "", "output: a directory (the stored file name, cleaned, is used), a file, or - for stdout")
+		force = fs.Bool("force", false, "replace an existing file (a symlink is replaced, never written through)")
 	)
 	pw.register(fs)
 	if err := parse(fs, args); err != nil {
@@ -234,26 +311,25 @@ func runExtract(args []string, stdin io.Reader, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
+	if *out == "-" {
+		if _, err := stdout.Write(secret.Data); err != nil {
+			return fmt.Errorf("write secret: %w", err)
+		}
+		return nil
+	}
 	path := *out
 	if info, err := os.Stat(path); err == nil && info.IsDir() {
-		path = filepath.Join(path, safeFileName(secret.Name))
+		name := stego.CleanName(secret.Name)
+		if secret.Name != "" && name != secret.Name {
+			fmt.Fprintf(stderr, "note: stored name %q saved as %q\n", secret.Name, name)
+		}
+		path = filepath.Join(path, name)
 	}
-	if err := writeOutput(path, secret.Data, stdout); err != nil {
+	if err := writeSecret(path, secret.Data, *force); err != nil {
 		return fmt.Errorf("write secret: %w", err)
 	}
-	if path != "-" {
-		fmt.Fprintf(stderr, "recovered %d bytes (%s) to %s\n", len(secret.Data), secret.MIME, path)
-	}
+	fmt.Fprintf(stderr, "recovered %d bytes (%s) to %q\n", len(secret.Data), stego.CleanMIME(secret.MIME), path)
 	return nil
-}
-
-// safeFileName keeps a stored name from escaping the output directory.
-func safeFileName(name string) string {
-	name = filepath.Base(strings.ReplaceAll(name, "\\", "/"))
-	if name == "." || name == "/" || name == ".." || name == "" {
-		return "secret.bin"
-	}
-	return name
 }
 
 // capacityReport is capacity's answer. CapacityBytes is how many bytes of
@@ -310,12 +386,17 @@ func runCapacity(args []string, stdin io.Reader, stdout, stderr io.Writer) error
 		if secret.Data, err = readInput(*secretPath, stdin); err != nil {
 			return fmt.Errorf("read secret: %w", err)
 		}
-		secret.Name, secret.MIME = secretMeta(*name, *mimeType, *secretPath, func() string { return http.DetectContentType(secret.Data) })
+		if secret.Name, secret.MIME, err = secretMeta(*name, *mimeType, *secretPath, func() string { return http.DetectContentType(secret.Data) }); err != nil {
+			return err
+		}
 	case *name != "" || *mimeType != "":
-		secret.Name, secret.MIME = secretMeta(*name, *mimeType, "", func() string {
+		secret.Name, secret.MIME, err = secretMeta(*name, *mimeType, "", func() string {
 			r.Assumes = "the MIME type stored is application/octet-stream, what embed detects in binary content when the name gives no type (text would be stored as text/plain; charset=utf-8); pass --mime or --secret for the exact figure"
 			return "application/octet-stream"
 		})
+		if err != nil {
+			return err
+		}
 	default:
 		r.Assumes = "a secret with no file name and no MIME type; embed stores both beside the data and each costs its length in bytes, so pass --name (and --mime) or --secret for the figure that fits exactly"
 	}

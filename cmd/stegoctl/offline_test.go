@@ -2,8 +2,11 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
+	"image"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -11,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/stegocluster/stegocluster/internal/testenv"
+	"github.com/stegocluster/stegocluster/stego"
 )
 
 type result struct {
@@ -247,6 +251,264 @@ func TestCapacitySaysWhatItAssumes(t *testing.T) {
 			}
 			if got := strings.Contains(r.stdout, "\nassumes "); got != tc.assumes {
 				t.Errorf("output %q: assumes line present = %t, want %t", r.stdout, got, tc.assumes)
+			}
+		})
+	}
+}
+
+// craftImage writes an image whose stored name is whatever the test says,
+// made with the codec directly because stegoctl embed cleans names: what
+// an attacker with the public key can make.
+func craftImage(t *testing.T, storedName string, data []byte) string {
+	t.Helper()
+	m := image.NewNRGBA(image.Rect(0, 0, 64, 64))
+	for i := range m.Pix {
+		m.Pix[i] = byte(i * 7)
+	}
+	cover, err := stego.FromImage(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _, err := stego.Embed(context.Background(), cover, stego.Secret{Name: storedName, MIME: "text/plain", Data: data}, stego.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "crafted.png")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := out.Encode(f, stego.PNG); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestExtractToADirectoryIsSafe: extract -o DIR writes only a new,
+// cleaned name inside DIR, refuses to overwrite without --force, never
+// writes through a symlink (not even with --force) and prints names
+// escaped.
+func TestExtractToADirectoryIsSafe(t *testing.T) {
+	secret := []byte("the recovered secret")
+	cases := []struct {
+		name   string
+		stored string
+		// setup prepares the output directory dir, beside which outside
+		// is a directory extract must never write to.
+		setup     func(t *testing.T, dir, outside string)
+		outFile   string // "" for -o DIR, else -o DIR/outFile
+		force     bool
+		code      int
+		written   string   // the file in dir that must hold the secret ("" for none)
+		absent    []string // files in dir that must not exist
+		stderr    []string // substrings stderr must contain
+		untouched string   // content outside/target must still have ("" when no target)
+	}{
+		{name: "plain name", stored: "plan.txt", code: exitOK, written: "plan.txt",
+			stderr: []string{`recovered 20 bytes (text/plain) to "`}},
+		{name: "no stored name", stored: "", code: exitOK, written: "secret.bin"},
+		{name: "dotfile renamed", stored: ".bashrc", code: exitOK, written: "_bashrc", absent: []string{".bashrc"},
+			stderr: []string{`note: stored name ".bashrc" saved as "_bashrc"`}},
+		{name: "traversal stays in the directory", stored: "../outside/escape.txt", code: exitOK, written: "escape.txt",
+			stderr: []string{`note: stored name "../outside/escape.txt" saved as "escape.txt"`}},
+		{name: "control characters printed escaped", stored: "a\x1b[31mb\n.txt", code: exitOK, written: "a_[31mb_.txt",
+			stderr: []string{`note: stored name "a\x1b[31mb\n.txt" saved as "a_[31mb_.txt"`}},
+		{name: "existing file refused", stored: "plan.txt", code: exitFail,
+			setup:  writeFile("plan.txt", "old"),
+			stderr: []string{"already exists (--force replaces it)"}},
+		{name: "existing file replaced with --force", stored: "plan.txt", force: true, code: exitOK, written: "plan.txt",
+			setup: writeFile("plan.txt", "old")},
+		{name: "symlink refused", stored: "plan.txt", code: exitFail,
+			setup: symlinkOut("plan.txt"), stderr: []string{"already exists"}, untouched: "precious"},
+		{name: "symlink replaced, not followed, with --force", stored: "plan.txt", force: true, code: exitOK, written: "plan.txt",
+			setup: symlinkOut("plan.txt"), untouched: "precious"},
+		{name: "dangling symlink refused", stored: "plan.txt", code: exitFail,
+			setup: danglingSymlink("plan.txt"), stderr: []string{"already exists"}},
+		{name: "dangling symlink replaced with --force", stored: "plan.txt", force: true, code: exitOK, written: "plan.txt",
+			setup: danglingSymlink("plan.txt")},
+		{name: "directory in the way", stored: "plan.txt", force: true, code: exitFail,
+			setup:  func(t *testing.T, dir, _ string) { mustDo(t, os.Mkdir(filepath.Join(dir, "plan.txt"), 0o755)) },
+			stderr: []string{"not a regular file or a symlink"}},
+		{name: "explicit file", stored: ".bashrc", outFile: "mine.txt", code: exitOK, written: "mine.txt", absent: []string{"_bashrc", ".bashrc"}},
+		{name: "explicit file refused", stored: "plan.txt", outFile: "mine.txt", code: exitFail,
+			setup: writeFile("mine.txt", "old"), stderr: []string{"already exists"}},
+		{name: "explicit file replaced with --force", stored: "plan.txt", outFile: "mine.txt", force: true, code: exitOK, written: "mine.txt",
+			setup: writeFile("mine.txt", "old")},
+		{name: "explicit symlink replaced, not followed, with --force", stored: "plan.txt", outFile: "mine.txt", force: true, code: exitOK, written: "mine.txt",
+			setup: symlinkOut("mine.txt"), untouched: "precious"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			img := craftImage(t, tc.stored, secret)
+			root := t.TempDir()
+			dir, outside := filepath.Join(root, "out"), filepath.Join(root, "outside")
+			mustDo(t, os.Mkdir(dir, 0o755))
+			mustDo(t, os.Mkdir(outside, 0o755))
+			if tc.untouched != "" {
+				mustDo(t, os.WriteFile(filepath.Join(outside, "target"), []byte(tc.untouched), 0o644))
+			}
+			before := map[string]string{}
+			if tc.setup != nil {
+				tc.setup(t, dir, outside)
+				before = snapshot(t, dir)
+			}
+			args := []string{"extract", "-i", img, "-o", dir}
+			if tc.outFile != "" {
+				args[len(args)-1] = filepath.Join(dir, tc.outFile)
+			}
+			if tc.force {
+				args = append(args, "--force")
+			}
+			r := stegoctl(t, "", args...)
+			if r.code != tc.code {
+				t.Fatalf("exit %d, want %d: %s", r.code, tc.code, r.stderr)
+			}
+			for _, w := range tc.stderr {
+				if !strings.Contains(r.stderr, w) {
+					t.Errorf("stderr %q lacks %q", r.stderr, w)
+				}
+			}
+			// A raw line break or escape from the stored name would start
+			// a line of the attacker's choosing, or recolour the terminal.
+			if strings.ContainsAny(r.stderr, "\x1b\r") {
+				t.Errorf("stderr carries a raw control character: %q", r.stderr)
+			}
+			for _, line := range strings.Split(strings.TrimSuffix(r.stderr, "\n"), "\n") {
+				if !strings.HasPrefix(line, "note: ") && !strings.HasPrefix(line, "recovered ") && !strings.HasPrefix(line, "stegoctl extract: ") {
+					t.Errorf("stderr line %q is not one of extract's", line)
+				}
+			}
+			if tc.written != "" {
+				path := filepath.Join(dir, tc.written)
+				info, err := os.Lstat(path)
+				if err != nil || !info.Mode().IsRegular() {
+					t.Fatalf("%s is not a regular file: %v %v", tc.written, info, err)
+				}
+				if info.Mode().Perm()&0o077 != 0 {
+					t.Errorf("%s has mode %v: others can read the secret", tc.written, info.Mode())
+				}
+				if got, _ := os.ReadFile(path); !bytes.Equal(got, secret) {
+					t.Errorf("%s holds %q, want the secret", tc.written, got)
+				}
+			} else if after := snapshot(t, dir); !maps.Equal(after, before) {
+				t.Errorf("a refused extract changed the directory: %v, was %v", after, before)
+			}
+			for _, name := range tc.absent {
+				if _, err := os.Lstat(filepath.Join(dir, name)); err == nil {
+					t.Errorf("%s was created", name)
+				}
+			}
+			if tc.untouched != "" {
+				if got, _ := os.ReadFile(filepath.Join(outside, "target")); string(got) != tc.untouched {
+					t.Errorf("the symlink's target was written: it holds %q", got)
+				}
+			}
+			if entries, _ := os.ReadDir(outside); len(entries) > 1 || len(entries) == 1 && entries[0].Name() != "target" {
+				t.Errorf("extract wrote outside the output directory: %v", entries)
+			}
+			if entries, _ := os.ReadDir(dir); slices.ContainsFunc(entries, func(e os.DirEntry) bool { return strings.HasPrefix(e.Name(), ".stegoctl-") }) {
+				t.Errorf("a temporary file was left behind: %v", entries)
+			}
+		})
+	}
+}
+
+func mustDo(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// writeFile is a setup that puts a file named name in the output directory.
+func writeFile(name, content string) func(t *testing.T, dir, outside string) {
+	return func(t *testing.T, dir, _ string) {
+		mustDo(t, os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644))
+	}
+}
+
+// symlinkOut is a setup that plants a symlink named name in the output
+// directory, pointing at outside/target.
+func symlinkOut(name string) func(t *testing.T, dir, outside string) {
+	return func(t *testing.T, dir, outside string) {
+		mustDo(t, os.Symlink(filepath.Join(outside, "target"), filepath.Join(dir, name)))
+	}
+}
+
+// danglingSymlink is a setup that plants a symlink to a file in outside
+// that does not exist, which a write through the link would create.
+func danglingSymlink(name string) func(t *testing.T, dir, outside string) {
+	return func(t *testing.T, dir, outside string) {
+		mustDo(t, os.Symlink(filepath.Join(outside, "created"), filepath.Join(dir, name)))
+	}
+}
+
+// snapshot is a directory's entries: a file's content, a symlink's target.
+func snapshot(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := map[string]string{}
+	for _, e := range entries {
+		path := filepath.Join(dir, e.Name())
+		switch {
+		case e.Type()&os.ModeSymlink != 0:
+			target, err := os.Readlink(path)
+			mustDo(t, err)
+			m[e.Name()] = "-> " + target
+		case e.IsDir():
+			m[e.Name()] = "dir"
+		default:
+			b, err := os.ReadFile(path)
+			mustDo(t, err)
+			m[e.Name()] = string(b)
+		}
+	}
+	return m
+}
+
+// TestEmbedCleansWhatItStores: embed stores the cleaned name (and says
+// so), canonical types, and refuses a --mime that is not a type.
+func TestEmbedCleansWhatItStores(t *testing.T) {
+	smallCover := testenv.CoverPath(t, testenv.CoverSmallPNG)
+	cases := []struct {
+		name     string
+		flags    []string
+		code     int
+		wantName string
+		wantMIME string
+		stderr   string
+	}{
+		{"dotfile", []string{"--name", ".bashrc"}, exitOK, "_bashrc", "text/plain; charset=utf-8", `note: name ".bashrc" stored as "_bashrc"`},
+		{"path", []string{"--name", "../../etc/passwd"}, exitOK, "passwd", "text/plain; charset=utf-8", `stored as "passwd"`},
+		{"control characters", []string{"--name", "a\x1bb.txt"}, exitOK, "a_b.txt", "text/plain; charset=utf-8", `note: name "a\x1bb.txt" stored as "a_b.txt"`},
+		{"dot dot", []string{"--name", "..", "--mime", "text/plain"}, exitOK, "secret.bin", "text/plain", `stored as "secret.bin"`},
+		{"canonical type", []string{"--name", "a.txt", "--mime", "Text/Plain; Charset=UTF-8; x=y"}, exitOK, "a.txt", "text/plain; charset=utf-8", `hid 5 bytes ("a.txt", text/plain; charset=utf-8)`},
+		{"not a type", []string{"--name", "a.txt", "--mime", "foo"}, exitUsage, "", "", "--mime"},
+		{"junk type", []string{"--name", "a.txt", "--mime", "text/html; charset=utf-8<script>"}, exitUsage, "", "", "--mime"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "out.png")
+			r := stegoctl(t, "hello", append([]string{"embed", "--cover", smallCover, "--secret", "-", "-o", out}, tc.flags...)...)
+			if r.code != tc.code || !strings.Contains(r.stderr, tc.stderr) {
+				t.Fatalf("exit %d (want %d), stderr %q (want it to mention %q)", r.code, tc.code, r.stderr, tc.stderr)
+			}
+			if strings.Contains(r.stderr, "\x1b") {
+				t.Errorf("stderr carries a raw escape: %q", r.stderr)
+			}
+			if tc.code != exitOK {
+				return
+			}
+			img, err := decodeImageFile(out, nil)
+			mustDo(t, err)
+			stored, err := stego.Extract(context.Background(), img, stego.Options{})
+			mustDo(t, err)
+			if stored.Name != tc.wantName || stored.MIME != tc.wantMIME {
+				t.Fatalf("stored name %q type %q, want %q %q", stored.Name, stored.MIME, tc.wantName, tc.wantMIME)
 			}
 		})
 	}
