@@ -225,6 +225,7 @@ func TestNewRefusesBadSecuritySettings(t *testing.T) {
 		name string
 		cfg  Config
 	}{
+		{"no admin token", Config{NodeID: "n1"}},
 		{"a trusted proxy that is no address", Config{NodeID: "n1", AdminToken: testToken, TrustedProxies: []string{"nginx"}}},
 	}
 	for _, tc := range cases {

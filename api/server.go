@@ -66,7 +66,7 @@ type Config struct {
 	Cluster    Cluster
 	Pool       *worker.Pool
 	Requests   *RequestWindow // where the last minute's latencies go (a new one when nil)
-	AdminToken string         // empty: a random one is generated and logged once
+	AdminToken string         // bearer token for /admin/; required (New refuses an empty one)
 	MaxUpload  int64          // request body limit, bytes
 	MaxPixels  int64          // image pixel cap
 	JobTimeout time.Duration  // longest a stego job may run
@@ -111,7 +111,10 @@ type Server struct {
 	adminFailures *failureLimiter
 }
 
-// New builds the API. It decodes the built-in cover once.
+// New builds the API. It decodes the built-in cover once. It refuses an
+// empty admin token: choosing one (from the environment, a file, or
+// generated), and how long it must be, is the caller's job
+// (cmd/stegod), so that no token is made up, or logged, here.
 func New(cfg Config) (*Server, error) {
 	def := DefaultConfig()
 	if cfg.MaxUpload <= 0 {
@@ -136,12 +139,7 @@ func New(cfg Config) (*Server, error) {
 		cfg.Logger = slog.Default()
 	}
 	if cfg.AdminToken == "" {
-		b := make([]byte, 16)
-		if _, err := rand.Read(b); err != nil {
-			return nil, fmt.Errorf("api: admin token: %w", err)
-		}
-		cfg.AdminToken = hex.EncodeToString(b)
-		cfg.Logger.Warn("ADMIN_TOKEN not set; generated one for this run", "admin_token", cfg.AdminToken)
+		return nil, errors.New("api: no admin token (Config.AdminToken is empty)")
 	}
 	cover, err := stego.Decode(builtinCoverPNG, 0)
 	if err != nil {
@@ -335,7 +333,8 @@ func (s *Server) requireAdmin(c *gin.Context) {
 }
 
 // The admin failure allowance: a client may get adminFailureBurst
-// tokens wrong at once, then one more every adminFailureEvery. Up to
+// tokens wrong at once, then one more every adminFailureEvery (with a
+// token of 16 random characters, guessing is hopeless at that pace). Up to
 // maxLimitedClients clients are remembered (about 200 bytes each).
 const (
 	adminFailureBurst = 5

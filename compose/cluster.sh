@@ -8,12 +8,14 @@
 #   compose/cluster.sh start N       start node N again with its data
 #   compose/cluster.sh down          stop everything and delete the cluster directory
 #   compose/cluster.sh etcdctl ARGS  etcdctl on the cluster's members (built from our go.mod)
+#   compose/cluster.sh token         print the admin token (for curl or the web app)
 #
 # Settings (environment): CLUSTER_DIR (default /tmp/stegocluster), NGINX_PORT
 # (8000), HTTP_BASE (8081: nodes on 8081-8083), PEER_BASE (12380: raft on
-# 12380/12382/12384, etcd clients one above each), ADMIN_TOKEN (admin).
-# `up` saves them in CLUSTER_DIR/cluster.env; later commands need only
-# CLUSTER_DIR.
+# 12380/12382/12384, etcd clients one above each), ADMIN_TOKEN (at least 16
+# characters; unset, `up` generates one). `up` saves them in
+# CLUSTER_DIR/cluster.env and the token, readable by you only, in
+# CLUSTER_DIR/admin-token; later commands need only CLUSTER_DIR.
 # Needs Go, nginx and curl (Debian: apt-get install nginx curl).
 set -euo pipefail
 
@@ -22,7 +24,9 @@ dir=${CLUSTER_DIR:-/tmp/stegocluster}
 nginx_port=${NGINX_PORT:-8000}
 http_base=${HTTP_BASE:-8081}
 peer_base=${PEER_BASE:-12380}
-token=${ADMIN_TOKEN:-admin}
+# The admin token lives in this file only (mode 0600), never in
+# cluster.env or the script's output: those are read by more people.
+token_file=$dir/admin-token
 # A running cluster remembers its settings (written by up), so later
 # commands need only CLUSTER_DIR.
 if [ "${1:-}" != up ] && [ -f "$dir/cluster.env" ]; then
@@ -45,7 +49,7 @@ start_node() {
 	NODE_ID=stego-node$i HTTP_ADDR=127.0.0.1:$(http_port "$i") ADVERTISE_IP=127.0.0.1 \
 		DATA_DIR="$dir/node$i" PEER_URL=http://127.0.0.1:$(peer_port "$i") \
 		CLIENT_URL=http://127.0.0.1:$(client_port "$i") INITIAL_CLUSTER=$(initial_cluster) \
-		CLUSTER_TOKEN=stegocluster-local ADMIN_TOKEN=$token \
+		CLUSTER_TOKEN=stegocluster-local ADMIN_TOKEN="$(cat "$token_file")" \
 		nohup "$dir/bin/stegod" >>"$dir/log/node$i.log" 2>&1 &
 	echo $! >"$dir/node$i.pid"
 }
@@ -60,6 +64,23 @@ signal_node() {
 	kill "-$sig" "$pid" 2>/dev/null || true
 	for _ in $(seq 200); do alive "$pid" || break; sleep 0.05; done
 	rm -f "$dir/node$i.pid"
+}
+
+# write_token puts ADMIN_TOKEN, or a new random token, in $token_file,
+# created readable by the owner only. An existing file (an `up` on a
+# directory already used) is kept unless ADMIN_TOKEN says otherwise.
+write_token() {
+	if [ -n "${ADMIN_TOKEN:-}" ]; then
+		if [ ${#ADMIN_TOKEN} -lt 16 ]; then
+			echo "ADMIN_TOKEN has ${#ADMIN_TOKEN} characters; at least 16 are needed (or unset it to have one generated)" >&2
+			exit 2
+		fi
+		(umask 077 && printf '%s\n' "$ADMIN_TOKEN" >"$token_file.tmp") && mv "$token_file.tmp" "$token_file"
+	elif [ ! -s "$token_file" ]; then
+		(umask 077 && od -An -tx1 -N32 /dev/urandom | tr -d ' \n' >"$token_file.tmp" && echo >>"$token_file.tmp") &&
+			mv "$token_file.tmp" "$token_file"
+		echo "ADMIN_TOKEN not set: generated one into $token_file (compose/cluster.sh token prints it)"
+	fi
 }
 
 nginx_conf() {
@@ -106,17 +127,18 @@ case ${1:-} in
 up)
 	command -v nginx >/dev/null || { echo "nginx is not installed (apt-get install nginx)" >&2; exit 1; }
 	mkdir -p "$dir/bin" "$dir/log" "$dir/nginx"
+	write_token
 	(cd "$repo" && go build -o "$dir/bin/stegod" ./cmd/stegod && go build -o "$dir/bin/stegoctl" ./cmd/stegoctl)
 	# What later commands (and `stegoctl bench failover --cluster-dir`) need.
-	printf 'nginx_port=%s\nhttp_base=%s\npeer_base=%s\ntoken=%s\nHTTP_BASE=%s\n' \
-		"$nginx_port" "$http_base" "$peer_base" "$token" "$http_base" >"$dir/cluster.env"
+	printf 'nginx_port=%s\nhttp_base=%s\npeer_base=%s\nHTTP_BASE=%s\n' \
+		"$nginx_port" "$http_base" "$peer_base" "$http_base" >"$dir/cluster.env"
 	cp "$0" "$dir/bin/cluster.sh"
 	for i in 1 2 3; do start_node "$i"; done
 	nginx_conf >"$dir/nginx.conf"
 	nginx -t -q -p "$dir" -c "$dir/nginx.conf" 2>/dev/null || nginx -t -p "$dir" -c "$dir/nginx.conf"
 	nginx -p "$dir" -c "$dir/nginx.conf" -e "$dir/log/nginx-error.log"
 	wait_healthy 90
-	echo "stegocluster up: http://127.0.0.1:$nginx_port/ (nodes on $(http_port 1)-$(http_port 3); etcd at 127.0.0.1:$(client_port 1); admin token $token)"
+	echo "stegocluster up: http://127.0.0.1:$nginx_port/ (nodes on $(http_port 1)-$(http_port 3); etcd at 127.0.0.1:$(client_port 1); admin token in $token_file)"
 	;;
 status)
 	curl -fsS "http://127.0.0.1:$nginx_port/cluster/status"
@@ -130,6 +152,7 @@ etcdctl)
 	shift
 	etcdctl "$@"
 	;;
+token) cat "$token_file" ;;
 down)
 	[ -f "$dir/nginx.pid" ] && nginx -p "$dir" -c "$dir/nginx.conf" -e "$dir/log/nginx-error.log" -s quit 2>/dev/null || true
 	for i in 1 2 3; do signal_node TERM "$i"; done
@@ -137,7 +160,7 @@ down)
 	rm -rf "$dir"
 	;;
 *)
-	sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'
 	exit 2
 	;;
 esac

@@ -26,7 +26,7 @@ import (
 	"github.com/stegocluster/stegocluster/internal/testenv"
 )
 
-const browserToken = "e2e-browser"
+const browserToken = "e2e-browser-admin-token"
 
 // artifactsDir is where screenshots go: $STEGO_ARTIFACTS, or e2e/artifacts.
 func artifactsDir(t *testing.T) string {

@@ -16,6 +16,9 @@ import (
 
 const composeProject = "stegoe2e"
 
+// composeAdminToken is the stack's ADMIN_TOKEN: compose has no default.
+const composeAdminToken = "e2e-compose-admin-token"
+
 // compose runs docker compose (the plugin, or docker-compose where only
 // that is installed) on the user's file plus the CI override.
 type compose struct {
@@ -50,7 +53,9 @@ func (c *compose) runEnv(env []string, args ...string) (string, error) {
 	full := append(append([]string{}, c.bin[1:]...), "-p", composeProject,
 		"-f", "../compose/docker-compose.yml", "-f", "docker/docker-compose.ci.yml")
 	cmd := exec.Command(c.bin[0], append(full, args...)...)
-	cmd.Env = append(append(os.Environ(), fmt.Sprintf("STEGO_HTTP_PORT=%d", c.port), "ADMIN_TOKEN=e2e"), env...)
+	// compose refuses to run without ADMIN_TOKEN, and the nodes refuse
+	// one under 16 characters.
+	cmd.Env = append(append(os.Environ(), fmt.Sprintf("STEGO_HTTP_PORT=%d", c.port), "ADMIN_TOKEN="+composeAdminToken), env...)
 	out, err := cmd.CombinedOutput()
 	return string(out), err
 }

@@ -48,7 +48,9 @@ func requireTools(t *testing.T) {
 // newLocalCluster describes a compose/cluster.sh cluster in a directory
 // under t.TempDir(): nginx on nginxPort, the nodes' HTTP ports from
 // httpBase, raft and etcd client ports from peerBase. Cleanup takes it
-// down (after logging the nodes' logs if the test failed).
+// down (after logging the nodes' logs if the test failed). An empty
+// token leaves ADMIN_TOKEN unset, so that cluster.sh generates one, and
+// checks how it does.
 func newLocalCluster(t *testing.T, nginxPort, httpBase, peerBase int, token string) *localCluster {
 	t.Helper()
 	requireTools(t)
@@ -64,10 +66,64 @@ func newLocalCluster(t *testing.T, nginxPort, httpBase, peerBase int, token stri
 			t.Errorf("cluster.sh down: %v\n%s", err, out)
 		}
 	})
-	if out, err := c.script("up"); err != nil {
+	out, err := c.script("up")
+	if err != nil {
 		t.Fatalf("cluster.sh up: %v\n%s", err, out)
 	}
+	if token == "" {
+		c.checkGeneratedToken(out)
+	}
 	return c
+}
+
+// checkGeneratedToken checks the token cluster.sh generated: at least 16
+// characters in CLUSTER_DIR/admin-token, readable by its owner only,
+// printed by `cluster.sh token` but neither by `up` nor in the nodes'
+// logs, and accepted by the nodes, also for a call one forwards to
+// another.
+func (c *localCluster) checkGeneratedToken(upOutput string) {
+	t := c.t
+	t.Helper()
+	path := filepath.Join(c.dir, "admin-token")
+	info, err := os.Stat(path)
+	if err != nil {
+		t.Fatalf("no generated admin token: %v", err)
+	}
+	if perm := info.Mode().Perm(); perm != 0o600 {
+		t.Errorf("%s has mode %04o, want 0600", path, perm)
+	}
+	out, err := c.script("token")
+	token := strings.TrimSpace(out)
+	if err != nil || len(token) < 16 {
+		t.Fatalf("cluster.sh token: %v: a %d-character token", err, len(token))
+	}
+	if strings.Contains(upOutput, token) {
+		t.Error("cluster.sh up printed the admin token")
+	}
+	for i := 1; i <= 3; i++ {
+		b, err := os.ReadFile(filepath.Join(c.dir, "log", fmt.Sprintf("node%d.log", i)))
+		if err != nil || bytes.Contains(b, []byte(token)) {
+			t.Errorf("node%d's log: %v, or it holds the admin token", i, err)
+		}
+	}
+	for _, tc := range []struct {
+		name, token string
+		want        int
+	}{{"the generated token", token, http.StatusOK}, {"another token", token + "x", http.StatusUnauthorized}} {
+		req, err := http.NewRequest("POST", c.nginx+"/admin/nodes/stego-node1/restore", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+tc.token)
+		resp, err := (&http.Client{Timeout: 5 * time.Second}).Do(req)
+		if err != nil {
+			t.Fatalf("admin call: %v", err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tc.want {
+			t.Errorf("admin call with %s: %d, want %d", tc.name, resp.StatusCode, tc.want)
+		}
+	}
 }
 
 // startLocalCluster runs compose/cluster.sh on ten consecutive free
@@ -76,7 +132,7 @@ func newLocalCluster(t *testing.T, nginxPort, httpBase, peerBase int, token stri
 func startLocalCluster(t *testing.T) *localCluster {
 	t.Helper()
 	base := testenv.FreePortRange(t, 10)
-	return newLocalCluster(t, base, base+1, base+4, "e2e")
+	return newLocalCluster(t, base, base+1, base+4, "") // cluster.sh generates the token
 }
 
 // dumpLogs logs the nodes' own log lines (not etcd's), to explain a

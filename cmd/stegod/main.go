@@ -39,6 +39,10 @@ func main() {
 		fmt.Fprintf(os.Stderr, "stegod: settings: %v\n", err)
 		os.Exit(2)
 	}
+	if err := s.check(); err != nil {
+		fmt.Fprintf(os.Stderr, "stegod: settings: %v\n", err)
+		os.Exit(2)
+	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: s.LogLevel})).With("node", s.NodeID)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
@@ -59,6 +63,11 @@ func run(ctx context.Context, s settings, logger *slog.Logger) error {
 		// A soft limit: the collector works harder as the heap nears it,
 		// which keeps bursts of large uploads from doubling the RSS.
 		debug.SetMemoryLimit(s.MemoryLimitMB << 20)
+	}
+	// Before etcd starts: a node that cannot have a token stops at once.
+	adminToken, err := s.adminToken(logger)
+	if err != nil {
+		return fmt.Errorf("admin token: %w", err)
 	}
 	pool := worker.NewPool(s.Workers, s.Queue)
 	requests := &api.RequestWindow{}
@@ -91,7 +100,7 @@ func run(ctx context.Context, s settings, logger *slog.Logger) error {
 
 	a, err := api.New(api.Config{
 		NodeID: s.NodeID, Version: version, Cluster: node, Pool: pool, Requests: requests,
-		AdminToken: s.AdminToken, MaxUpload: s.MaxUploadMB << 20, MaxPixels: s.MaxPixels,
+		AdminToken: adminToken, MaxUpload: s.MaxUploadMB << 20, MaxPixels: s.MaxPixels,
 		JobTimeout: s.JobTimeout, MaxEventStreams: s.MaxEventStreams, Logger: logger,
 	})
 	if err != nil {

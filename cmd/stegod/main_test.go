@@ -31,7 +31,7 @@ func TestNodeServesAndShutsDownInTime(t *testing.T) {
 	s.DataDir = t.TempDir()
 	s.PeerURL = fmt.Sprintf("http://127.0.0.1:%d", ports[1])
 	s.ClientURL = fmt.Sprintf("http://127.0.0.1:%d", ports[2])
-	s.AdminToken = "tok"
+	s.AdminToken = "solo-admin-token-for-tests"
 	var logs syncBuffer
 	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ctx, cancel := context.WithCancel(context.Background())

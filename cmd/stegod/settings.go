@@ -1,7 +1,14 @@
 package main
 
 import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -38,7 +45,7 @@ type settings struct {
 	MaxUploadMB     int64         `envconfig:"MAX_UPLOAD_MB"`
 	MaxPixels       int64         `envconfig:"MAX_PIXELS"`
 	JobTimeout      time.Duration `envconfig:"JOB_TIMEOUT"`
-	AdminToken      string        `envconfig:"ADMIN_TOKEN"` // empty: generated
+	AdminToken      string        `envconfig:"ADMIN_TOKEN"` // empty: generated into $DATA_DIR/admin-token
 	MaxEventStreams int           `envconfig:"MAX_EVENT_STREAMS"`
 	ShutdownTimeout time.Duration `envconfig:"SHUTDOWN_TIMEOUT"`
 	MemoryLimitMB   int64         `envconfig:"MEMORY_LIMIT_MB"`
@@ -95,4 +102,120 @@ func (s settings) coordination() coordinator.Config {
 	c.AdvertiseIP = s.AdvertiseIP
 	c.HTTPPort = portOf(s.HTTPAddr)
 	return c
+}
+
+// minAdminTokenLen is the shortest admin token stegod accepts: 16
+// random characters are out of reach of guessing at the pace the API
+// allows wrong tokens, while "admin" or "change-me" are not.
+const minAdminTokenLen = 16
+
+// adminTokenFile is where, under DATA_DIR, a node keeps the admin token
+// it generated when ADMIN_TOKEN was not set.
+const adminTokenFile = "admin-token"
+
+// check refuses settings the node must not start with.
+func (s settings) check() error {
+	if s.AdminToken != "" {
+		return checkToken(s.AdminToken, "ADMIN_TOKEN")
+	}
+	return nil
+}
+
+// checkToken says what is wrong with a token from where, without
+// quoting it (errors end up in logs).
+func checkToken(token, where string) error {
+	if len(token) < minAdminTokenLen {
+		return fmt.Errorf("%s has %d characters; an admin token needs at least %d (e.g. openssl rand -hex 16)", where, len(token), minAdminTokenLen)
+	}
+	return nil
+}
+
+// adminToken returns the bearer token for /admin/: ADMIN_TOKEN when set;
+// otherwise the one in $DATA_DIR/admin-token, which the first start
+// generates, so that a restarted node keeps its token. It logs the
+// file's path, never the token: logs are read by more people, and kept
+// longer, than a file only the node's user can read. Nodes of one
+// cluster must share a token (an admin call forwarded to another node
+// carries the caller's), so a multi-node cluster sets ADMIN_TOKEN.
+func (s settings) adminToken(logger *slog.Logger) (string, error) {
+	if s.AdminToken != "" {
+		return s.AdminToken, s.check()
+	}
+	path := filepath.Join(s.DataDir, adminTokenFile)
+	token, created, err := readOrCreateToken(path)
+	if err != nil {
+		return "", err
+	}
+	if created {
+		logger.Warn("ADMIN_TOKEN not set: generated an admin token (the same on every node of a cluster: set ADMIN_TOKEN there)", "file", path)
+	} else {
+		logger.Info("ADMIN_TOKEN not set: using the admin token in the file", "file", path)
+	}
+	return token, nil
+}
+
+// readOrCreateToken reads the token in path or, when there is no such
+// file, creates it with a new random token, readable by its owner only.
+// The file appears complete or not at all (written aside, then linked
+// into place, which fails if it exists), so a crash or a second node
+// starting on the same directory never leaves a partial token.
+func readOrCreateToken(path string) (token string, created bool, err error) {
+	token, err = readToken(path)
+	if err == nil || !errors.Is(err, fs.ErrNotExist) {
+		return token, false, err
+	}
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", false, fmt.Errorf("creating %s: %w", dir, err)
+	}
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", false, fmt.Errorf("generating an admin token: %w", err)
+	}
+	token = hex.EncodeToString(b)
+	tmp, err := os.CreateTemp(dir, ".admin-token-*") // mode 0600
+	if err != nil {
+		return "", false, fmt.Errorf("writing the admin token: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	_, err = tmp.WriteString(token + "\n")
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("writing the admin token to %s: %w", tmp.Name(), err)
+	}
+	if err := os.Link(tmp.Name(), path); err != nil {
+		if errors.Is(err, fs.ErrExist) { // another start got there first: use its token
+			token, err = readToken(path)
+			return token, false, err
+		}
+		return "", false, fmt.Errorf("saving the admin token as %s: %w", path, err)
+	}
+	return token, true, nil
+}
+
+// readToken reads a token file, refusing one anybody else may read.
+func readToken(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", fmt.Errorf("reading the admin token: %w", err)
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return "", fmt.Errorf("reading the admin token: %w", err)
+	}
+	if perm := info.Mode().Perm(); perm&0o077 != 0 {
+		return "", fmt.Errorf("%s has mode %04o: others may read the admin token (chmod 600 it, and change the token if they did)", path, perm)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, 4096))
+	if err != nil {
+		return "", fmt.Errorf("reading the admin token from %s: %w", path, err)
+	}
+	token := strings.TrimSpace(string(b))
+	return token, checkToken(token, path)
 }
