@@ -22,7 +22,7 @@ cd "$work"
 
 port=18080
 HTTP_ADDR=127.0.0.1:$port DATA_DIR="$work/data" PEER_URL=http://127.0.0.1:12380 CLIENT_URL=http://127.0.0.1:12379 \
-	ADMIN_TOKEN=bench ./stegod >"$work/stegod.log" 2>&1 &
+	ADMIN_TOKEN=bench-admin-token-not-secret ./stegod >"$work/stegod.log" 2>&1 &
 pid=$!
 base=http://127.0.0.1:$port
 for _ in $(seq 100); do curl -fs "$base/cluster/status" >/dev/null 2>&1 && break; sleep 0.1; done

@@ -79,7 +79,7 @@ func startProcessCluster(ctx context.Context, bin string) (*processCluster, erro
 			"NODE_ID="+id, fmt.Sprintf("HTTP_ADDR=127.0.0.1:%d", ports[3*i]),
 			fmt.Sprintf("PEER_URL=http://127.0.0.1:%d", ports[3*i+1]), fmt.Sprintf("CLIENT_URL=http://127.0.0.1:%d", ports[3*i+2]),
 			"INITIAL_CLUSTER="+strings.Join(initial, ","), "DATA_DIR="+filepath.Join(dir, id),
-			"CLUSTER_TOKEN=bench", "ADMIN_TOKEN=bench", "LOG_LEVEL=warn")
+			"CLUSTER_TOKEN=bench", "ADMIN_TOKEN=bench-admin-token-not-secret", "LOG_LEVEL=warn")
 		if err := c.Restart(ctx, id); err != nil {
 			c.Close()
 			return nil, err
