@@ -1,0 +1,86 @@
+package stego
+
+import (
+	"bytes"
+	"fmt"
+	"image"
+	"image/color"
+	"runtime"
+)
+
+// Memory costs, for callers that hold a memory budget (the API reserves
+// them before it calls Decode, Embed or Encode). Each is an upper bound
+// on what the call allocates, from facts known before allocating.
+
+// decodeBytesPerPixel bounds what decoding allocates per pixel for each
+// colour model an image's header can declare: the standard decoder's
+// image, an intermediate conversion where rasterFromImage makes one,
+// and our raster. (Our own PNG decoder needs less: the raster and the
+// filtered rows, about twice the raster.)
+func decodeBytesPerPixel(m color.Model) int64 {
+	switch m {
+	case color.GrayModel:
+		return 1 + 1
+	case color.Gray16Model:
+		return 2 + 2
+	case color.YCbCrModel, color.NYCbCrAModel, color.CMYKModel:
+		return 4 + 4 + 4 // decoded planes (at most 4:4:4 + alpha), RGBA, raster
+	case color.RGBAModel, color.NRGBAModel:
+		return 4 + 4 + 4 // decoded, NRGBA for transparent premultiplied input, raster
+	case color.RGBA64Model, color.NRGBA64Model:
+		return 8 + 8 + 8
+	}
+	if _, ok := m.(color.Palette); ok {
+		return 1 + 4 // indices, RGB(A) raster
+	}
+	return 8 + 8 + 8 // an unknown model: the 16-bit worst case
+}
+
+// decodeOverhead covers what decoding allocates besides pixels (tables,
+// a row of filter state, the decoder's own structures).
+const decodeOverhead = 256 << 10
+
+// DecodeCost is an upper bound on the bytes Decode(data, maxPixels)
+// allocates, read from the image's header alone. It refuses what Decode
+// would refuse before allocating pixels: data that is no image we read
+// (ErrUnsupportedFormat) and images over maxPixels (ErrCoverTooLarge).
+func DecodeCost(data []byte, maxPixels int64) (int64, error) {
+	if maxPixels <= 0 {
+		maxPixels = DefaultMaxPixels
+	}
+	cfg, _, err := image.DecodeConfig(bytes.NewReader(data))
+	if err != nil {
+		return 0, fmt.Errorf("%w: %v", ErrUnsupportedFormat, err)
+	}
+	if cfg.Width <= 0 || cfg.Height <= 0 {
+		return 0, fmt.Errorf("%w: %dx%d image", ErrUnsupportedFormat, cfg.Width, cfg.Height)
+	}
+	pixels := int64(cfg.Width) * int64(cfg.Height)
+	if pixels > maxPixels {
+		return 0, fmt.Errorf("%w: %dx%d is over the %d pixel limit", ErrCoverTooLarge, cfg.Width, cfg.Height, maxPixels)
+	}
+	return pixels*decodeBytesPerPixel(cfg.ColorModel) + decodeOverhead, nil
+}
+
+// Bytes is the memory the image's samples take: what Clone (and so
+// Embed, which works on a copy) allocates.
+func (m *Image) Bytes() int64 { return int64(len(m.r.pix)) }
+
+// EncodedSize bounds the size of m's encoding, so a caller can size its
+// output buffer once: DEFLATE falls back to stored blocks for data it
+// cannot compress, and the Huffman code it tries first expands at most
+// an eighth; plus a filter byte per row and the chunks' framing.
+func (m *Image) EncodedSize() int64 {
+	return m.Bytes()*9/8 + int64(m.r.height) + 64<<10
+}
+
+// encoderBytesPerWorker bounds what each of Encode's goroutines holds:
+// a DEFLATE writer (about 1 MB in compress/flate) and its bands of
+// filtered and compressed rows in flight.
+const encoderBytesPerWorker = 3 << 20
+
+// EncodeCost bounds what Encode allocates besides its output: the PNG
+// encoder works in bands, one set per CPU, whatever the image's size.
+func (m *Image) EncodeCost() int64 {
+	return int64(runtime.GOMAXPROCS(0))*encoderBytesPerWorker + decodeOverhead
+}

@@ -1,0 +1,105 @@
+package stego
+
+import (
+	"bytes"
+	"errors"
+	"image"
+	"image/color"
+	"image/gif"
+	"image/jpeg"
+	"image/png"
+	"runtime"
+	"testing"
+
+	"github.com/stegocluster/stegocluster/internal/testenv"
+)
+
+// measuredBy reports the bytes f allocates.
+func measuredBy(f func()) int64 {
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	f()
+	runtime.ReadMemStats(&after)
+	return int64(after.TotalAlloc - before.TotalAlloc)
+}
+
+// DecodeCost is an upper bound on what Decode allocates, for every kind
+// of cover: the budget reserved before decoding must cover the decoding.
+func TestDecodeCostBoundsDecode(t *testing.T) {
+	const w, h = 600, 400
+	encode := func(enc func(*bytes.Buffer, image.Image) error, m image.Image) []byte {
+		var buf bytes.Buffer
+		if err := enc(&buf, m); err != nil {
+			t.Fatal(err)
+		}
+		return buf.Bytes()
+	}
+	pngEnc := func(b *bytes.Buffer, m image.Image) error { return png.Encode(b, m) }
+	nrgba := image.NewNRGBA(image.Rect(0, 0, w, h))
+	nrgba64 := image.NewNRGBA64(image.Rect(0, 0, w, h))
+	gray := image.NewGray(image.Rect(0, 0, w, h))
+	for i := range nrgba.Pix {
+		nrgba.Pix[i] = byte(i * 7)
+	}
+	for i := range nrgba64.Pix {
+		nrgba64.Pix[i] = byte(i * 13)
+	}
+	for i := range gray.Pix {
+		gray.Pix[i] = byte(i * 3)
+	}
+	noise := image.NewNRGBA(image.Rect(0, 0, w, h))
+	copy(noise.Pix, testenv.RandomBytes(len(noise.Pix), 3))
+	paletted := image.NewPaletted(image.Rect(0, 0, w, h), color.Palette{color.Black, color.White, color.RGBA{200, 10, 10, 128}})
+	tests := []struct {
+		name string
+		data []byte
+	}{
+		{"png rgba8", encode(pngEnc, nrgba)},
+		{"png rgba8 noise", encode(pngEnc, noise)},
+		{"png rgba16", encode(pngEnc, nrgba64)},
+		{"png gray8", encode(pngEnc, gray)},
+		{"png paletted", encode(pngEnc, paletted)},
+		{"gif", encode(func(b *bytes.Buffer, m image.Image) error { return gif.Encode(b, m, nil) }, paletted)},
+		{"jpeg", encode(func(b *bytes.Buffer, m image.Image) error { return jpeg.Encode(b, m, nil) }, nrgba)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cost, err := DecodeCost(tt.data, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var m *Image
+			used := measuredBy(func() { m, err = Decode(tt.data, 0) })
+			if err != nil {
+				t.Fatal(err)
+			}
+			if used > cost {
+				t.Fatalf("Decode allocated %d bytes, DecodeCost said at most %d", used, cost)
+			}
+			var out bytes.Buffer
+			out.Grow(int(m.EncodedSize()))
+			before := int64(out.Cap())
+			used = measuredBy(func() { err = m.Encode(&out, PNG) })
+			if err != nil {
+				t.Fatal(err)
+			}
+			if used > m.EncodeCost() || int64(out.Cap()) != before {
+				t.Fatalf("Encode allocated %d bytes (EncodeCost %d); the output outgrew its budgeted buffer: %v", used, m.EncodeCost(), int64(out.Cap()) != before)
+			}
+		})
+	}
+}
+
+func TestDecodeCostRefusesBeforeAllocating(t *testing.T) {
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, image.NewGray(image.Rect(0, 0, 100, 100))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := DecodeCost(buf.Bytes(), 9999); !errors.Is(err, ErrCoverTooLarge) {
+		t.Fatalf("over the pixel cap: %v", err)
+	}
+	if _, err := DecodeCost([]byte("not an image"), 0); !errors.Is(err, ErrUnsupportedFormat) {
+		t.Fatalf("not an image: %v", err)
+	}
+}
