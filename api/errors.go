@@ -82,6 +82,12 @@ func classify(err error) *apiError {
 		return &apiError{http.StatusUnprocessableEntity, codeCorrupt, err.Error(), nil}
 	case errors.Is(err, stego.ErrInvalidOptions):
 		return badRequest(err.Error())
+	case errors.Is(err, stego.ErrSecretTooLarge):
+		return &apiError{http.StatusRequestEntityTooLarge, codeTooLarge, "the hidden secret is larger than this node accepts", nil}
+	case errors.Is(err, worker.ErrExceedsBudget):
+		return &apiError{http.StatusRequestEntityTooLarge, codeTooLarge, "the request needs more memory than this node's whole budget (MEMORY_BUDGET_MB)", nil}
+	case errors.Is(err, worker.ErrOverBudget):
+		return &apiError{http.StatusServiceUnavailable, codeBusy, "node memory budget in use, retry", nil}
 	case errors.Is(err, worker.ErrBusy):
 		return &apiError{http.StatusServiceUnavailable, codeBusy, "node busy, retry", nil}
 	case errors.Is(err, context.DeadlineExceeded):

@@ -78,7 +78,17 @@ type Config struct {
 	// X-Forwarded-For is believed when telling clients apart for the
 	// admin rate limit; nil: DefaultConfig's.
 	TrustedProxies []string
-	Logger         *slog.Logger
+	// MemoryBudget is the bytes the node's stego requests may hold at
+	// once: uploads as they arrive, decoded images, answers as they are
+	// encoded (docs/security.md has the formula). A request that does not
+	// fit waits up to BudgetWait, then gets 503.
+	MemoryBudget int64
+	BudgetWait   time.Duration
+	// A request body that stalls for BodyIdleTimeout, or is still
+	// arriving BodyTimeout after the request began, is cut off.
+	BodyIdleTimeout time.Duration
+	BodyTimeout     time.Duration
+	Logger          *slog.Logger
 }
 
 // DefaultConfig holds the API's defaults.
@@ -94,6 +104,10 @@ func DefaultConfig() Config {
 	return Config{
 		MaxUpload: 50 << 20, MaxPixels: stego.DefaultMaxPixels, JobTimeout: time.Minute,
 		MaxEventStreams: 100,
+		MemoryBudget:    512 << 20,
+		BudgetWait:      time.Second,
+		BodyIdleTimeout: 10 * time.Second,
+		BodyTimeout:     5 * time.Minute,
 		TrustedProxies:  []string{"127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"},
 	}
 }
@@ -109,6 +123,8 @@ type Server struct {
 	streamSlots chan struct{}
 	// adminFailures limits wrong admin tokens per client address.
 	adminFailures *failureLimiter
+	// budget is the memory the stego requests hold (Config.MemoryBudget).
+	budget *worker.Budget
 }
 
 // New builds the API. It decodes the built-in cover once. It refuses an
@@ -125,6 +141,18 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.JobTimeout <= 0 {
 		cfg.JobTimeout = def.JobTimeout
+	}
+	if cfg.MemoryBudget <= 0 {
+		cfg.MemoryBudget = def.MemoryBudget
+	}
+	if cfg.BudgetWait <= 0 {
+		cfg.BudgetWait = def.BudgetWait
+	}
+	if cfg.BodyIdleTimeout <= 0 {
+		cfg.BodyIdleTimeout = def.BodyIdleTimeout
+	}
+	if cfg.BodyTimeout <= 0 {
+		cfg.BodyTimeout = def.BodyTimeout
 	}
 	if cfg.MaxEventStreams <= 0 {
 		cfg.MaxEventStreams = def.MaxEventStreams
@@ -148,6 +176,7 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{
 		cfg: cfg, cover: cover,
 		streamSlots:   make(chan struct{}, cfg.MaxEventStreams),
+		budget:        worker.NewBudget(cfg.MemoryBudget, cfg.BudgetWait),
 		adminFailures: newFailureLimiter(adminFailureBurst, adminFailureEvery, maxLimitedClients),
 	}
 	s.metrics = newMetrics(cfg.Pool, cfg.Cluster)
@@ -280,12 +309,6 @@ func (s *Server) observe(c *gin.Context) {
 	if strings.HasPrefix(route, "/api/") {
 		s.cfg.Requests.Observe(start, elapsed)
 	}
-}
-
-func (s *Server) limitBody(c *gin.Context) {
-	// Multipart framing needs a little room beyond the file itself.
-	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, s.cfg.MaxUpload+64<<10)
-	c.Next()
 }
 
 // refuseUnlessServing answers 503 while the node drains or is paused.

@@ -3,7 +3,6 @@ package api
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"image"
@@ -20,6 +19,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/stegocluster/stegocluster/stego"
+	"github.com/stegocluster/stegocluster/worker"
 )
 
 // form is a parsed multipart request: files by field name, plus text
@@ -38,7 +38,9 @@ const (
 	maxFieldBytes = 4 << 10
 )
 
-func readForm(r *http.Request, maxUpload int64) (*form, error) {
+// readForm reads the request's multipart form, reserving every byte it
+// keeps from res (see readPart).
+func readForm(ctx context.Context, r *http.Request, maxUpload int64, res *worker.Reservation) (*form, error) {
 	f := &form{files: map[string][]byte{}, filenames: map[string]string{}, types: map[string]string{}, fields: map[string]string{}}
 	if r.ContentLength == 0 && r.Header.Get("Content-Type") == "" {
 		return f, nil // all fields optional (capacity of the built-in cover)
@@ -62,35 +64,32 @@ func readForm(r *http.Request, maxUpload int64) (*form, error) {
 		if i >= maxParts {
 			return nil, badRequest(fmt.Sprintf("more than %d form parts", maxParts))
 		}
-		if err := f.add(part, maxUpload, r.ContentLength); err != nil {
+		if err := f.add(ctx, part, maxUpload, res); err != nil {
 			return nil, err
 		}
 	}
 }
 
-// add reads one part. File parts are read into one buffer sized from the
-// request's Content-Length (when given): growing a buffer by doubling
-// would allocate about twice the upload, which under many concurrent
-// 50 MB uploads is the difference between staying under 1 GiB or not.
-func (f *form) add(part *multipart.Part, maxUpload, contentLength int64) error {
+// add reads one part (files up to maxUpload, fields up to maxFieldBytes).
+func (f *form) add(ctx context.Context, part *multipart.Part, maxUpload int64, res *worker.Reservation) error {
 	defer part.Close()
 	name := part.FormName()
 	limit := int64(maxFieldBytes)
 	if part.FileName() != "" || name == "file" || name == "cover" {
 		limit = maxUpload
 	}
-	buf := bytes.NewBuffer(make([]byte, 0, min(max(contentLength, 0), limit)+bytes.MinRead))
-	_, err := buf.ReadFrom(io.LimitReader(part, limit+1))
-	data := buf.Bytes()
-	if err != nil {
+	data, err := readPart(ctx, part, limit, res)
+	switch {
+	case errors.Is(err, errPartTooLarge):
+		return &apiError{http.StatusRequestEntityTooLarge, codeTooLarge, fmt.Sprintf("form part %q is over %d bytes", name, limit), gin.H{"limit_bytes": limit}}
+	case errors.Is(err, worker.ErrOverBudget), errors.Is(err, worker.ErrExceedsBudget), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return err
+	case err != nil:
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			return err
 		}
 		return badRequest("reading form part " + name + ": " + err.Error())
-	}
-	if int64(len(data)) > limit {
-		return &apiError{http.StatusRequestEntityTooLarge, codeTooLarge, fmt.Sprintf("form part %q is over %d bytes", name, limit), gin.H{"limit_bytes": limit}}
 	}
 	if part.FileName() != "" || name == "file" || name == "cover" {
 		f.files[name] = data
@@ -117,20 +116,34 @@ func (f *form) depth() (int, error) {
 
 // run parses the form and runs job in the worker pool with the job
 // timeout, so that a busy node answers 503 at once and a client that
-// leaves stops its job.
-func (s *Server) run(c *gin.Context, job func(ctx context.Context, f *form) error) bool {
-	f, err := readForm(c.Request, s.cfg.MaxUpload)
+// leaves stops its job. Every byte the form keeps is reserved from res,
+// which the handler releases once its answer is written.
+func (s *Server) run(c *gin.Context, res *worker.Reservation, job func(ctx context.Context, f *form) error) bool {
+	ctx, cancel := context.WithTimeout(c.Request.Context(), s.cfg.JobTimeout)
+	defer cancel()
+	f, err := readForm(ctx, c.Request, s.cfg.MaxUpload, res)
 	if err != nil {
 		fail(c, err)
 		return false
 	}
-	ctx, cancel := context.WithTimeout(c.Request.Context(), s.cfg.JobTimeout)
-	defer cancel()
+	finishBody(c)
 	if err := s.cfg.Pool.Do(ctx, func(ctx context.Context) error { return job(ctx, f) }); err != nil {
 		fail(c, err)
 		return false
 	}
 	return true
+}
+
+// decode reserves what decoding data will allocate, then decodes it.
+func (s *Server) decode(ctx context.Context, res *worker.Reservation, data []byte) (*stego.Image, error) {
+	cost, err := stego.DecodeCost(data, s.cfg.MaxPixels)
+	if err != nil {
+		return nil, err
+	}
+	if err := res.Grow(ctx, cost); err != nil {
+		return nil, err
+	}
+	return stego.Decode(data, s.cfg.MaxPixels)
 }
 
 type coverInfo struct {
@@ -141,12 +154,12 @@ type coverInfo struct {
 	CapacityBytes int `json:"capacity_bytes"`
 }
 
-func (s *Server) coverFrom(f *form) (*stego.Image, bool, error) {
+func (s *Server) coverFrom(ctx context.Context, res *worker.Reservation, f *form) (*stego.Image, bool, error) {
 	data, ok := f.files["cover"]
 	if !ok || len(data) == 0 {
 		return s.cover, false, nil
 	}
-	img, err := stego.Decode(data, s.cfg.MaxPixels)
+	img, err := s.decode(ctx, res, data)
 	return img, true, err
 }
 
@@ -191,9 +204,11 @@ func uploadedSecret(f *form) (stego.Secret, error) {
 }
 
 func (s *Server) embed(c *gin.Context) {
+	res := s.budget.Reserve()
+	defer res.Release()
 	var resp gin.H
 	var png []byte
-	ok := s.run(c, func(ctx context.Context, f *form) error {
+	ok := s.run(c, res, func(ctx context.Context, f *form) error {
 		data, ok := f.files["file"]
 		if !ok {
 			return badRequest("missing form file \"file\" (the secret to hide)")
@@ -202,9 +217,14 @@ func (s *Server) embed(c *gin.Context) {
 		if err != nil {
 			return err
 		}
-		cover, own, err := s.coverFrom(f)
+		cover, own, err := s.coverFrom(ctx, res, f)
 		if err != nil {
 			return err
+		}
+		if !own { // Embed works on a copy of the shared built-in cover
+			if err := res.Grow(ctx, cover.Bytes()); err != nil {
+				return err
+			}
 		}
 		opts := stego.Options{Password: f.fields["password"], Depth: depth}
 		secret, err := uploadedSecret(f)
@@ -221,12 +241,16 @@ func (s *Server) embed(c *gin.Context) {
 		if err != nil {
 			return err
 		}
+		if err := res.Grow(ctx, out.EncodedSize()+out.EncodeCost()); err != nil {
+			return err
+		}
 		var buf bytes.Buffer
-		buf.Grow(len(data) + 3*out.Width()*out.Height())
+		buf.Grow(int(out.EncodedSize()))
 		if err := out.Encode(&buf, stego.PNG); err != nil {
 			return err
 		}
 		png = buf.Bytes()
+		res.Shrink(out.EncodeCost()) // the encoder's working set is released
 		notes := append([]string{}, out.Notes...)
 		if !own {
 			notes = append(notes, "built-in cover used: anyone who has it can see where bits changed; send your own cover for real secrecy")
@@ -253,8 +277,7 @@ func (s *Server) embed(c *gin.Context) {
 		return
 	}
 	resp["request_id"] = c.GetString(requestIDKey)
-	resp["stego_image_b64"] = base64.StdEncoding.EncodeToString(png)
-	c.JSON(http.StatusOK, resp)
+	writeJSONWithBase64(c, resp, "stego_image_b64", png)
 }
 
 // wants reports whether the client asked for a raw body of this type,
@@ -264,17 +287,28 @@ func wants(c *gin.Context, contentType, format string) bool {
 }
 
 func (s *Server) extract(c *gin.Context) {
+	res := s.budget.Reserve()
+	defer res.Release()
 	var secret *stego.Secret
-	ok := s.run(c, func(ctx context.Context, f *form) error {
+	ok := s.run(c, res, func(ctx context.Context, f *form) error {
 		data, ok := f.files["file"]
 		if !ok {
 			return badRequest("missing form file \"file\" (the stego image)")
 		}
-		img, err := stego.Decode(data, s.cfg.MaxPixels)
+		img, err := s.decode(ctx, res, data)
 		if err != nil {
 			return err
 		}
-		secret, err = stego.Extract(ctx, img, stego.Options{Password: f.fields["password"]})
+		// The secret can be no larger than an upload: nothing bigger was
+		// ever embedded by a node, and the image's own claim is not
+		// trusted (stego.Options.MaxSecretSize).
+		if err := res.Grow(ctx, s.cfg.MaxUpload); err != nil {
+			return err
+		}
+		secret, err = stego.Extract(ctx, img, stego.Options{Password: f.fields["password"], MaxSecretSize: int(s.cfg.MaxUpload)})
+		if err == nil {
+			res.Shrink(s.cfg.MaxUpload - int64(len(secret.Data)))
+		}
 		return err
 	})
 	if !ok {
@@ -294,14 +328,13 @@ func (s *Server) extract(c *gin.Context) {
 		c.Data(http.StatusOK, mimeType, secret.Data)
 		return
 	}
-	c.JSON(http.StatusOK, gin.H{
+	writeJSONWithBase64(c, gin.H{
 		"request_id":           c.GetString(requestIDKey),
 		"node_id":              s.cfg.NodeID,
 		"recovered_size_bytes": len(secret.Data),
 		"recovered_mime":       mimeType,
 		"recovered_filename":   name,
-		"recovered_b64":        base64.StdEncoding.EncodeToString(secret.Data),
-	})
+	}, "recovered_b64", secret.Data)
 }
 
 // capacityInfo is /api/capacity's answer. CapacityBytes is how many
@@ -320,13 +353,15 @@ type capacityInfo struct {
 }
 
 func (s *Server) capacity(c *gin.Context) {
+	res := s.budget.Reserve()
+	defer res.Release()
 	var info capacityInfo
-	ok := s.run(c, func(_ context.Context, f *form) error {
+	ok := s.run(c, res, func(ctx context.Context, f *form) error {
 		depth, err := f.depth()
 		if err != nil {
 			return err
 		}
-		cover, _, err := s.coverFrom(f)
+		cover, _, err := s.coverFrom(ctx, res, f)
 		if err != nil {
 			return err
 		}
@@ -373,21 +408,31 @@ func (s *Server) capacity(c *gin.Context) {
 }
 
 func (s *Server) analyze(c *gin.Context) {
+	res := s.budget.Reserve()
+	defer res.Release()
 	var report *stego.Analysis
-	ok := s.run(c, func(_ context.Context, f *form) error {
+	ok := s.run(c, res, func(ctx context.Context, f *form) error {
 		data, ok := f.files["file"]
 		if !ok {
 			return badRequest("missing form file \"file\" (the image to analyse)")
 		}
-		img, err := stego.Decode(data, s.cfg.MaxPixels)
+		img, err := s.decode(ctx, res, data)
 		if err != nil {
 			return err
 		}
 		var cover *stego.Image
 		if data, ok := f.files["cover"]; ok && len(data) > 0 {
-			if cover, err = stego.Decode(data, s.cfg.MaxPixels); err != nil {
+			if cover, err = s.decode(ctx, res, data); err != nil {
 				return err
 			}
+		}
+		// The analysis copies the samples out of an image with alpha.
+		need := img.Bytes()
+		if cover != nil {
+			need += cover.Bytes()
+		}
+		if err := res.Grow(ctx, need); err != nil {
+			return err
 		}
 		report, err = stego.AnalyzeImage(img, cover)
 		return err

@@ -83,6 +83,17 @@ func (r *Reservation) Grow(ctx context.Context, n int64) error {
 	return nil
 }
 
+// Shrink gives back n bytes (at most what the reservation holds), for
+// memory the request no longer references.
+func (r *Reservation) Shrink(n int64) {
+	n = min(n, r.n)
+	if n > 0 {
+		r.budget.sem.Release(n)
+		r.budget.held.Add(-n)
+		r.n -= n
+	}
+}
+
 // Held is the bytes this reservation holds.
 func (r *Reservation) Held() int64 { return r.n }
 

@@ -39,6 +39,10 @@ func TestBudgetGrow(t *testing.T) {
 			if b.Held() != tt.held+r.Held() {
 				t.Fatalf("budget holds %d, reservations %d + %d", b.Held(), tt.held, r.Held())
 			}
+			r.Shrink(r.Held() / 2)
+			if b.Held() != tt.held+r.Held() {
+				t.Fatalf("after Shrink the budget holds %d, reservations %d + %d", b.Held(), tt.held, r.Held())
+			}
 			r.Release()
 			r.Release() // twice is harmless
 			other.Release()

@@ -47,6 +47,7 @@ type settings struct {
 	JobTimeout      time.Duration `envconfig:"JOB_TIMEOUT"`
 	AdminToken      string        `envconfig:"ADMIN_TOKEN"` // empty: generated into $DATA_DIR/admin-token
 	MaxEventStreams int           `envconfig:"MAX_EVENT_STREAMS"`
+	MemoryBudgetMB  int64         `envconfig:"MEMORY_BUDGET_MB"`
 	ShutdownTimeout time.Duration `envconfig:"SHUTDOWN_TIMEOUT"`
 	MemoryLimitMB   int64         `envconfig:"MEMORY_LIMIT_MB"`
 	LogLevel        slog.Level    `envconfig:"LOG_LEVEL"`
@@ -78,6 +79,7 @@ func defaultSettings() settings {
 		MaxPixels:       a.MaxPixels,
 		JobTimeout:      a.JobTimeout,
 		MaxEventStreams: a.MaxEventStreams,
+		MemoryBudgetMB:  a.MemoryBudget >> 20,
 		ShutdownTimeout: 8 * time.Second,
 		MemoryLimitMB:   768,
 		LogLevel:        slog.LevelInfo,

@@ -1,0 +1,136 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/stegocluster/stegocluster/worker"
+)
+
+// readStep is how much of an upload is reserved and read at a time. A
+// buffer is never sized from the request's Content-Length, which the
+// client may not honour: five stalled connections declaring 52 MB each
+// once held 4 GB of heap that way.
+const readStep = 256 << 10
+
+// readPart reads one form part into memory, reserving its bytes from res
+// as they arrive and refusing a part over limit (413). The part is read
+// in readStep pieces and joined once at the end; the pieces' reservation
+// is given back after the join.
+func readPart(ctx context.Context, r io.Reader, limit int64, res *worker.Reservation) ([]byte, error) {
+	var pieces [][]byte
+	var total int64
+	for {
+		step := min(int64(readStep), limit+1-total)
+		if err := res.Grow(ctx, step); err != nil {
+			return nil, err
+		}
+		piece := make([]byte, step)
+		n, err := io.ReadFull(r, piece)
+		pieces = append(pieces, piece[:n])
+		total += int64(n)
+		res.Shrink(step - int64(n)) // the last piece's unused room
+		if total > limit {
+			return nil, errPartTooLarge
+		}
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	if len(pieces) == 1 {
+		return pieces[0], nil
+	}
+	if err := res.Grow(ctx, total); err != nil {
+		return nil, err
+	}
+	out := make([]byte, 0, total)
+	for _, p := range pieces {
+		out = append(out, p...)
+	}
+	res.Shrink(total) // the pieces are garbage now
+	return out, nil
+}
+
+// deadlineBody makes a client keep sending: a body that stalls for
+// Config.BodyIdleTimeout, or is still arriving Config.BodyTimeout after
+// the request began, is cut off (the read fails and the request gets
+// 400), so a 1-byte-per-second upload cannot hold a connection and its
+// memory. It extends the connection's read deadline by the idle timeout
+// on every read, never past the overall one.
+type deadlineBody struct {
+	io.ReadCloser
+	rc    *http.ResponseController
+	idle  time.Duration
+	until time.Time
+}
+
+func newDeadlineBody(w http.ResponseWriter, body io.ReadCloser, idle, total time.Duration) *deadlineBody {
+	b := &deadlineBody{ReadCloser: body, rc: http.NewResponseController(w), idle: idle, until: time.Now().Add(total)}
+	b.extend()
+	return b
+}
+
+func (b *deadlineBody) extend() {
+	// Not every writer supports deadlines (httptest's recorder does not);
+	// there is nothing to enforce then.
+	_ = b.rc.SetReadDeadline(earlier(time.Now().Add(b.idle), b.until))
+}
+
+func (b *deadlineBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	b.extend()
+	if err != nil && !errors.Is(err, io.EOF) && time.Now().After(b.until) {
+		return n, fmt.Errorf("request body still arriving at its deadline: %w", err)
+	}
+	return n, err
+}
+
+// finish widens the deadline to the request's overall one once the form
+// has been read: the job that follows may take longer than the idle
+// timeout, and net/http's background read would otherwise hit the
+// deadline and cancel the request's context under it. It is not lifted
+// altogether: whatever of the body net/http still reads after the
+// handler (a stalled epilogue) must not wait forever.
+func (b *deadlineBody) finish() { _ = b.rc.SetReadDeadline(b.until) }
+
+// earlier is the earlier of two times.
+func earlier(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
+// errPartTooLarge: a form part is over its limit (readPart's caller
+// knows which part and answers 413).
+var errPartTooLarge = errors.New("form part over its limit")
+
+// limitBody caps the request body (multipart framing needs a little room
+// beyond the file itself) and makes the client keep sending it (see
+// deadlineBody).
+func (s *Server) limitBody(c *gin.Context) {
+	body := http.MaxBytesReader(c.Writer, c.Request.Body, s.cfg.MaxUpload+64<<10)
+	db := newDeadlineBody(c.Writer, body, s.cfg.BodyIdleTimeout, s.cfg.BodyTimeout)
+	c.Request.Body = db
+	c.Set(deadlineBodyKey, db)
+	c.Next()
+}
+
+const deadlineBodyKey = "deadline_body"
+
+// finishBody widens the body's read deadline once the form is read (see
+// deadlineBody.finish). After a failed read it is left as it is, so the
+// failed request's connection is not held open by its client.
+func finishBody(c *gin.Context) {
+	if db, ok := c.Get(deadlineBodyKey); ok {
+		db.(*deadlineBody).finish()
+	}
+}

@@ -1,0 +1,137 @@
+package api
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"image"
+	"image/png"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stegocluster/stegocluster/internal/testenv"
+	"github.com/stegocluster/stegocluster/worker"
+)
+
+// budgetServer is an API server with the given memory budget and body
+// timeouts, served over real HTTP (deadlines need a real connection).
+func budgetServer(t *testing.T, budget int64, idle time.Duration) (*Server, *httptest.Server) {
+	t.Helper()
+	s, err := New(Config{NodeID: "n1", Cluster: newFakeCluster(), Pool: worker.NewPool(2, 4), AdminToken: testToken,
+		MaxUpload: 60 << 20, MemoryBudget: budget, BudgetWait: 100 * time.Millisecond, BodyIdleTimeout: idle})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(s.Handler())
+	t.Cleanup(srv.Close)
+	return s, srv
+}
+
+// stalledUpload opens a connection that declares a contentLength-byte
+// multipart upload, sends its first kilobyte and then nothing.
+func stalledUpload(t *testing.T, addr string, contentLength int) net.Conn {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	head := "--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.bin\"\r\n\r\n"
+	fmt.Fprintf(conn, "POST /api/embed HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\nContent-Length: %d\r\n\r\n%s%s",
+		contentLength, head, strings.Repeat("x", 1024))
+	return conn
+}
+
+// A client's Content-Length never sizes a buffer: five connections that
+// declare 52 MB and stall hold what they sent, not what they declared.
+func TestStalledUploadsHoldWhatTheySent(t *testing.T) {
+	s, srv := budgetServer(t, 512<<20, time.Minute)
+	addr := strings.TrimPrefix(srv.URL, "http://")
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for range 5 {
+		stalledUpload(t, addr, 52<<20)
+	}
+	time.Sleep(300 * time.Millisecond) // let the handlers read what arrived
+	runtime.ReadMemStats(&after)
+	if held := s.budget.Held(); held > 5*readStep {
+		t.Fatalf("5 stalled 52 MB uploads hold %d bytes of the budget; at most %d expected", held, 5*readStep)
+	}
+	// Not just the accounting: the allocator agrees.
+	if allocated := after.TotalAlloc - before.TotalAlloc; allocated > 16<<20 {
+		t.Fatalf("5 stalled 52 MB uploads made the node allocate %d MB", allocated>>20)
+	}
+}
+
+// A body that stops arriving is cut off after the idle timeout, and its
+// reservation is returned.
+func TestStalledBodyIsCutOff(t *testing.T) {
+	s, srv := budgetServer(t, 512<<20, 300*time.Millisecond)
+	conn := stalledUpload(t, strings.TrimPrefix(srv.URL, "http://"), 10<<20)
+	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	start := time.Now()
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err == nil {
+		resp.Body.Close()
+		if resp.StatusCode < 400 {
+			t.Fatalf("a stalled upload got %d", resp.StatusCode)
+		}
+	}
+	if took := time.Since(start); took > 3*time.Second {
+		t.Fatalf("a stalled upload held its connection for %s", took)
+	}
+	testenv.WaitFor(t, 2*time.Second, "the stalled request's reservation to be returned", func() bool { return s.budget.Held() == 0 })
+}
+
+func coverPNG(t *testing.T, w, h int) []byte {
+	t.Helper()
+	m := image.NewNRGBA(image.Rect(0, 0, w, h))
+	copy(m.Pix, testenv.RandomBytes(len(m.Pix), 5))
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, m); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// What does not fit the budget is refused instead of allocated: 413 when
+// it never could, 503 with Retry-After when others hold the memory.
+func TestBudgetRefusesWhatItCannotHold(t *testing.T) {
+	cover := coverPNG(t, 600, 600) // decodes to ~4 MB of working memory
+	tests := []struct {
+		name     string
+		budget   int64
+		heldBy   int64 // bytes another request holds meanwhile
+		wantCode int
+	}{
+		{"fits", 64 << 20, 0, http.StatusOK},
+		{"larger than the whole budget", 2 << 20, 0, http.StatusRequestEntityTooLarge},
+		{"budget held by others", 64 << 20, 63 << 20, http.StatusServiceUnavailable},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, _ := budgetServer(t, tt.budget, time.Minute)
+			other := s.budget.Reserve()
+			defer other.Release()
+			if err := other.Grow(context.Background(), tt.heldBy); err != nil {
+				t.Fatal(err)
+			}
+			rec := post(t, s, "/api/embed", nil, part{"file", "a.txt", []byte("meet at dawn")}, part{"cover", "c.png", cover})
+			if rec.Code != tt.wantCode {
+				t.Fatalf("embed: %d %s, want %d", rec.Code, rec.Body, tt.wantCode)
+			}
+			if rec.Code == http.StatusServiceUnavailable && rec.Header().Get("Retry-After") == "" {
+				t.Fatal("503 without Retry-After")
+			}
+			if held := s.budget.Held(); held != tt.heldBy {
+				t.Fatalf("after the request the budget holds %d, want the other request's %d", held, tt.heldBy)
+			}
+		})
+	}
+}
