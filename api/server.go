@@ -127,36 +127,27 @@ type Server struct {
 	budget *worker.Budget
 }
 
+// orDefault sets *v to def unless *v is positive.
+func orDefault[T int | int64 | time.Duration](v *T, def T) {
+	if *v <= 0 {
+		*v = def
+	}
+}
+
 // New builds the API. It decodes the built-in cover once. It refuses an
 // empty admin token: choosing one (from the environment, a file, or
 // generated), and how long it must be, is the caller's job
 // (cmd/stegod), so that no token is made up, or logged, here.
 func New(cfg Config) (*Server, error) {
 	def := DefaultConfig()
-	if cfg.MaxUpload <= 0 {
-		cfg.MaxUpload = def.MaxUpload
-	}
-	if cfg.MaxPixels <= 0 {
-		cfg.MaxPixels = def.MaxPixels
-	}
-	if cfg.JobTimeout <= 0 {
-		cfg.JobTimeout = def.JobTimeout
-	}
-	if cfg.MemoryBudget <= 0 {
-		cfg.MemoryBudget = def.MemoryBudget
-	}
-	if cfg.BudgetWait <= 0 {
-		cfg.BudgetWait = def.BudgetWait
-	}
-	if cfg.BodyIdleTimeout <= 0 {
-		cfg.BodyIdleTimeout = def.BodyIdleTimeout
-	}
-	if cfg.BodyTimeout <= 0 {
-		cfg.BodyTimeout = def.BodyTimeout
-	}
-	if cfg.MaxEventStreams <= 0 {
-		cfg.MaxEventStreams = def.MaxEventStreams
-	}
+	orDefault(&cfg.MaxUpload, def.MaxUpload)
+	orDefault(&cfg.MaxPixels, def.MaxPixels)
+	orDefault(&cfg.JobTimeout, def.JobTimeout)
+	orDefault(&cfg.MemoryBudget, def.MemoryBudget)
+	orDefault(&cfg.BudgetWait, def.BudgetWait)
+	orDefault(&cfg.BodyIdleTimeout, def.BodyIdleTimeout)
+	orDefault(&cfg.BodyTimeout, def.BodyTimeout)
+	orDefault(&cfg.MaxEventStreams, def.MaxEventStreams)
 	if cfg.TrustedProxies == nil {
 		cfg.TrustedProxies = def.TrustedProxies
 	}

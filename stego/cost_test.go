@@ -8,21 +8,10 @@ import (
 	"image/gif"
 	"image/jpeg"
 	"image/png"
-	"runtime"
 	"testing"
 
 	"github.com/stegocluster/stegocluster/internal/testenv"
 )
-
-// measuredBy reports the bytes f allocates.
-func measuredBy(f func()) int64 {
-	var before, after runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&before)
-	f()
-	runtime.ReadMemStats(&after)
-	return int64(after.TotalAlloc - before.TotalAlloc)
-}
 
 // DecodeCost is an upper bound on what Decode allocates, for every kind
 // of cover: the budget reserved before decoding must cover the decoding.
@@ -70,7 +59,7 @@ func TestDecodeCostBoundsDecode(t *testing.T) {
 				t.Fatal(err)
 			}
 			var m *Image
-			used := measuredBy(func() { m, err = Decode(tt.data, 0) })
+			used := int64(allocatedBy(func() { m, err = Decode(tt.data, 0) }))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -80,7 +69,7 @@ func TestDecodeCostBoundsDecode(t *testing.T) {
 			var out bytes.Buffer
 			out.Grow(int(m.EncodedSize()))
 			before := int64(out.Cap())
-			used = measuredBy(func() { err = m.Encode(&out, PNG) })
+			used = int64(allocatedBy(func() { err = m.Encode(&out, PNG) }))
 			if err != nil {
 				t.Fatal(err)
 			}
