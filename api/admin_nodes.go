@@ -27,9 +27,12 @@ const adminForwardTimeout = 3 * time.Second
 // adminNode handles POST /admin/nodes/:id/fail and /admin/nodes/:id/restore
 // (action "fail" or "restore"): any node accepts them (behind nginx the
 // caller cannot choose the node), acts itself when :id is its own id, and
-// otherwise forwards the request, bearer token and body included, to the
-// address that node advertises in the cluster status. The target's answer
-// is relayed as it is. Errors: 404 unknown node id; 502 node_unreachable
+// otherwise forwards the request body to the address that node
+// advertises in the cluster status — only if that node is an etcd member
+// of this cluster at that address (403 not_member otherwise), and with a
+// node-to-node credential instead of the caller's token
+// (forward_auth.go). The target's answer is relayed as it is. Errors: 404
+// unknown node id; 502 node_unreachable
 // when the node has no registered address (it is down) or does not answer
 // within adminForwardTimeout; 503 no_state before any cluster state;
 // 421 misdirected for a forwarded request that reached the wrong node.
@@ -64,6 +67,13 @@ func (s *Server) adminNode(action string) gin.HandlerFunc {
 				fmt.Sprintf("node %s has no registered address: it is down", id), gin.H{"node_id": id}})
 			return
 		}
+		lctx, cancel := context.WithTimeout(c.Request.Context(), time.Second)
+		err := checkMemberAddress(lctx, target)
+		cancel()
+		if err != nil {
+			fail(c, &apiError{http.StatusForbidden, codeNotMember, err.Error(), gin.H{"node_id": id}})
+			return
+		}
 		status, header, body, err := s.forwardAdmin(c, target.NodeInfo, action)
 		if err != nil {
 			fail(c, &apiError{http.StatusBadGateway, codeNodeUnreachable,
@@ -90,7 +100,7 @@ func (s *Server) forwardAdmin(c *gin.Context, target wire.NodeInfo, action strin
 	if err != nil {
 		return 0, nil, nil, fmt.Errorf("building the request: %w", err)
 	}
-	req.Header.Set("Authorization", c.GetHeader("Authorization"))
+	req.Header.Set("Authorization", forwardCredential(s.cfg.AdminToken, target.ID, action, time.Now()))
 	if ct := c.GetHeader("Content-Type"); ct != "" {
 		req.Header.Set("Content-Type", ct)
 	}

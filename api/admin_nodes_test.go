@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,7 +24,11 @@ func TestAdminNodeRoute(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv2 := httptest.NewServer(s2.Handler())
+	var seenAuth atomic.Value // the Authorization header n2 last received
+	srv2 := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seenAuth.Store(r.Header.Get("Authorization"))
+		s2.Handler().ServeHTTP(w, r)
+	}))
 	defer srv2.Close()
 	ip2, port2 := hostPort(t, srv2.URL)
 
@@ -37,9 +42,13 @@ func TestAdminNodeRoute(t *testing.T) {
 	s1, fc1 := newTestServer(t, worker.NewPool(1, 1))
 	fc1.setState(&wire.ClusterState{LeaderID: "n1", Nodes: []wire.NodeStatus{
 		{NodeInfo: wire.NodeInfo{ID: "n1", IP: "127.0.0.1", HTTPPort: 1}},
-		{NodeInfo: wire.NodeInfo{ID: "n2", IP: ip2, HTTPPort: port2}},
-		{NodeInfo: wire.NodeInfo{ID: "n3"}}, // registry entry gone
-		{NodeInfo: wire.NodeInfo{ID: "n4", IP: ipGone, HTTPPort: portGone}},
+		{NodeInfo: wire.NodeInfo{ID: "n2", IP: ip2, HTTPPort: port2}, EtcdMemberID: "2", PeerURLs: []string{"http://" + ip2 + ":2380"}},
+		{NodeInfo: wire.NodeInfo{ID: "n3"}, EtcdMemberID: "3"}, // registry entry gone
+		{NodeInfo: wire.NodeInfo{ID: "n4", IP: ipGone, HTTPPort: portGone}, EtcdMemberID: "4", PeerURLs: []string{"http://localhost:2380"}},
+		// A registry entry written straight into etcd: no member behind it.
+		{NodeInfo: wire.NodeInfo{ID: "evil", IP: ip2, HTTPPort: port2}},
+		// A member's entry overwritten with another address.
+		{NodeInfo: wire.NodeInfo{ID: "n5", IP: ip2, HTTPPort: port2}, EtcdMemberID: "5", PeerURLs: []string{"http://192.0.2.7:2380"}},
 	}})
 	auth := map[string]string{"Authorization": "Bearer " + testToken, "Content-Type": "application/json"}
 
@@ -78,9 +87,20 @@ func TestAdminNodeRoute(t *testing.T) {
 				t.Error("n2 did not crash")
 			}
 		}},
+		{"forward: the caller's token stays here", "/admin/nodes/n2/restore", `{}`, auth, 200, "", "n2", func(t *testing.T) {
+			if got, _ := seenAuth.Load().(string); strings.Contains(got, testToken) || !strings.HasPrefix(got, forwardAuthScheme) {
+				t.Errorf("n2 received Authorization %q; want a forward credential, never the token", got)
+			}
+		}},
+		{"forged registry entry: nothing forwarded", "/admin/nodes/evil/fail", `{"action":"pause"}`, auth, 403, codeNotMember, "", func(t *testing.T) {
+			if fc2.Paused() {
+				t.Error("a call for a forged node reached n2")
+			}
+		}},
+		{"member at a foreign address: nothing forwarded", "/admin/nodes/n5/fail", `{"action":"pause"}`, auth, 403, codeNotMember, "", nil},
 		{"forward: the target's own error comes back", "/admin/nodes/n2/fail", `{"action":"explode"}`, auth, 400, codeBadRequest, "", nil},
 		{"unknown node", "/admin/nodes/n9/fail", `{"action":"pause"}`, auth, 404, codeNotFound, "", nil},
-		{"node without an address", "/admin/nodes/n3/fail", `{"action":"pause"}`, auth, 502, "node_unreachable", "", nil},
+		{"node without an address", "/admin/nodes/n3/fail", `{"action":"pause"}`, auth, 502, codeNodeUnreachable, "", nil},
 		{"node not answering", "/admin/nodes/n4/restore", `{}`, auth, 502, "node_unreachable", "", nil},
 		{"no token", "/admin/nodes/n2/fail", `{"action":"pause"}`, nil, 401, codeUnauthorized, "", nil},
 		{"wrong token", "/admin/nodes/n2/fail", `{"action":"pause"}`, map[string]string{"Authorization": "Bearer nope"}, 401, codeUnauthorized, "", nil},

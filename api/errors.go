@@ -32,6 +32,7 @@ const (
 	codeNotReady         = "not_ready"
 	codeNodeUnreachable  = "node_unreachable"
 	codeMisdirected      = "misdirected"
+	codeNotMember        = "not_member"
 	codeTooManyRequests  = "too_many_requests"
 	codeTooManyStreams   = "too_many_streams"
 )

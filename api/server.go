@@ -337,13 +337,28 @@ func (s *Server) requireAdmin(c *gin.Context) {
 		fail(c, &apiError{http.StatusTooManyRequests, codeTooManyRequests, "too many wrong admin tokens from this address; retry later", nil})
 		return
 	}
-	token, ok := strings.CutPrefix(c.GetHeader("Authorization"), "Bearer ")
+	auth := c.GetHeader("Authorization")
+	if s.forwardedToMe(c, auth, now) {
+		c.Next()
+		return
+	}
+	token, ok := strings.CutPrefix(auth, "Bearer ")
 	if !ok || subtle.ConstantTimeCompare([]byte(token), []byte(s.cfg.AdminToken)) != 1 {
 		s.adminFailures.fail(client, now)
 		fail(c, &apiError{http.StatusUnauthorized, codeUnauthorized, "admin token required (Authorization: Bearer …)", nil})
 		return
 	}
 	c.Next()
+}
+
+// forwardedToMe reports whether auth is another node's credential for
+// this very call: POST /admin/nodes/<this node>/<action>.
+func (s *Server) forwardedToMe(c *gin.Context, auth string, now time.Time) bool {
+	if c.Param("id") != s.cfg.NodeID {
+		return false
+	}
+	action := c.FullPath()[strings.LastIndexByte(c.FullPath(), '/')+1:]
+	return validForwardCredential(s.cfg.AdminToken, s.cfg.NodeID, action, auth, now)
 }
 
 // The admin failure allowance: a client may get adminFailureBurst

@@ -160,6 +160,7 @@ func (p *publisher) build(ctx context.Context, l Leadership) (*wire.ClusterState
 			Healthy:      alive && !info.Paused,
 			EtcdMemberID: strconv.FormatUint(m.ID, 16),
 			RaftLeader:   m.ID == raftLeader,
+			PeerURLs:     m.PeerURLs,
 		}
 		if name == p.nodeID {
 			s.Role = wire.RoleLeader

@@ -40,10 +40,11 @@ type NodeInfo struct {
 // the node is alive) plus what the leader concluded about it.
 type NodeStatus struct {
 	NodeInfo
-	Role         string `json:"role"`
-	Healthy      bool   `json:"healthy"`
-	EtcdMemberID string `json:"etcd_member_id"` // hex, as etcdctl prints it
-	RaftLeader   bool   `json:"raft_leader"`    // this node's member leads etcd's raft
+	Role         string   `json:"role"`
+	Healthy      bool     `json:"healthy"`
+	EtcdMemberID string   `json:"etcd_member_id"`      // hex, as etcdctl prints it; empty if not a member
+	RaftLeader   bool     `json:"raft_leader"`         // this node's member leads etcd's raft
+	PeerURLs     []string `json:"peer_urls,omitempty"` // the member's raft URLs, from etcd's member list
 }
 
 // ClusterState is what the leader publishes in etcd and every node
