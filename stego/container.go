@@ -178,9 +178,9 @@ const maxDeflateRatio = 1032
 // more or less is corrupt. The size comes from the hidden header, which
 // anyone can forge when no password is used, so it is checked before
 // anything is allocated: against what the compressed bytes could ever
-// expand to, and against limit (ErrSecretTooLarge). The output then
-// grows as it fills, so a lying header costs what the stream really
-// yields, never what it declares.
+// expand to, and against limit (ErrSecretTooLarge). Then exactly size
+// bytes are allocated: a lying header within both bounds costs at most
+// the limit, which the caller accounts for.
 func inflateBounded(compressed []byte, size, limit int) ([]byte, error) {
 	if size > len(compressed)*maxDeflateRatio {
 		return nil, fmt.Errorf("%w: header declares %d bytes, more than %d compressed bytes can hold", ErrCorrupt, size, len(compressed))
@@ -188,18 +188,20 @@ func inflateBounded(compressed []byte, size, limit int) ([]byte, error) {
 	if size > limit {
 		return nil, fmt.Errorf("%w: %d bytes, the limit is %d", ErrSecretTooLarge, size, limit)
 	}
+	// Both checks passed, so size is what the caller allowed for (and a
+	// caller with a memory budget reserved): allocate exactly that. A
+	// buffer grown as it fills would double past it, up to twice the
+	// secret (a 40 MB secret held 64 MB).
 	r := flate.NewReader(bytes.NewReader(compressed))
 	defer r.Close()
-	var out bytes.Buffer
-	out.Grow(min(size+1, 1<<20))
-	n, err := io.Copy(&out, io.LimitReader(r, int64(size)+1))
-	if err != nil {
-		return nil, fmt.Errorf("%w: decompress: %v", ErrCorrupt, err)
+	out := make([]byte, size)
+	if _, err := io.ReadFull(r, out); err != nil {
+		return nil, fmt.Errorf("%w: decompressed fewer bytes than the header's %d: %v", ErrCorrupt, size, err)
 	}
-	if n != int64(size) {
-		return nil, fmt.Errorf("%w: decompressed %d bytes, header says %d", ErrCorrupt, n, size)
+	if n, _ := r.Read(make([]byte, 1)); n != 0 {
+		return nil, fmt.Errorf("%w: decompressed more bytes than the header's %d", ErrCorrupt, size)
 	}
-	return out.Bytes(), nil
+	return out, nil
 }
 
 // layout is the geometry of one body: how many bits each sample carries,
