@@ -304,8 +304,11 @@ func TestBusyNodeAnswers503AtOnce(t *testing.T) {
 	pool := worker.NewPool(1, 0)
 	s, _ := newTestServer(t, pool)
 	release := make(chan struct{})
-	started := make(chan struct{})
-	go pool.Do(context.Background(), func(context.Context) error { close(started); <-release; return nil })
+	started := make(chan struct{}, 2)
+	// The general slot and the express one small jobs may also use.
+	go pool.Do(context.Background(), func(context.Context) error { started <- struct{}{}; <-release; return nil })
+	<-started
+	go pool.DoSmall(context.Background(), func(context.Context) error { started <- struct{}{}; <-release; return nil })
 	<-started
 	defer close(release)
 	rec := post(t, s, "/api/embed", nil, part{"file", "a", []byte("x")})

@@ -117,8 +117,10 @@ func (f *form) depth() (int, error) {
 // run parses the form and runs job in the worker pool with the job
 // timeout, so that a busy node answers 503 at once and a client that
 // leaves stops its job. Every byte the form keeps is reserved from res,
-// which the handler releases once its answer is written.
-func (s *Server) run(c *gin.Context, res *worker.Reservation, job func(ctx context.Context, f *form) error) bool {
+// which the handler releases once its answer is written. A job whose
+// weight (its estimated memory, and so its work) is at most smallJob
+// may use the pool's express slot, so it never waits behind big ones.
+func (s *Server) run(c *gin.Context, res *worker.Reservation, weigh func(f *form) int64, job func(ctx context.Context, f *form) error) bool {
 	ctx, cancel := context.WithTimeout(c.Request.Context(), s.cfg.JobTimeout)
 	defer cancel()
 	f, err := readForm(ctx, c.Request, s.cfg.MaxUpload, res)
@@ -127,12 +129,44 @@ func (s *Server) run(c *gin.Context, res *worker.Reservation, job func(ctx conte
 		return false
 	}
 	finishBody(c)
-	if err := s.cfg.Pool.Do(ctx, func(ctx context.Context) error { return job(ctx, f) }); err != nil {
+	do := s.cfg.Pool.Do
+	if weigh(f) <= smallJob {
+		do = s.cfg.Pool.DoSmall
+	}
+	if err := do(ctx, func(ctx context.Context) error { return job(ctx, f) }); err != nil {
 		fail(c, err)
 		return false
 	}
 	return true
 }
+
+// smallJob is the most a job may weigh (see formWeight) to use the
+// pool's express slot: hiding a few kilobytes in the built-in cover
+// weighs about 3 MB, decoding a 50-megapixel cover 600 MB.
+const smallJob = 32 << 20
+
+// formWeight estimates what a job on f will hold: the form's bytes, and
+// decoding the largest image in it (its header says how large), or a
+// copy of the built-in cover when none is sent. Parts that are not
+// images (a secret) count by their bytes only.
+func (s *Server) formWeight(f *form) int64 {
+	var total, decode int64
+	for _, data := range f.files {
+		total += int64(len(data))
+		if cost, err := stego.DecodeCost(data, s.cfg.MaxPixels); err == nil {
+			decode = max(decode, cost)
+		}
+	}
+	if len(f.files["cover"]) == 0 {
+		decode = max(decode, s.cover.Bytes())
+	}
+	return total + decode
+}
+
+// extractWeight is formWeight plus the secret extraction may decompress,
+// up to an upload's size: what the image claims is not trusted, so an
+// extraction is never small.
+func (s *Server) extractWeight(f *form) int64 { return s.formWeight(f) + s.cfg.MaxUpload }
 
 // decode reserves what decoding data will allocate, then decodes it.
 func (s *Server) decode(ctx context.Context, res *worker.Reservation, data []byte) (*stego.Image, error) {
@@ -208,7 +242,7 @@ func (s *Server) embed(c *gin.Context) {
 	defer res.Release()
 	var resp gin.H
 	var png []byte
-	ok := s.run(c, res, func(ctx context.Context, f *form) error {
+	ok := s.run(c, res, s.formWeight, func(ctx context.Context, f *form) error {
 		data, ok := f.files["file"]
 		if !ok {
 			return badRequest("missing form file \"file\" (the secret to hide)")
@@ -290,7 +324,7 @@ func (s *Server) extract(c *gin.Context) {
 	res := s.budget.Reserve()
 	defer res.Release()
 	var secret *stego.Secret
-	ok := s.run(c, res, func(ctx context.Context, f *form) error {
+	ok := s.run(c, res, s.extractWeight, func(ctx context.Context, f *form) error {
 		data, ok := f.files["file"]
 		if !ok {
 			return badRequest("missing form file \"file\" (the stego image)")
@@ -356,7 +390,7 @@ func (s *Server) capacity(c *gin.Context) {
 	res := s.budget.Reserve()
 	defer res.Release()
 	var info capacityInfo
-	ok := s.run(c, res, func(ctx context.Context, f *form) error {
+	ok := s.run(c, res, s.formWeight, func(ctx context.Context, f *form) error {
 		depth, err := f.depth()
 		if err != nil {
 			return err
@@ -411,7 +445,7 @@ func (s *Server) analyze(c *gin.Context) {
 	res := s.budget.Reserve()
 	defer res.Release()
 	var report *stego.Analysis
-	ok := s.run(c, res, func(ctx context.Context, f *form) error {
+	ok := s.run(c, res, s.formWeight, func(ctx context.Context, f *form) error {
 		data, ok := f.files["file"]
 		if !ok {
 			return badRequest("missing form file \"file\" (the image to analyse)")

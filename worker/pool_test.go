@@ -63,3 +63,36 @@ func TestQueuedJobHonoursContext(t *testing.T) {
 		t.Fatalf("queued job with expired context: err %v, ran %t", err, ran)
 	}
 }
+
+// Small jobs are not stuck behind big ones: with every general slot and
+// the queue's head taken by big jobs, a small job runs at once on the
+// express slot; a big job never does.
+func TestSmallJobsHaveAnExpressSlot(t *testing.T) {
+	p := NewPool(2, 4)
+	release := make(chan struct{})
+	defer close(release)
+	started := make(chan struct{}, 2)
+	for range 2 {
+		go p.Do(context.Background(), func(context.Context) error { started <- struct{}{}; <-release; return nil })
+	}
+	<-started
+	<-started
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if err := p.Do(ctx, func(context.Context) error { return nil }); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("a big job with every general slot taken: %v, want it to wait", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- p.DoSmall(context.Background(), func(context.Context) error { return nil }) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("small job: %v", err)
+		}
+	case <-time.After(time.Second):
+		t.Fatal("a small job waited behind big ones")
+	}
+	if p.InFlight() != 2 || p.Queued() != 0 {
+		t.Fatalf("after: in flight %d, queued %d", p.InFlight(), p.Queued())
+	}
+}
