@@ -168,6 +168,22 @@ func (s *Server) formWeight(f *form) int64 {
 // extraction is never small.
 func (s *Server) extractWeight(f *form) int64 { return s.formWeight(f) + s.cfg.MaxUpload }
 
+// reserveKDF reserves the memory deriving a password's key takes
+// (nothing without a password: the public key needs no Argon2id).
+func (s *Server) reserveKDF(ctx context.Context, res *worker.Reservation, password string) error {
+	if password == "" {
+		return nil
+	}
+	return res.Grow(ctx, stego.KDFMemory)
+}
+
+// releaseKDF gives back reserveKDF's memory once the key is derived.
+func (s *Server) releaseKDF(res *worker.Reservation, password string) {
+	if password != "" {
+		res.Shrink(stego.KDFMemory)
+	}
+}
+
 // decode reserves what decoding data will allocate, then decodes it.
 func (s *Server) decode(ctx context.Context, res *worker.Reservation, data []byte) (*stego.Image, error) {
 	cost, err := stego.DecodeCost(data, s.cfg.MaxPixels)
@@ -261,6 +277,9 @@ func (s *Server) embed(c *gin.Context) {
 			}
 		}
 		opts := stego.Options{Password: f.fields["password"], Depth: depth}
+		if err := s.reserveKDF(ctx, res, opts.Password); err != nil {
+			return err
+		}
 		secret, err := uploadedSecret(f)
 		if err != nil {
 			return err
@@ -272,6 +291,7 @@ func (s *Server) embed(c *gin.Context) {
 		} else {
 			out, stats, err = stego.Embed(ctx, cover, secret, opts)
 		}
+		s.releaseKDF(res, opts.Password)
 		if err != nil {
 			return err
 		}
@@ -339,7 +359,11 @@ func (s *Server) extract(c *gin.Context) {
 		if err := res.Grow(ctx, s.cfg.MaxUpload); err != nil {
 			return err
 		}
+		if err := s.reserveKDF(ctx, res, f.fields["password"]); err != nil {
+			return err
+		}
 		secret, err = stego.Extract(ctx, img, stego.Options{Password: f.fields["password"], MaxSecretSize: int(s.cfg.MaxUpload)})
+		s.releaseKDF(res, f.fields["password"])
 		if err == nil {
 			res.Shrink(s.cfg.MaxUpload - int64(len(secret.Data)))
 		}

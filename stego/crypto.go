@@ -21,6 +21,11 @@ const (
 	argonMemory  = 64 * 1024 // KiB
 	argonThreads = 4
 
+	// KDFMemory is what deriving a password's key allocates (Argon2id's
+	// memory): callers with a memory budget reserve it for every
+	// password embed and extract.
+	KDFMemory = argonMemory << 10
+
 	// publicKey is used when no password is given. It is public by design:
 	// anyone with stegocluster can extract it.
 	// It still makes the payload look like noise, so the image carries no
