@@ -9,32 +9,40 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+
 	"github.com/stegocluster/stegocluster/worker"
 )
 
-// readStep is how much of an upload is reserved and read at a time. A
-// buffer is never sized from the request's Content-Length, which the
-// client may not honour: five stalled connections declaring 52 MB each
-// once held 4 GB of heap that way.
-const readStep = 256 << 10
+// readStep is the most of an upload reserved and read at a time; the
+// first piece is firstStep, and pieces double up to readStep. A buffer is
+// never sized from the request's Content-Length, which the client may not
+// honour: five stalled connections declaring 52 MB each once held 4 GB of
+// heap that way.
+const (
+	firstStep = 16 << 10
+	readStep  = 256 << 10
+)
 
-// readPart reads one form part into memory, reserving its bytes from res
-// as they arrive and refusing a part over limit (413). The part is read
-// in readStep pieces and joined once at the end; the pieces' reservation
-// is given back after the join.
+// readPart reads one form part into memory, reserving every buffer from
+// res before allocating it, and refuses a part over limit (413). A part
+// that fits its first piece is returned in it (the piece's whole
+// capacity stays reserved: it is what the answer holds); a larger one is
+// read in pieces and joined once, after which the pieces' reservation is
+// given back.
 func readPart(ctx context.Context, r io.Reader, limit int64, res *worker.Reservation) ([]byte, error) {
 	var pieces [][]byte
-	var total int64
+	var total, reserved int64
+	step := int64(firstStep)
 	for {
-		step := min(int64(readStep), limit+1-total)
-		if err := res.Grow(ctx, step); err != nil {
+		n := min(step, limit+1-total)
+		if err := res.Grow(ctx, n); err != nil {
 			return nil, err
 		}
-		piece := make([]byte, step)
-		n, err := io.ReadFull(r, piece)
-		pieces = append(pieces, piece[:n])
-		total += int64(n)
-		res.Shrink(step - int64(n)) // the last piece's unused room
+		reserved += n
+		piece := make([]byte, n)
+		got, err := io.ReadFull(r, piece)
+		pieces = append(pieces, piece[:got])
+		total += int64(got)
 		if total > limit {
 			return nil, errPartTooLarge
 		}
@@ -44,6 +52,7 @@ func readPart(ctx context.Context, r io.Reader, limit int64, res *worker.Reserva
 		if err != nil {
 			return nil, err
 		}
+		step = min(2*step, readStep)
 	}
 	if len(pieces) == 1 {
 		return pieces[0], nil
@@ -55,7 +64,7 @@ func readPart(ctx context.Context, r io.Reader, limit int64, res *worker.Reserva
 	for _, p := range pieces {
 		out = append(out, p...)
 	}
-	res.Shrink(total) // the pieces are garbage now
+	res.Shrink(reserved) // the pieces are garbage now
 	return out, nil
 }
 
