@@ -1,9 +1,6 @@
 package stego
 
 import (
-	"bytes"
-	"fmt"
-	"image"
 	"image/color"
 	"runtime"
 )
@@ -48,17 +45,11 @@ func DecodeCost(data []byte, maxPixels int64) (int64, error) {
 	if maxPixels <= 0 {
 		maxPixels = DefaultMaxPixels
 	}
-	cfg, _, err := image.DecodeConfig(bytes.NewReader(data))
+	cfg, _, err := decodeHeader(data, maxPixels)
 	if err != nil {
-		return 0, fmt.Errorf("%w: %v", ErrUnsupportedFormat, err)
-	}
-	if cfg.Width <= 0 || cfg.Height <= 0 {
-		return 0, fmt.Errorf("%w: %dx%d image", ErrUnsupportedFormat, cfg.Width, cfg.Height)
+		return 0, err
 	}
 	pixels := int64(cfg.Width) * int64(cfg.Height)
-	if pixels > maxPixels {
-		return 0, fmt.Errorf("%w: %dx%d is over the %d pixel limit", ErrCoverTooLarge, cfg.Width, cfg.Height, maxPixels)
-	}
 	return pixels*decodeBytesPerPixel(cfg.ColorModel) + decodeOverhead, nil
 }
 

@@ -73,15 +73,9 @@ func Decode(data []byte, maxPixels int64) (*Image, error) {
 	if maxPixels <= 0 {
 		maxPixels = DefaultMaxPixels
 	}
-	cfg, format, err := image.DecodeConfig(bytes.NewReader(data))
+	_, format, err := decodeHeader(data, maxPixels)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrUnsupportedFormat, err)
-	}
-	if cfg.Width <= 0 || cfg.Height <= 0 {
-		return nil, fmt.Errorf("%w: %dx%d image", ErrUnsupportedFormat, cfg.Width, cfg.Height)
-	}
-	if int64(cfg.Width)*int64(cfg.Height) > maxPixels {
-		return nil, fmt.Errorf("%w: %dx%d is over the %d pixel limit", ErrCoverTooLarge, cfg.Width, cfg.Height, maxPixels)
+		return nil, err
 	}
 	m := &Image{SourceFormat: format}
 	if format == "png" {
@@ -110,6 +104,24 @@ func Decode(data []byte, maxPixels int64) (*Image, error) {
 		m.Notes = append(m.Notes, "paletted cover converted to truecolor")
 	}
 	return m, nil
+}
+
+// decodeHeader reads an image's header and refuses, before any pixel is
+// allocated, what Decode refuses: data that is no image we read
+// (ErrUnsupportedFormat) and more than maxPixels pixels
+// (ErrCoverTooLarge).
+func decodeHeader(data []byte, maxPixels int64) (image.Config, string, error) {
+	cfg, format, err := image.DecodeConfig(bytes.NewReader(data))
+	if err != nil {
+		return cfg, "", fmt.Errorf("%w: %v", ErrUnsupportedFormat, err)
+	}
+	if cfg.Width <= 0 || cfg.Height <= 0 {
+		return cfg, "", fmt.Errorf("%w: %dx%d image", ErrUnsupportedFormat, cfg.Width, cfg.Height)
+	}
+	if int64(cfg.Width)*int64(cfg.Height) > maxPixels {
+		return cfg, "", fmt.Errorf("%w: %dx%d is over the %d pixel limit", ErrCoverTooLarge, cfg.Width, cfg.Height, maxPixels)
+	}
+	return cfg, format, nil
 }
 
 // FromImage converts a standard library image. The image is copied.
