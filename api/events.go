@@ -11,8 +11,8 @@ import (
 	"github.com/stegocluster/stegocluster/wire"
 )
 
-// eventTiming paces a stream: how often the state and the drain flag are
-// checked, and the longest gap between two status events (which also
+// eventTiming paces a stream: how often the drain flag and the heartbeat
+// are checked, and the longest gap between two status events (which also
 // serve as the heartbeat).
 type eventTiming struct {
 	check, every time.Duration
@@ -68,7 +68,6 @@ func (s *Server) streamEvents(c *gin.Context, timing eventTiming) {
 	defer ticker.Stop()
 	var (
 		last     time.Time
-		lastRev  int64 = -1
 		lastSeen map[string]wire.NodeProbe
 	)
 	send := func() {
@@ -77,7 +76,6 @@ func (s *Server) streamEvents(c *gin.Context, timing eventTiming) {
 			w.printf(": heartbeat %s (no cluster state yet)\n\n", time.Now().UTC().Format(time.RFC3339))
 		} else {
 			w.event("status", st.Revision, wire.LiveStatus{ClusterState: s.servedState(st), Probes: lastSeen})
-			lastRev = st.Revision
 		}
 		last = time.Now()
 	}
@@ -98,8 +96,9 @@ func (s *Server) streamEvents(c *gin.Context, timing eventTiming) {
 			if s.draining.Load() {
 				return
 			}
-			st := s.cfg.Cluster.State()
-			if (st != nil && st.Revision != lastRev) || time.Since(last) >= timing.every {
+			// Changes arrive through the subscription; the tick only
+			// keeps the heartbeat and notices a drain.
+			if time.Since(last) >= timing.every {
 				send()
 			}
 		}
