@@ -41,6 +41,7 @@ func commands() []command {
 		{"bench", "bench failover: time leader failover under injected faults", runBench, false},
 		{"health", "exit 0 if a node answers 200 (the container health check)", runHealth, false},
 		{"load", "closed-loop load with verified round trips, per-node split", runLoad, false},
+		{"certs", "certificates for etcd's mutual TLS (init, renew)", runCerts, false},
 	}
 }
 
