@@ -6,12 +6,16 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"time"
 
+	"go.etcd.io/etcd/client/pkg/v3/transport"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/server/v3/embed"
 	"go.uber.org/zap"
+
+	"github.com/stegocluster/stegocluster/internal/pki"
 )
 
 // ErrNotReady is returned by StartMember when the member did not become
@@ -31,7 +35,40 @@ type MemberConfig struct {
 	ElectionMs     uint          // raft election timeout
 	ReadyTimeout   time.Duration // how long StartMember waits for the member to be ready
 	QuotaBytes     int64         // backend quota
+	TLS            TLSFiles      // mutual TLS for peers and clients; zero: plaintext
 }
+
+// TLSFiles are the PEM files that authenticate a member's etcd traffic.
+// With them, raft and client traffic are TLS, and both ports accept only
+// connections that present a certificate the CA signed: etcd's own
+// client-certificate authentication. The member reads Cert and Key
+// again for every new connection, so renewing them (`stegoctl certs
+// renew`) needs no restart; CA is read at start.
+type TLSFiles struct {
+	CA, Cert, Key string
+}
+
+// TLSDir is the files of a node's directory as `stegoctl certs init`
+// writes it (internal/pki).
+func TLSDir(dir string) TLSFiles {
+	return TLSFiles{
+		CA:   filepath.Join(dir, pki.CAFile),
+		Cert: filepath.Join(dir, pki.CertFile),
+		Key:  filepath.Join(dir, pki.KeyFile),
+	}
+}
+
+// Enabled reports whether f names any file.
+func (f TLSFiles) Enabled() bool { return f != TLSFiles{} }
+
+func (f TLSFiles) info() transport.TLSInfo {
+	return transport.TLSInfo{CertFile: f.Cert, KeyFile: f.Key, TrustedCAFile: f.CA, ClientCertAuth: true}
+}
+
+// noOrigin is the only origin etcd's HTTP endpoints allow cross-origin
+// requests from: etcd allows every origin when its list is empty, and
+// ".invalid" is reserved (RFC 2606), so no web page has this origin.
+const noOrigin = "https://cors-disabled.invalid"
 
 // member is a running embedded etcd member and a client connected to it.
 type member struct {
@@ -68,16 +105,34 @@ func startMember(ctx context.Context, cfg MemberConfig, log *slog.Logger) (*memb
 		e.Close()
 		return nil, ctx.Err()
 	}
-	client, err := clientv3.New(clientv3.Config{
-		Endpoints:   []string{cfg.ClientURL},
-		DialTimeout: 5 * time.Second,
-		Logger:      zap.NewNop(),
-	})
+	client, err := newClient([]string{cfg.ClientURL}, cfg.TLS)
 	if err != nil {
 		e.Close()
-		return nil, fmt.Errorf("coordinator: etcd client: %w", err)
+		return nil, err
 	}
 	return &member{etcd: e, client: client}, nil
+}
+
+// newClient is a client of the members at endpoints, presenting files'
+// certificate when they are set.
+func newClient(endpoints []string, files TLSFiles) (*clientv3.Client, error) {
+	cfg := clientv3.Config{
+		Endpoints:   endpoints,
+		DialTimeout: 5 * time.Second,
+		Logger:      zap.NewNop(),
+	}
+	if files.Enabled() {
+		tlsCfg, err := files.info().ClientConfig()
+		if err != nil {
+			return nil, fmt.Errorf("coordinator: etcd client TLS: %w", err)
+		}
+		cfg.TLS = tlsCfg
+	}
+	client, err := clientv3.New(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("coordinator: etcd client: %w", err)
+	}
+	return client, nil
 }
 
 func embedConfig(cfg MemberConfig, log *slog.Logger) (*embed.Config, error) {
@@ -98,6 +153,17 @@ func embedConfig(cfg MemberConfig, log *slog.Logger) (*embed.Config, error) {
 	if ec.InitialCluster == "" {
 		ec.InitialCluster = cfg.Name + "=" + cfg.PeerURL
 	}
+	if err := checkSchemes(cfg.TLS.Enabled(), cfg.PeerURL, cfg.ClientURL, ec.InitialCluster); err != nil {
+		return nil, err
+	}
+	if cfg.TLS.Enabled() {
+		ec.ClientTLSInfo, ec.PeerTLSInfo = cfg.TLS.info(), cfg.TLS.info()
+	}
+	// Nothing of ours, nor etcdctl, uses etcd's JSON gateway; without it
+	// a web page cannot write keys through a browser that reaches the
+	// client port, and no origin gets CORS headers from what is left.
+	ec.EnableGRPCGateway = false
+	ec.CORS = map[string]struct{}{noOrigin: {}}
 	ec.InitialClusterToken = cfg.ClusterToken
 	ec.ClusterState = cfg.ClusterState
 	ec.TickMs, ec.ElectionMs = cfg.TickMs, cfg.ElectionMs
@@ -108,6 +174,26 @@ func embedConfig(cfg MemberConfig, log *slog.Logger) (*embed.Config, error) {
 	ec.Metrics = "basic"
 	ec.ZapLoggerBuilder = embed.NewZapLoggerBuilder(newEtcdLogger(log, cfg.Name))
 	return ec, nil
+}
+
+// checkSchemes says which URL has the wrong scheme: https with TLS
+// files, http without (etcd would otherwise fail later, less clearly).
+func checkSchemes(tls bool, peerURL, clientURL, initialCluster string) error {
+	want := "http"
+	if tls {
+		want = "https"
+	}
+	urls := []string{peerURL, clientURL}
+	for m := range strings.SplitSeq(initialCluster, ",") {
+		_, u, _ := strings.Cut(m, "=")
+		urls = append(urls, u)
+	}
+	for _, raw := range urls {
+		if u, err := url.Parse(raw); err != nil || u.Scheme != want {
+			return fmt.Errorf("coordinator: etcd URL %q: want %s:// (TLS files given: %v)", raw, want, tls)
+		}
+	}
+	return nil
 }
 
 // listenURL listens on all interfaces when the advertised host is a

@@ -8,6 +8,8 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -29,6 +31,8 @@ type settings struct {
 	DataDir         string        `envconfig:"DATA_DIR"`
 	PeerURL         string        `envconfig:"PEER_URL"`
 	ClientURL       string        `envconfig:"CLIENT_URL"`
+	TLSDir          string        `envconfig:"ETCD_TLS_DIR"` // empty: plaintext etcd
+	AllowPlaintext  bool          `envconfig:"ETCD_ALLOW_PLAINTEXT"`
 	InitialCluster  string        `envconfig:"INITIAL_CLUSTER"`
 	ClusterToken    string        `envconfig:"CLUSTER_TOKEN"`
 	ClusterState    string        `envconfig:"INITIAL_CLUSTER_STATE"`
@@ -96,6 +100,9 @@ func (s settings) coordination() coordinator.Config {
 		TickMs: s.TickMs, ElectionMs: s.ElectionMs, ReadyTimeout: s.ReadyTimeout,
 		QuotaBytes: c.Member.QuotaBytes,
 	}
+	if s.TLSDir != "" {
+		c.Member.TLS = coordinator.TLSDir(s.TLSDir)
+	}
 	c.LeaseTTL = s.LeaseTTL
 	c.KeepAliveEvery = s.KeepAlive
 	c.ProbeEvery = s.ProbeEvery
@@ -118,7 +125,38 @@ const adminTokenFile = "admin-token"
 // check refuses settings the node must not start with.
 func (s settings) check() error {
 	if s.AdminToken != "" {
-		return checkToken(s.AdminToken, "ADMIN_TOKEN")
+		if err := checkToken(s.AdminToken, "ADMIN_TOKEN"); err != nil {
+			return err
+		}
+	}
+	if s.TLSDir == "" && !s.AllowPlaintext {
+		return checkPlaintextLoopback(s.PeerURL, s.ClientURL, s.InitialCluster)
+	}
+	return nil
+}
+
+// checkPlaintextLoopback refuses plaintext etcd anywhere but loopback:
+// whoever reaches a plaintext client port can rewrite the cluster's
+// state, and a plaintext peer port can join its raft. A one-node
+// cluster on loopback (the default) is reachable only from this machine
+// and may stay plaintext.
+func checkPlaintextLoopback(peerURL, clientURL, initialCluster string) error {
+	urls := []string{peerURL, clientURL}
+	for m := range strings.SplitSeq(initialCluster, ",") {
+		if _, u, ok := strings.Cut(m, "="); ok {
+			urls = append(urls, u)
+		}
+	}
+	for _, raw := range urls {
+		u, err := url.Parse(raw)
+		if err != nil {
+			return fmt.Errorf("etcd URL %q: %w", raw, err)
+		}
+		if ip := net.ParseIP(u.Hostname()); u.Hostname() != "localhost" && (ip == nil || !ip.IsLoopback()) {
+			return fmt.Errorf("etcd URL %s is not on loopback, and etcd would be plaintext and open to anyone who reaches it: "+
+				"set ETCD_TLS_DIR to this node's certificates (stegoctl certs init) and use https:// URLs, "+
+				"or ETCD_ALLOW_PLAINTEXT=true on a network only the nodes reach", raw)
+		}
 	}
 	return nil
 }
@@ -141,7 +179,7 @@ func checkToken(token, where string) error {
 // carries the caller's), so a multi-node cluster sets ADMIN_TOKEN.
 func (s settings) adminToken(logger *slog.Logger) (string, error) {
 	if s.AdminToken != "" {
-		return s.AdminToken, s.check()
+		return s.AdminToken, checkToken(s.AdminToken, "ADMIN_TOKEN")
 	}
 	path := filepath.Join(s.DataDir, adminTokenFile)
 	token, created, err := readOrCreateToken(path)

@@ -94,3 +94,36 @@ func formatDefault(v any) string {
 		return fmt.Sprint(v)
 	}
 }
+
+// TestPlaintextEtcdOnlyOnLoopback: a node refuses to put plaintext etcd
+// where others can reach it, unless told to.
+func TestPlaintextEtcdOnlyOnLoopback(t *testing.T) {
+	loopback := defaultSettings()
+	for _, tc := range []struct {
+		name   string
+		adjust func(*settings)
+		ok     bool
+	}{
+		{"the default: one node on loopback", func(*settings) {}, true},
+		{"localhost and ::1", func(s *settings) {
+			s.PeerURL, s.ClientURL = "http://localhost:2380", "http://[::1]:2379"
+		}, true},
+		{"a host name", func(s *settings) { s.PeerURL = "http://stego-node1:2380" }, false},
+		{"all interfaces", func(s *settings) { s.ClientURL = "http://0.0.0.0:2379" }, false},
+		{"another member off loopback", func(s *settings) {
+			s.InitialCluster = "node1=http://127.0.0.1:2380,node2=http://10.0.0.2:2380"
+		}, false},
+		{"allowed explicitly", func(s *settings) {
+			s.PeerURL, s.AllowPlaintext = "http://stego-node1:2380", true
+		}, true},
+		{"with certificates", func(s *settings) {
+			s.PeerURL, s.TLSDir = "https://stego-node1:2380", "/certs/stego-node1"
+		}, true},
+	} {
+		s := loopback
+		tc.adjust(&s)
+		if err := s.check(); (err == nil) != tc.ok {
+			t.Errorf("%s: check() = %v, want ok=%v", tc.name, err, tc.ok)
+		}
+	}
+}
