@@ -7,8 +7,11 @@
 #   compose/cluster.sh stop N        SIGTERM node N (1-3);  kill N: SIGKILL it
 #   compose/cluster.sh start N       start node N again with its data
 #   compose/cluster.sh down          stop everything and delete the cluster directory
-#   compose/cluster.sh etcdctl ARGS  etcdctl on the cluster's members (built from our go.mod)
+#   compose/cluster.sh etcdctl ARGS  etcdctl on the cluster's members (built from our go.mod),
+#                                    with the operators' certificate
 #   compose/cluster.sh token         print the admin token (for curl or the web app)
+#   compose/cluster.sh certs-renew   give every node (and etcdctl) a new key and
+#                                    certificate; running nodes need no restart
 #
 # Settings (environment): CLUSTER_DIR (default /tmp/stegocluster), NGINX_PORT
 # (8000), HTTP_BASE (8081: nodes on 8081-8083), PEER_BASE (12380: raft on
@@ -16,6 +19,9 @@
 # characters; unset, `up` generates one). `up` saves them in
 # CLUSTER_DIR/cluster.env and the token, readable by you only, in
 # CLUSTER_DIR/admin-token; later commands need only CLUSTER_DIR.
+# etcd's peer and client traffic is mutual TLS: `up` makes a CA and the
+# nodes' certificates in CLUSTER_DIR/certs (stegoctl certs init), and
+# etcd refuses clients without one (`etcdctl` here passes the operators').
 # Needs Go, nginx and curl (Debian: apt-get install nginx curl).
 set -euo pipefail
 
@@ -27,6 +33,7 @@ peer_base=${PEER_BASE:-12380}
 # The admin token lives in this file only (mode 0600), never in
 # cluster.env or the script's output: those are read by more people.
 token_file=$dir/admin-token
+certs=$dir/certs
 # A running cluster remembers its settings (written by up), so later
 # commands need only CLUSTER_DIR.
 if [ "${1:-}" != up ] && [ -f "$dir/cluster.env" ]; then
@@ -39,7 +46,7 @@ peer_port() { echo $((peer_base + 2 * ($1 - 1))); }
 client_port() { echo $(($(peer_port "$1") + 1)); }
 initial_cluster() {
 	local i out=""
-	for i in 1 2 3; do out+="${out:+,}stego-node$i=http://127.0.0.1:$(peer_port "$i")"; done
+	for i in 1 2 3; do out+="${out:+,}stego-node$i=https://127.0.0.1:$(peer_port "$i")"; done
 	echo "$out"
 }
 
@@ -47,8 +54,9 @@ start_node() {
 	local i=$1
 	mkdir -p "$dir/node$i" "$dir/log"
 	NODE_ID=stego-node$i HTTP_ADDR=127.0.0.1:$(http_port "$i") ADVERTISE_IP=127.0.0.1 \
-		DATA_DIR="$dir/node$i" PEER_URL=http://127.0.0.1:$(peer_port "$i") \
-		CLIENT_URL=http://127.0.0.1:$(client_port "$i") INITIAL_CLUSTER=$(initial_cluster) \
+		DATA_DIR="$dir/node$i" PEER_URL=https://127.0.0.1:$(peer_port "$i") \
+		CLIENT_URL=https://127.0.0.1:$(client_port "$i") INITIAL_CLUSTER=$(initial_cluster) \
+		ETCD_TLS_DIR="$certs/stego-node$i" \
 		CLUSTER_TOKEN=stegocluster-local ADMIN_TOKEN="$(cat "$token_file")" \
 		nohup "$dir/bin/stegod" >>"$dir/log/node$i.log" 2>&1 &
 	echo $! >"$dir/node$i.pid"
@@ -107,8 +115,9 @@ etcdctl() {
 		mkdir -p "$dir/bin"
 		(cd "$repo" && go build -o "$dir/bin/etcdctl" go.etcd.io/etcd/etcdctl/v3)
 	fi
-	for i in 1 2 3; do endpoints+="${endpoints:+,}127.0.0.1:$(client_port "$i")"; done
-	"$dir/bin/etcdctl" --endpoints="$endpoints" "$@"
+	for i in 1 2 3; do endpoints+="${endpoints:+,}https://127.0.0.1:$(client_port "$i")"; done
+	"$dir/bin/etcdctl" --endpoints="$endpoints" --cacert="$certs/etcdctl/ca.crt" \
+		--cert="$certs/etcdctl/tls.crt" --key="$certs/etcdctl/tls.key" "$@"
 }
 
 wait_healthy() {
@@ -133,12 +142,13 @@ up)
 	printf 'nginx_port=%s\nhttp_base=%s\npeer_base=%s\nHTTP_BASE=%s\n' \
 		"$nginx_port" "$http_base" "$peer_base" "$http_base" >"$dir/cluster.env"
 	cp "$0" "$dir/bin/cluster.sh"
+	"$dir/bin/stegoctl" certs init "$certs" stego-node1 stego-node2 stego-node3 >/dev/null
 	for i in 1 2 3; do start_node "$i"; done
 	nginx_conf >"$dir/nginx.conf"
 	nginx -t -q -p "$dir" -c "$dir/nginx.conf" 2>/dev/null || nginx -t -p "$dir" -c "$dir/nginx.conf"
 	nginx -p "$dir" -c "$dir/nginx.conf" -e "$dir/log/nginx-error.log"
 	wait_healthy 90
-	echo "stegocluster up: http://127.0.0.1:$nginx_port/ (nodes on $(http_port 1)-$(http_port 3); etcd at 127.0.0.1:$(client_port 1); admin token in $token_file)"
+	echo "stegocluster up: http://127.0.0.1:$nginx_port/ (nodes on $(http_port 1)-$(http_port 3); etcd at https://127.0.0.1:$(client_port 1), certificates in $certs; admin token in $token_file)"
 	;;
 status)
 	curl -fsS "http://127.0.0.1:$nginx_port/cluster/status"
@@ -153,6 +163,7 @@ etcdctl)
 	etcdctl "$@"
 	;;
 token) cat "$token_file" ;;
+certs-renew) "$dir/bin/stegoctl" certs renew "$certs" stego-node1 stego-node2 stego-node3 etcdctl ;;
 down)
 	[ -f "$dir/nginx.pid" ] && nginx -p "$dir" -c "$dir/nginx.conf" -e "$dir/log/nginx-error.log" -s quit 2>/dev/null || true
 	for i in 1 2 3; do signal_node TERM "$i"; done
@@ -160,7 +171,7 @@ down)
 	rm -rf "$dir"
 	;;
 *)
-	sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'
 	exit 2
 	;;
 esac

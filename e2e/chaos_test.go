@@ -157,10 +157,11 @@ func startChaosCluster(t *testing.T) *chaosCluster {
 		out := c.docker(t, "inspect", "-f", `{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}`, n)
 		c.ips[n] = strings.TrimSpace(out)
 		c.urls[n] = "http://" + c.ips[n] + ":8080"
-		endpoints = append(endpoints, c.ips[n]+":2379")
+		endpoints = append(endpoints, "https://"+c.ips[n]+":2379")
 	}
+	tlsCfg := composeEtcdTLS(t, c.compose, chaosNodes[0])
 	var err error
-	c.etcd, err = clientv3.New(clientv3.Config{Endpoints: endpoints, DialTimeout: 2 * time.Second})
+	c.etcd, err = clientv3.New(clientv3.Config{Endpoints: endpoints, DialTimeout: 2 * time.Second, TLS: tlsCfg})
 	if err != nil {
 		t.Fatalf("etcd client: %v", err)
 	}
@@ -315,7 +316,7 @@ func (c *chaosCluster) replaceWiped(t *testing.T, node string, st *wire.ClusterS
 	// etcd refuses to reconfigure until the remaining members have been
 	// connected for a few seconds ("unhealthy cluster").
 	testenv.WaitFor(t, 20*time.Second, "etcdctl member add", func() bool {
-		out, err := exec.Command("docker", "exec", peer, "etcdctl", "member", "add", node, "--peer-urls=http://"+node+":2380").CombinedOutput()
+		out, err := exec.Command("docker", "exec", peer, "etcdctl", "member", "add", node, "--peer-urls=https://"+node+":2380").CombinedOutput()
 		if err != nil {
 			t.Logf("member add: %v: %s", err, bytes.TrimSpace(out))
 		}

@@ -91,6 +91,8 @@ func TestComposeStack(t *testing.T) {
 		t.Fatalf("etcdctl in a container: %v\n%s\nwant the leader %s first", err, out, st.LeaderID)
 	}
 
+	composeNetworkAttacks(t, c, base)
+
 	secret := bytes.Repeat([]byte("stegocluster compose e2e "), 2000)
 	if err := hideAndReveal(base, secret); err != nil {
 		t.Fatal(err)

@@ -348,6 +348,8 @@ func TestLocalClusterBehindNginx(t *testing.T) {
 		t.Fatalf("oldest election key holds %q, leader is %s", out, st.LeaderID)
 	}
 
+	c.checkEtcdRefusesStrangers()
+
 	secret := bytes.Repeat([]byte("stegocluster e2e "), 3000)
 	if err := hideAndReveal(c.nginx, secret); err != nil {
 		t.Fatal(err)
@@ -386,5 +388,47 @@ func TestLocalClusterBehindNginx(t *testing.T) {
 	}
 	if out, _ := exec.Command("pgrep", "-f", c.dir).Output(); len(out) > 0 {
 		t.Fatalf("processes left behind: %s", out)
+	}
+}
+
+// checkEtcdRefusesStrangers: the members' client ports answer etcdctl
+// only with a certificate from the cluster's CA, and renewing every
+// certificate (docs/security.md's rotation) keeps the cluster working
+// without a restart.
+func (c *localCluster) checkEtcdRefusesStrangers() {
+	t := c.t
+	t.Helper()
+	env, err := os.ReadFile(filepath.Join(c.dir, "cluster.env"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var peerBase int
+	for line := range strings.SplitSeq(string(env), "\n") {
+		if v, ok := strings.CutPrefix(line, "peer_base="); ok {
+			peerBase, _ = strconv.Atoi(v)
+		}
+	}
+	client := fmt.Sprintf("127.0.0.1:%d", peerBase+1)
+	etcdctl := filepath.Join(c.dir, "bin", "etcdctl")
+	certs := filepath.Join(c.dir, "certs", "etcdctl")
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{"plaintext", []string{"--endpoints=http://" + client}},
+		{"TLS without a client certificate", []string{"--endpoints=https://" + client, "--cacert=" + filepath.Join(certs, "ca.crt")}},
+	} {
+		cmd := exec.Command(etcdctl, append(tc.args, "--command-timeout=2s", "--dial-timeout=2s", "get", "--prefix", "/stegocluster/")...)
+		if out, err := cmd.CombinedOutput(); err == nil {
+			t.Errorf("etcdctl, %s, was served:\n%s", tc.name, out)
+		}
+	}
+	if out, err := c.script("certs-renew"); err != nil {
+		t.Fatalf("cluster.sh certs-renew: %v\n%s", err, out)
+	}
+	cmd := exec.Command("../compose/cluster.sh", "etcdctl", "endpoint", "health", "--cluster")
+	cmd.Env = c.env
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("etcdctl endpoint health with the renewed certificates: %v\n%s", err, out)
 	}
 }
