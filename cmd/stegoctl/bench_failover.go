@@ -59,6 +59,7 @@ func runBenchFailover(args []string, stdout, stderr io.Writer) error {
 	useDocker := fs.Bool("docker", false, "inject faults into the running compose stack instead of a cluster of our own")
 	containers := fs.String("containers", "stego-node1,stego-node2,stego-node3", "with --docker: the node containers")
 	clusterDir := fs.String("cluster-dir", "", "inject faults into the running compose/cluster.sh cluster in this directory")
+	plaintext := fs.Bool("plaintext-etcd", false, "the benchmark's own cluster without etcd's mutual TLS (to compare)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -84,7 +85,7 @@ func runBenchFailover(args []string, stdout, stderr io.Writer) error {
 	default:
 		var bin string
 		if bin, err = findStegod(*stegod); err == nil {
-			target, err = startProcessCluster(ctx, bin)
+			target, err = startProcessCluster(ctx, bin, *plaintext)
 		}
 	}
 	if err != nil {

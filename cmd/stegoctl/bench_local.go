@@ -11,6 +11,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/stegocluster/stegocluster/internal/pki"
 )
 
 func findStegod(flagValue string) (string, error) {
@@ -34,7 +36,9 @@ func isExecutable(p string) bool {
 }
 
 // processCluster is the benchmark's own cluster: three stegod processes
-// on loopback in a temporary directory, which Close removes.
+// on loopback in a temporary directory, which Close removes. Its etcd
+// speaks mutual TLS, as compose's and cluster.sh's do, unless
+// plaintext (for comparison).
 type processCluster struct {
 	bin    string
 	dir    string
@@ -55,7 +59,7 @@ func freeLoopbackPort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-func startProcessCluster(ctx context.Context, bin string) (*processCluster, error) {
+func startProcessCluster(ctx context.Context, bin string, plaintext bool) (*processCluster, error) {
 	dir, err := os.MkdirTemp("", "stegoctl-bench-")
 	if err != nil {
 		return nil, err
@@ -69,17 +73,27 @@ func startProcessCluster(ctx context.Context, bin string) (*processCluster, erro
 			return nil, err
 		}
 	}
+	scheme := "https"
+	if plaintext {
+		scheme = "http"
+	} else if err := makeCerts(filepath.Join(dir, "certs"), processNodes); err != nil {
+		c.Close()
+		return nil, err
+	}
 	var initial []string
 	for i, id := range processNodes {
-		initial = append(initial, fmt.Sprintf("%s=http://127.0.0.1:%d", id, ports[3*i+1]))
+		initial = append(initial, fmt.Sprintf("%s=%s://127.0.0.1:%d", id, scheme, ports[3*i+1]))
 	}
 	for i, id := range processNodes {
 		c.urls[id] = fmt.Sprintf("http://127.0.0.1:%d", ports[3*i])
 		c.env[id] = append(os.Environ(),
 			"NODE_ID="+id, fmt.Sprintf("HTTP_ADDR=127.0.0.1:%d", ports[3*i]),
-			fmt.Sprintf("PEER_URL=http://127.0.0.1:%d", ports[3*i+1]), fmt.Sprintf("CLIENT_URL=http://127.0.0.1:%d", ports[3*i+2]),
+			fmt.Sprintf("PEER_URL=%s://127.0.0.1:%d", scheme, ports[3*i+1]), fmt.Sprintf("CLIENT_URL=%s://127.0.0.1:%d", scheme, ports[3*i+2]),
 			"INITIAL_CLUSTER="+strings.Join(initial, ","), "DATA_DIR="+filepath.Join(dir, id),
 			"CLUSTER_TOKEN=bench", "ADMIN_TOKEN=bench-admin-token-not-secret", "LOG_LEVEL=warn")
+		if !plaintext {
+			c.env[id] = append(c.env[id], "ETCD_TLS_DIR="+filepath.Join(dir, "certs", id))
+		}
 		if err := c.Restart(ctx, id); err != nil {
 			c.Close()
 			return nil, err
@@ -142,4 +156,18 @@ func (c *processCluster) Close() {
 		<-c.exited[id]
 	}
 	os.RemoveAll(c.dir)
+}
+
+// makeCerts makes a CA and the nodes' certificates in dir.
+func makeCerts(dir string, nodes []string) error {
+	ca, _, err := pki.LoadOrCreate(dir, time.Now())
+	if err != nil {
+		return err
+	}
+	for _, id := range nodes {
+		if err := ca.Issue(pki.Subject{Name: id}, time.Now()); err != nil {
+			return err
+		}
+	}
+	return nil
 }
