@@ -3,7 +3,9 @@ package stego
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
+	"os"
 	"testing"
 
 	"github.com/stegocluster/stegocluster/internal/testenv"
@@ -120,4 +122,36 @@ func reportMegapixels(b *testing.B, m *Image) {
 	// hyperthreads of one core scale poorly, so dividing a -cpu 2 figure
 	// by two would understate one core's speed).
 	b.ReportMetric(mp/perOp, "MP/s")
+}
+
+// BenchmarkExtractWithPassword is what a password costs an extract, on
+// the small golden images (so the key derivation dominates): an image of
+// the current version (Argon2id, 3 passes), one of version 1 (tried with
+// version 2's derivation first, then its own single pass), and a wrong
+// password (every version's derivation, then ErrNoHiddenData).
+func BenchmarkExtractWithPassword(b *testing.B) {
+	for _, bc := range []struct {
+		name, file, password string
+		want                 error
+	}{
+		{"v2", "testdata/golden-v2-keyed-password.png", "golden password v2", nil},
+		{"v1", "testdata/golden-v1-keyed-password.png", "golden password v1", nil},
+		{"wrong-password", "testdata/golden-v2-keyed-password.png", "not the password", ErrNoHiddenData},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			data, err := os.ReadFile(bc.file)
+			if err != nil {
+				b.Fatal(err)
+			}
+			img, err := Decode(data, 0)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for b.Loop() {
+				if _, err := Extract(context.Background(), img, Options{Password: bc.password}); !errors.Is(err, bc.want) {
+					b.Fatalf("extract: %v, want %v", err, bc.want)
+				}
+			}
+		})
+	}
 }

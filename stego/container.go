@@ -2,6 +2,7 @@ package stego
 
 import (
 	"bytes"
+	"crypto/cipher"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -10,7 +11,7 @@ import (
 	"github.com/klauspost/compress/flate"
 )
 
-// Container format version 1 (docs/format.md is the normative text).
+// Container format version 2 (docs/format.md is the normative text).
 //
 // The first headerSamples samples in keyed order carry, one LSB each,
 //
@@ -22,11 +23,12 @@ import (
 //	AES-GCM(key, nonce 1, nameLen ‖ name ‖ mimeLen ‖ mime ‖ data, aad header)
 //
 // Nothing is readable without the key: the salt is random and the rest is
-// ciphertext. The version sits inside the sealed header; a future version
-// would be recognised by trying its layout first and falling back to
-// older ones; Extract knows only version 1.
+// ciphertext. The version sits inside the sealed header, so a reader
+// recognises it by the key that opens the header: openHeader tries the
+// current version's key derivation first, then the older ones. Version 1
+// differs from 2 only in Argon2id's passes (argonTime).
 const (
-	formatVersion   = 1
+	formatVersion   = 2
 	headerPlainSize = 13
 	headerSize      = saltSize + headerPlainSize + tagSize // bytes
 	headerSamples   = 8 * headerSize                       // one bit per sample
@@ -75,7 +77,7 @@ func parseHeader(b []byte) (header, error) {
 		dataSize: binary.LittleEndian.Uint32(b[9:]),
 	}
 	switch {
-	case h.version != formatVersion,
+	case h.version < 1 || h.version > formatVersion,
 		h.mode != ModeKeyed && h.mode != ModeSequential,
 		h.depth < 1 || h.depth > 4,
 		h.k < 1 || h.k > maxMatrixK,
@@ -83,6 +85,38 @@ func parseHeader(b []byte) (header, error) {
 		return header{}, fmt.Errorf("%w: header fields out of range", ErrCorrupt)
 	}
 	return h, nil
+}
+
+// openHeader opens the sealed header in raw (salt ‖ sealed header) with
+// the first version's key that opens it, newest first, and returns the
+// header and the AEAD that also opens the body. Without a password every
+// version's key is the same, so one try reads them all; with one, an
+// image of an older version costs a derivation per newer version first.
+// Nothing opens it: ErrNoHiddenData, as for a clean image.
+func openHeader(password string, raw []byte) (header, []byte, cipher.AEAD, error) {
+	salt, sealed := raw[:saltSize], raw[saltSize:]
+	for v := byte(formatVersion); v >= 1; v-- {
+		aead, err := newAEAD(password, salt, v)
+		if err != nil {
+			return header{}, nil, nil, err
+		}
+		plain, err := aead.Open(nil, nonce(0), sealed, []byte(aadHeader))
+		if err != nil {
+			if password == "" {
+				break
+			}
+			continue
+		}
+		h, err := parseHeader(plain)
+		if err != nil {
+			return header{}, nil, nil, err
+		}
+		if password != "" && h.version != v {
+			return header{}, nil, nil, fmt.Errorf("%w: a version %d header under version %d's key", ErrCorrupt, h.version, v)
+		}
+		return h, plain, aead, nil
+	}
+	return header{}, nil, nil, ErrNoHiddenData
 }
 
 // bodyPlain lays out the plaintext body.

@@ -10,14 +10,13 @@ import (
 	"golang.org/x/crypto/argon2"
 )
 
-// Key-derivation constants of container version 1. They are part of the
-// format: changing any of them makes existing images unreadable, so a
-// change means a new version (see docs/format.md).
+// Key-derivation constants. They are part of the format: changing any
+// of them makes existing images unreadable, so a change means a new
+// version (see docs/format.md and argonTime).
 const (
 	saltSize = 16
 	tagSize  = 16 // AES-GCM tag
 
-	argonTime    = 1
 	argonMemory  = 64 * 1024 // KiB
 	argonThreads = 4
 
@@ -58,12 +57,24 @@ func keyMaterial(password string) []byte {
 	return []byte(password)
 }
 
+// argonTime is Argon2id's number of passes in a container version: 1 in
+// version 1; 3 from version 2, RFC 9106's second recommended profile
+// (t=3, m=64 MiB), which triples what each guess of a password costs
+// an attacker (docs/performance.md has what it costs an extract).
+func argonTime(version byte) uint32 {
+	if version == 1 {
+		return 1
+	}
+	return 3
+}
+
 // newAEAD derives the per-image AEAD from the password (Argon2id with the
-// image's random salt) or, without a password, from the public key (HKDF
-// with the same salt: no work factor, the key is public anyway). The key
-// is unique per salt, so the two fixed nonces below never repeat under
-// one key.
-func newAEAD(password string, salt []byte) (cipher.AEAD, error) {
+// image's random salt, as the container version says) or, without a
+// password, from the public key (HKDF with the same salt, the same in
+// every version: no work factor, the key is public anyway). The key is
+// unique per salt, so the two fixed nonces below never repeat under one
+// key.
+func newAEAD(password string, salt []byte, version byte) (cipher.AEAD, error) {
 	var master []byte
 	if password == "" {
 		prk, err := hkdf.Extract(sha256.New, []byte(publicKey), salt)
@@ -72,7 +83,7 @@ func newAEAD(password string, salt []byte) (cipher.AEAD, error) {
 		}
 		master = prk
 	} else {
-		master = argon2.IDKey([]byte(password), salt, argonTime, argonMemory, argonThreads, 32)
+		master = argon2.IDKey([]byte(password), salt, argonTime(version), argonMemory, argonThreads, 32)
 	}
 	key, err := hkdf.Expand(sha256.New, master, infoAEAD, 32)
 	if err != nil {

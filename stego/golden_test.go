@@ -13,10 +13,11 @@ import (
 	"github.com/stegocluster/stegocluster/internal/testenv"
 )
 
-// The golden images were made once, with container version 1, and are
-// committed. Every future version must still extract them: a user's old
-// stego image is data we promised to give back. Regenerate only when
-// adding a new golden for a new version, never to make this test pass:
+// The golden images were made once, each with the container version in
+// its name, and are committed. Every later version must still extract
+// them: a user's old stego image is data we promised to give back. Write
+// them only when adding goldens for a new version (existing files are
+// never rewritten), never to make this test pass:
 //
 //	go test ./stego -run TestGolden -write-golden
 var writeGolden = flag.Bool("write-golden", false, "write the golden stego images (never overwrite an existing version's)")
@@ -34,6 +35,11 @@ func goldens() []golden {
 			Secret{Name: "golden.txt", MIME: "text/plain; charset=utf-8", Data: text}},
 		{"testdata/golden-v1-sequential-depth2.png", Options{Depth: 2, Mode: ModeSequential, DisableCompression: true},
 			Secret{Name: "golden.bin", MIME: "application/octet-stream", Data: testenv.RandomBytes(700, 42)}},
+		// Version 2: Argon2id with 3 passes.
+		{"testdata/golden-v2-keyed-password.png", Options{Password: "golden password v2"},
+			Secret{Name: "golden.txt", MIME: "text/plain; charset=utf-8", Data: text}},
+		{"testdata/golden-v2-keyed-public.png", Options{},
+			Secret{Name: "golden.bin", MIME: "application/octet-stream", Data: testenv.RandomBytes(500, 43)}},
 	}
 }
 
@@ -73,7 +79,8 @@ func TestGoldenImagesStillExtract(t *testing.T) {
 func writeGoldenImage(t *testing.T, g golden) {
 	t.Helper()
 	if _, err := os.Stat(g.file); err == nil {
-		t.Fatalf("%s exists; goldens are never rewritten", g.file)
+		t.Logf("%s exists: kept (goldens are never rewritten)", g.file)
+		return
 	}
 	photo := photoCrop(t, 120, 90)
 	cover, err := FromImage(photo.SubImage(image.Rect(0, 0, 120, 90)))
@@ -93,5 +100,40 @@ func writeGoldenImage(t *testing.T, g golden) {
 	}
 	if err := os.WriteFile(strings.TrimSuffix(g.file, ".png")+".secret", g.secret.Data, 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestNewImagesAreTheCurrentVersion: what Embed writes is sealed under
+// the current version's key derivation and says so in its header, and
+// an older version's derivation does not open it.
+func TestNewImagesAreTheCurrentVersion(t *testing.T) {
+	for _, password := range []string{"", "a password"} {
+		cover, err := FromImage(photoCrop(t, 120, 90))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, _, err := Embed(context.Background(), cover, Secret{Name: "v.txt", Data: []byte("version")}, Options{Password: password})
+		if err != nil {
+			t.Fatal(err)
+		}
+		seed, err := positionSeed(password)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw := newKernel(out.r, seed).readHeader()
+		h, _, _, err := openHeader(password, raw)
+		if err != nil || h.version != formatVersion {
+			t.Fatalf("password %q: header version %d, %v; want %d", password, h.version, err, formatVersion)
+		}
+		if password == "" {
+			continue
+		}
+		old, err := newAEAD(password, raw[:saltSize], 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := old.Open(nil, nonce(0), raw[saltSize:], []byte(aadHeader)); err == nil {
+			t.Error("version 1's key derivation opens a new image's header")
+		}
 	}
 }

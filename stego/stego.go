@@ -182,7 +182,7 @@ func EmbedInPlace(ctx context.Context, cover *Image, secret Secret, opts Options
 	if _, err := rand.Read(salt); err != nil {
 		return Stats{}, fmt.Errorf("generate salt: %w", err)
 	}
-	aead, err := newAEAD(opts.Password, salt)
+	aead, err := newAEAD(opts.Password, salt, formatVersion)
 	if err != nil {
 		return Stats{}, err
 	}
@@ -227,16 +227,7 @@ func Extract(ctx context.Context, img *Image, opts Options) (*Secret, error) {
 		return nil, err
 	}
 	kern := newKernel(img.r, seed)
-	raw := kern.readHeader()
-	aead, err := newAEAD(opts.Password, raw[:saltSize])
-	if err != nil {
-		return nil, err
-	}
-	plainHeader, err := aead.Open(nil, nonce(0), raw[saltSize:], []byte(aadHeader))
-	if err != nil {
-		return nil, ErrNoHiddenData
-	}
-	h, err := parseHeader(plainHeader)
+	h, plainHeader, aead, err := openHeader(opts.Password, kern.readHeader())
 	if err != nil {
 		return nil, err
 	}
