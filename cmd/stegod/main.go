@@ -115,6 +115,14 @@ func run(ctx context.Context, s settings, logger *slog.Logger) error {
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- httpServer.Serve(ln) }()
 	logger.Info("serving", "http", ln.Addr().String(), "peer", s.PeerURL, "client", s.ClientURL, "data", s.DataDir, "workers", s.Workers)
+	switch {
+	case s.TLSDir != "":
+		logger.Info("etcd speaks mutual TLS", "certificates", s.TLSDir)
+	case s.AllowPlaintext:
+		logger.Warn("etcd is plaintext and unauthenticated (ETCD_ALLOW_PLAINTEXT): keep its ports on a network only the nodes reach")
+	default:
+		logger.Info("etcd is plaintext on loopback: only this machine reaches it (ETCD_TLS_DIR for mutual TLS)")
+	}
 
 	select {
 	case <-ctx.Done():
