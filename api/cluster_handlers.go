@@ -2,11 +2,13 @@ package api
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"time"
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/stegocluster/stegocluster/coordinator"
 	"github.com/stegocluster/stegocluster/wire"
 )
 
@@ -26,6 +28,7 @@ func (s *Server) clusterStatus(c *gin.Context) {
 func (s *Server) servedState(st *wire.ClusterState) wire.ClusterState {
 	out := *st
 	out.ServedBy = s.cfg.NodeID
+	out.Degraded = s.cfg.Cluster.Degraded()
 	if out.Nodes == nil {
 		out.Nodes = []wire.NodeStatus{}
 	}
@@ -42,16 +45,23 @@ func (s *Server) healthz(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"status": "serving", "node_id": s.cfg.NodeID, "leader": s.cfg.Cluster.Leadership().IsLeader})
 }
 
-// readyz: can this node's etcd member serve a linearizable read (it is
-// part of a quorum)?
+// readyz: can this node's etcd client get a linearizable read (a
+// member: it is part of a quorum; a worker: it reaches a member that
+// is)? A worker that cannot is degraded but still serves stego work, so
+// it answers 200 with status "degraded" and the reason: load balancers
+// keep sending it work, and people see why.
 func (s *Server) readyz(c *gin.Context) {
 	ctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
 	defer cancel()
-	if err := s.cfg.Cluster.Ready(ctx); err != nil {
+	err := s.cfg.Cluster.Ready(ctx)
+	switch {
+	case err == nil:
+		c.JSON(http.StatusOK, gin.H{"status": "ready", "node_id": s.cfg.NodeID})
+	case errors.Is(err, coordinator.ErrDegraded):
+		c.JSON(http.StatusOK, gin.H{"status": "degraded", "node_id": s.cfg.NodeID, "reason": err.Error()})
+	default:
 		fail(c, &apiError{http.StatusServiceUnavailable, codeNotReady, "etcd member not ready: " + err.Error(), nil})
-		return
 	}
-	c.JSON(http.StatusOK, gin.H{"status": "ready", "node_id": s.cfg.NodeID})
 }
 
 func (s *Server) adminFail(c *gin.Context) {

@@ -18,7 +18,8 @@ type fakeCluster struct {
 	probeSubs map[chan map[string]wire.NodeProbe]struct{}
 	leader    coordinator.Leadership
 	changes   uint64
-	notReady  error
+	notReady  error  // Ready's answer
+	degraded  string // Degraded's answer
 	paused    bool
 	crashed   chan struct{} // receives once per CrashSoon
 }
@@ -114,6 +115,12 @@ func (f *fakeCluster) Ready(context.Context) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.notReady
+}
+
+func (f *fakeCluster) Degraded() string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.degraded
 }
 
 func (f *fakeCluster) Pause()  { f.setPaused(true) }

@@ -42,8 +42,13 @@ type Cluster interface {
 	// LeadershipChanges how often it changed.
 	Leadership() coordinator.Leadership
 	LeadershipChanges() uint64
-	// Ready returns nil when the etcd member serves linearizable reads.
+	// Ready returns nil when the node's etcd client gets linearizable
+	// reads; for a worker that reaches no member, an error wrapping
+	// coordinator.ErrDegraded.
 	Ready(ctx context.Context) error
+	// Degraded says why the node serves without coordination (a worker
+	// cut off from every member), or "".
+	Degraded() string
 	// Fault injection: Pause until Resume (the API then refuses stego
 	// calls and health checks), and CrashSoon.
 	Pause()

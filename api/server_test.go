@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"image"
 	"image/png"
 	"io"
@@ -270,6 +271,18 @@ func TestClusterStatusHealthAndReadiness(t *testing.T) {
 	fc.mu.Unlock()
 	if rec := do(t, s, "GET", "/readyz", nil, nil); rec.Code != 503 || decodeJSON(t, rec)["code"] != "not_ready" {
 		t.Fatalf("readyz without quorum: %d", rec.Code)
+	}
+	// A worker cut off from every member is degraded, not unready: it
+	// still serves stego work, and says why in /readyz and the status.
+	fc.mu.Lock()
+	fc.notReady = fmt.Errorf("%w: no etcd member answers", coordinator.ErrDegraded)
+	fc.degraded = "no etcd member reached for 5s"
+	fc.mu.Unlock()
+	if rec := do(t, s, "GET", "/readyz", nil, nil); rec.Code != 200 || decodeJSON(t, rec)["status"] != "degraded" {
+		t.Fatalf("readyz of a degraded worker: %d %s", rec.Code, rec.Body)
+	}
+	if rec := do(t, s, "GET", "/cluster/status", nil, nil); rec.Code != 200 || decodeJSON(t, rec)["degraded"] != "no etcd member reached for 5s" {
+		t.Fatalf("status of a degraded worker: %d %s", rec.Code, rec.Body)
 	}
 	s.Drain()
 	if rec := do(t, s, "GET", "/healthz", nil, nil); rec.Code != 503 {

@@ -12,9 +12,14 @@
 #   compose/cluster.sh token         print the admin token (for curl or the web app)
 #   compose/cluster.sh certs-renew   give every node (and etcdctl) a new key and
 #                                    certificate; running nodes need no restart
+#   compose/cluster.sh add-worker    start a stateless worker (no etcd member) and, once
+#                                    it is ready, send it requests (nginx reload)
+#   compose/cluster.sh remove-worker [N]  stop sending worker N (default: the newest)
+#                                    requests, then stop it (SIGTERM: it drains)
 #
 # Settings (environment): CLUSTER_DIR (default /tmp/stegocluster), NGINX_PORT
-# (8000), HTTP_BASE (8081: nodes on 8081-8083), PEER_BASE (12380: raft on
+# (8000), HTTP_BASE (8081: nodes on 8081-8083), WORKER_BASE (HTTP_BASE+100:
+# worker N on WORKER_BASE+N-1), PEER_BASE (12380: raft on
 # 12380/12382/12384, etcd clients one above each), ADMIN_TOKEN (at least 16
 # characters; unset, `up` generates one). `up` saves them in
 # CLUSTER_DIR/cluster.env and the token, readable by you only, in
@@ -30,6 +35,7 @@ dir=${CLUSTER_DIR:-/tmp/stegocluster}
 nginx_port=${NGINX_PORT:-8000}
 http_base=${HTTP_BASE:-8081}
 peer_base=${PEER_BASE:-12380}
+worker_base=${WORKER_BASE:-$((http_base + 100))}
 # The admin token lives in this file only (mode 0600), never in
 # cluster.env or the script's output: those are read by more people.
 token_file=$dir/admin-token
@@ -42,6 +48,19 @@ if [ "${1:-}" != up ] && [ -f "$dir/cluster.env" ]; then
 fi
 
 http_port() { echo $((http_base + $1 - 1)); }
+worker_port() { echo $((worker_base + $1 - 1)); }
+# The workers running now, by number (their pid files).
+workers() {
+	local f
+	for f in "$dir"/worker*.pid; do
+		if [ -e "$f" ]; then basename "$f" .pid | sed 's/^worker//'; fi
+	done | sort -n
+}
+endpoints() {
+	local i out=""
+	for i in 1 2 3; do out+="${out:+,}https://127.0.0.1:$(client_port "$i")"; done
+	echo "$out"
+}
 peer_port() { echo $((peer_base + 2 * ($1 - 1))); }
 client_port() { echo $(($(peer_port "$1") + 1)); }
 initial_cluster() {
@@ -62,6 +81,24 @@ start_node() {
 	echo $! >"$dir/node$i.pid"
 }
 
+start_worker() {
+	local n=$1
+	mkdir -p "$dir/worker$n" "$dir/log"
+	ROLE=worker NODE_ID=stego-worker$n HTTP_ADDR=127.0.0.1:$(worker_port "$n") ADVERTISE_IP=127.0.0.1 \
+		DATA_DIR="$dir/worker$n" ETCD_ENDPOINTS=$(endpoints) ETCD_TLS_DIR="$certs/stego-worker" \
+		ADMIN_TOKEN="$(cat "$token_file")" \
+		nohup "$dir/bin/stegod" >>"$dir/log/worker$n.log" 2>&1 &
+	echo $! >"$dir/worker$n.pid"
+}
+
+# reload_nginx sends nginx the upstream for the nodes and workers
+# running now; a reload is graceful (requests in flight finish).
+reload_nginx() {
+	nginx_conf >"$dir/nginx.conf"
+	nginx -t -q -p "$dir" -c "$dir/nginx.conf" 2>/dev/null || nginx -t -p "$dir" -c "$dir/nginx.conf"
+	nginx -p "$dir" -c "$dir/nginx.conf" -e "$dir/log/nginx-error.log" -s reload
+}
+
 # alive PID: the process exists and is not a zombie waiting to be reaped
 # (nodes are started in the background, so their parent may be gone).
 alive() { [ -r "/proc/$1/stat" ] && ! grep -q '^[0-9]* (.*) Z ' "/proc/$1/stat" 2>/dev/null; }
@@ -72,6 +109,14 @@ signal_node() {
 	kill "-$sig" "$pid" 2>/dev/null || true
 	for _ in $(seq 200); do alive "$pid" || break; sleep 0.05; done
 	rm -f "$dir/node$i.pid"
+}
+
+signal_worker() {
+	local sig=$1 n=$2 pid
+	pid=$(cat "$dir/worker$n.pid" 2>/dev/null) || return 0
+	kill "-$sig" "$pid" 2>/dev/null || true
+	for _ in $(seq 200); do alive "$pid" || break; sleep 0.05; done
+	rm -f "$dir/worker$n.pid"
 }
 
 # write_token puts ADMIN_TOKEN, or a new random token, in $token_file,
@@ -104,7 +149,17 @@ nginx_conf() {
 		-e "s|server stego-node\([123]\):8080\(.*\)# local: node.|server 127.0.0.1:NODEPORT\1\2|" \
 		-e "s|listen 80;.*# local: listen|listen 127.0.0.1:$nginx_port;|" \
 		"$repo/nginx/nginx.conf" |
-		sed -e "s|NODEPORT1|$(http_port 1)|" -e "s|NODEPORT2|$(http_port 2)|" -e "s|NODEPORT3|$(http_port 3)|"
+		sed -e "s|NODEPORT1|$(http_port 1)|" -e "s|NODEPORT2|$(http_port 2)|" -e "s|NODEPORT3|$(http_port 3)|" |
+		while IFS= read -r line; do
+			case $line in
+			*"# local: workers")
+				for n in $(workers); do
+					echo "        server 127.0.0.1:$(worker_port "$n") max_fails=1 fail_timeout=2s;    # stego-worker$n"
+				done
+				;;
+			*) printf '%s\n' "$line" ;;
+			esac
+		done
 }
 
 # etcdctl runs the etcdctl of this module's go.mod (the etcd version
@@ -139,10 +194,10 @@ up)
 	write_token
 	(cd "$repo" && go build -o "$dir/bin/stegod" ./cmd/stegod && go build -o "$dir/bin/stegoctl" ./cmd/stegoctl)
 	# What later commands (and `stegoctl bench failover --cluster-dir`) need.
-	printf 'nginx_port=%s\nhttp_base=%s\npeer_base=%s\nHTTP_BASE=%s\n' \
-		"$nginx_port" "$http_base" "$peer_base" "$http_base" >"$dir/cluster.env"
+	printf 'nginx_port=%s\nhttp_base=%s\npeer_base=%s\nworker_base=%s\nHTTP_BASE=%s\n' \
+		"$nginx_port" "$http_base" "$peer_base" "$worker_base" "$http_base" >"$dir/cluster.env"
 	cp "$0" "$dir/bin/cluster.sh"
-	"$dir/bin/stegoctl" certs init "$certs" stego-node1 stego-node2 stego-node3 >/dev/null
+	"$dir/bin/stegoctl" certs init "$certs" stego-node1 stego-node2 stego-node3 stego-worker >/dev/null
 	for i in 1 2 3; do start_node "$i"; done
 	nginx_conf >"$dir/nginx.conf"
 	nginx -t -q -p "$dir" -c "$dir/nginx.conf" 2>/dev/null || nginx -t -p "$dir" -c "$dir/nginx.conf"
@@ -163,15 +218,44 @@ etcdctl)
 	etcdctl "$@"
 	;;
 token) cat "$token_file" ;;
-certs-renew) "$dir/bin/stegoctl" certs renew "$certs" stego-node1 stego-node2 stego-node3 etcdctl ;;
+certs-renew) "$dir/bin/stegoctl" certs renew "$certs" stego-node1 stego-node2 stego-node3 stego-worker etcdctl ;;
+add-worker)
+	n=$(($(workers | tail -1) + 1))
+	start_worker "$n"
+	deadline=$((SECONDS + 30))
+	until curl -fs "http://127.0.0.1:$(worker_port "$n")/readyz" >/dev/null 2>&1; do
+		if [ $SECONDS -ge $deadline ]; then
+			echo "worker $n not ready after 30s; log in $dir/log/worker$n.log" >&2
+			signal_worker TERM "$n"
+			exit 1
+		fi
+		sleep 0.1
+	done
+	reload_nginx
+	echo "stego-worker$n serving on 127.0.0.1:$(worker_port "$n"), in nginx's upstream"
+	;;
+remove-worker)
+	n=${2:-$(workers | tail -1)}
+	[ -n "$n" ] && [ -f "$dir/worker$n.pid" ] || { echo "no worker ${n:-to remove}" >&2; exit 1; }
+	# Out of the upstream first, so nginx sends it nothing new; then
+	# SIGTERM, and it finishes what it has before it exits.
+	mv "$dir/worker$n.pid" "$dir/worker$n.stopping"
+	reload_nginx
+	pid=$(cat "$dir/worker$n.stopping")
+	kill -TERM "$pid" 2>/dev/null || true
+	for _ in $(seq 300); do alive "$pid" || break; sleep 0.05; done
+	rm -f "$dir/worker$n.stopping"
+	echo "stego-worker$n stopped"
+	;;
 down)
 	[ -f "$dir/nginx.pid" ] && nginx -p "$dir" -c "$dir/nginx.conf" -e "$dir/log/nginx-error.log" -s quit 2>/dev/null || true
+	for n in $(workers); do signal_worker TERM "$n"; done
 	for i in 1 2 3; do signal_node TERM "$i"; done
 	for _ in $(seq 100); do [ -f "$dir/nginx.pid" ] || break; sleep 0.05; done
 	rm -rf "$dir"
 	;;
 *)
-	sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'
 	exit 2
 	;;
 esac

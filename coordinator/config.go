@@ -12,7 +12,13 @@ import (
 // written in exactly one place (the README's settings table is checked
 // against it by cmd/stegod's tests).
 type Config struct {
-	Member MemberConfig
+	// Role is what this node is in the cluster: a Member (the default)
+	// runs an etcd member and campaigns; a Worker runs none, is a client
+	// of the members at Endpoints, never campaigns and serves stego work.
+	// A worker uses Member.Name (its node id) and Member.TLS only.
+	Role      Role
+	Endpoints []string // a worker's members: their client URLs
+	Member    MemberConfig
 
 	LeaseTTL       int           // election lease, whole seconds (etcd's minimum is 1)
 	KeepAliveEvery time.Duration // election lease renewal
@@ -51,10 +57,22 @@ type Config struct {
 	Logger *slog.Logger
 }
 
+// Role is a node's part in the cluster.
+type Role string
+
+const (
+	// RoleMember nodes run an etcd member, campaign, and serve.
+	RoleMember Role = "member"
+	// RoleWorker nodes are stateless: an etcd client, a registry entry
+	// and the API. They never lead; adding them costs raft nothing.
+	RoleWorker Role = "worker"
+)
+
 // DefaultConfig is a one-node cluster on loopback, with the timings
 // measured in docs/failover.md.
 func DefaultConfig() Config {
 	return Config{
+		Role: RoleMember,
 		Member: MemberConfig{
 			Name:         "node1",
 			DataDir:      "./data/etcd",
@@ -109,6 +127,7 @@ func (c Config) withDefaults() Config {
 	fill(&c.SweepTimeout, d.SweepTimeout)
 	fill(&c.AdvertiseIP, d.AdvertiseIP)
 	fill(&c.Version, d.Version)
+	fill(&c.Role, d.Role)
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}

@@ -15,7 +15,9 @@ import "time"
 func (n *Node) Pause() {
 	if !n.paused.Swap(true) {
 		n.log.Warn("fault injection: paused")
-		n.elector.Pause()
+		if n.elector != nil {
+			n.elector.Pause()
+		}
 	}
 }
 
@@ -24,7 +26,7 @@ func (n *Node) Pause() {
 func (n *Node) Resume() {
 	if n.paused.Swap(false) {
 		n.log.Warn("fault injection: resumed")
-		if !n.resigned.Load() {
+		if !n.resigned.Load() && n.elector != nil {
 			n.elector.Resume()
 		}
 	}
@@ -53,5 +55,7 @@ func (n *Node) CrashSoon() { time.AfterFunc(crashExitDelay, n.Crash) }
 // so that a successor takes over while this one drains its requests.
 func (n *Node) Resign() {
 	n.resigned.Store(true)
-	n.elector.Pause()
+	if n.elector != nil {
+		n.elector.Pause()
+	}
 }

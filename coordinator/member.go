@@ -185,8 +185,9 @@ func checkSchemes(tls bool, peerURL, clientURL, initialCluster string) error {
 	}
 	urls := []string{peerURL, clientURL}
 	for m := range strings.SplitSeq(initialCluster, ",") {
-		_, u, _ := strings.Cut(m, "=")
-		urls = append(urls, u)
+		if _, u, ok := strings.Cut(m, "="); ok {
+			urls = append(urls, u)
+		}
 	}
 	for _, raw := range urls {
 		if u, err := url.Parse(raw); err != nil || u.Scheme != want {

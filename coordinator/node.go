@@ -4,10 +4,13 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/stegocluster/stegocluster/wire"
 )
@@ -19,9 +22,11 @@ import (
 type Node struct {
 	cfg       Config
 	log       *slog.Logger
-	member    *member
-	elector   *elector
-	publisher *publisher
+	client    *clientv3.Client // the member's own client, or a worker's client of the members
+	member    *member          // nil on a worker
+	elector   *elector         // nil on a worker
+	publisher *publisher       // nil on a worker
+	registry  *registry
 	watcher   *stateWatcher
 	prober    *prober
 	started   time.Time
@@ -38,20 +43,30 @@ type Node struct {
 // MemberConfig.ReadyTimeout) and then the node's loops. Zero fields of
 // cfg take their value from DefaultConfig. The loops run until Close;
 // ctx only bounds the start.
+//
+// A worker (cfg.Role) starts no member: it connects to the members at
+// cfg.Endpoints (without waiting for them: it serves stego work even
+// with none reachable) and runs only the registry, the state watcher
+// and the prober.
 func Start(ctx context.Context, cfg Config) (*Node, error) {
 	cfg = cfg.withDefaults()
 	log := cfg.Logger.With("component", "coordinator")
-	member, err := startMember(ctx, cfg.Member, log)
-	if err != nil {
-		return nil, err
-	}
 	probe := cfg.Probe
 	if probe == nil {
 		probe = HTTPProbe(cfg.SuspectSlowAfter)
 	}
+	n := &Node{cfg: cfg, log: log, started: time.Now().UTC(), prober: newProber(probe)}
+	if cfg.Role == RoleWorker {
+		return n, n.startWorker(ctx)
+	}
+	member, err := startMember(ctx, cfg.Member, log)
+	if err != nil {
+		return nil, err
+	}
 	client := member.Client()
-	n := &Node{cfg: cfg, log: log, member: member, started: time.Now().UTC(),
-		watcher: &stateWatcher{client: client, log: log}, prober: newProber(probe)}
+	n.client, n.member = client, member
+	n.watcher = &stateWatcher{client: client, log: log}
+	n.registry = &registry{client: client, log: log, ttl: int64(cfg.RegistryTTL), interval: cfg.RegistryEvery}
 	n.elector = newElector(client, electorConfig{
 		nodeID:         cfg.Member.Name,
 		leaseTTL:       time.Duration(cfg.LeaseTTL) * time.Second,
@@ -64,20 +79,26 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		},
 	}, log)
 	n.publisher = newPublisher(member, n.elector, n.prober, log, cfg.Member.Name, cfg.PublishEvery)
-	reg := &registry{client: client, log: log, ttl: int64(cfg.RegistryTTL), interval: cfg.RegistryEvery}
 	detector := newFailureDetector(client, n.elector, n.prober, log, cfg.ProbeEvery, cfg.SuspectAfter, cfg.SuspectSlowAfter)
-	loops := map[string]func(context.Context) error{
+	n.run(ctx, map[string]func(context.Context) error{
 		"election":         n.elector.Run,
 		"publisher":        n.publisher.Run,
-		"state watcher":    n.watcher.Run,
 		"failure detector": detector.Run,
-		"registry":         func(ctx context.Context) error { return reg.Run(ctx, n.info) },
+	})
+	return n, nil
+}
+
+// run starts the loops every node runs, and extra, until Close.
+func (n *Node) run(ctx context.Context, extra map[string]func(context.Context) error) {
+	loops := map[string]func(context.Context) error{
+		"state watcher": n.watcher.Run,
+		"registry":      func(ctx context.Context) error { return n.registry.Run(ctx, n.info) },
 		"prober": func(ctx context.Context) error {
-			n.prober.sweep(ctx, cfg.SweepEvery, cfg.SweepTimeout, n.sweepTargets)
+			n.prober.sweep(ctx, n.cfg.SweepEvery, n.cfg.SweepTimeout, n.sweepTargets)
 			return nil
 		},
 	}
-
+	maps.Copy(loops, extra)
 	// The loops get a context of their own: Close, not the caller's ctx,
 	// ends them, so that shutdown happens in order.
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -87,11 +108,10 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		go func() {
 			defer n.wg.Done()
 			if err := run(runCtx); err != nil {
-				log.Error("coordination loop stopped", "loop", name, "err", err)
+				n.log.Error("coordination loop stopped", "loop", name, "err", err)
 			}
 		}()
 	}
-	return n, nil
 }
 
 // info is this node's registry entry.
@@ -100,10 +120,13 @@ func (n *Node) info() wire.NodeInfo {
 		ID:        n.cfg.Member.Name,
 		IP:        n.cfg.AdvertiseIP,
 		HTTPPort:  n.cfg.HTTPPort,
-		RaftPort:  n.raftPort(),
 		Version:   n.cfg.Version,
 		StartedAt: n.started,
 		Paused:    n.Paused(),
+		Worker:    n.member == nil,
+	}
+	if n.member != nil {
+		_, info.RaftPort = hostPort(n.cfg.Member.PeerURL)
 	}
 	if n.cfg.Metrics != nil {
 		info.NodeMetrics = n.cfg.Metrics()
@@ -124,14 +147,27 @@ func (n *Node) sweepTargets() []wire.NodeInfo {
 	return out
 }
 
-// ID is the node's id (its etcd member name).
+// ID is the node's id (a member's etcd member name).
 func (n *Node) ID() string { return n.cfg.Member.Name }
 
-// Leadership is this node's own view of its role.
-func (n *Node) Leadership() Leadership { return n.elector.Leadership() }
+// Role is the node's part in the cluster.
+func (n *Node) Role() Role { return n.cfg.Role }
+
+// Leadership is this node's own view of its role (a worker never leads).
+func (n *Node) Leadership() Leadership {
+	if n.elector == nil {
+		return Leadership{}
+	}
+	return n.elector.Leadership()
+}
 
 // LeadershipChanges counts the times this node won or lost leadership.
-func (n *Node) LeadershipChanges() uint64 { return n.elector.changeCount() }
+func (n *Node) LeadershipChanges() uint64 {
+	if n.elector == nil {
+		return 0
+	}
+	return n.elector.changeCount()
+}
 
 // State is the latest published cluster state, or nil before one.
 // Callers must not modify it.
@@ -149,17 +185,29 @@ func (n *Node) SubscribeProbes() (<-chan map[string]wire.NodeProbe, func()) {
 	return n.prober.Subscribe()
 }
 
-// Ready returns nil when the etcd member serves linearizable reads (it
-// is part of a quorum).
+// Ready returns nil when the node's etcd client gets linearizable reads:
+// a member is part of a quorum; a worker reaches a member that is. A
+// worker that does not is degraded, not unready: the error wraps
+// ErrDegraded, because it still serves stego work, which needs no
+// coordination.
 func (n *Node) Ready(ctx context.Context) error {
-	if _, err := n.member.Client().Get(ctx, StateKey); err != nil {
+	if _, err := n.client.Get(ctx, StateKey); err != nil {
+		if n.member == nil {
+			return fmt.Errorf("%w: no etcd member answers: %w", ErrDegraded, err)
+		}
 		return fmt.Errorf("coordinator: linearizable read failed: %w", err)
 	}
 	return nil
 }
 
-// Err delivers fatal errors of the etcd member's servers.
-func (n *Node) Err() <-chan error { return n.member.Err() }
+// Err delivers fatal errors of the etcd member's servers; a worker has
+// none (the channel never delivers).
+func (n *Node) Err() <-chan error {
+	if n.member == nil {
+		return nil
+	}
+	return n.member.Err()
+}
 
 // Close resigns leadership, removes the registry entry, stops every loop
 // and then the etcd member. It waits for all of it, or until ctx ends
@@ -178,7 +226,11 @@ func (n *Node) Close(ctx context.Context) error {
 		case <-ctx.Done():
 			err = ctx.Err()
 		}
-		n.member.Close()
+		if n.member != nil {
+			n.member.Close()
+		} else {
+			n.client.Close()
+		}
 	})
 	return err
 }
@@ -190,10 +242,4 @@ func (n *Node) exit(code int) {
 		return
 	}
 	os.Exit(code)
-}
-
-// raftPort is the port of this member's peer URL.
-func (n *Node) raftPort() int {
-	_, port := hostPort(n.cfg.Member.PeerURL)
-	return port
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -19,6 +20,15 @@ type registry struct {
 	log      *slog.Logger
 	ttl      int64 // seconds
 	interval time.Duration
+	lastOK   atomic.Int64 // unix nanoseconds of the last successful write
+}
+
+// lastWrite is when the entry was last written, or zero if never.
+func (r *registry) lastWrite() time.Time {
+	if ns := r.lastOK.Load(); ns != 0 {
+		return time.Unix(0, ns)
+	}
+	return time.Time{}
 }
 
 // Run writes info() now and every interval until ctx ends, then deletes
@@ -65,6 +75,7 @@ func (r *registry) runLease(ctx context.Context, info func() wire.NodeInfo, tick
 		if err := r.put(ctx, info(), grant.ID); err != nil {
 			return err // most likely the lease expired: start over
 		}
+		r.lastOK.Store(time.Now().UnixNano())
 		select {
 		case <-ctx.Done():
 			return nil

@@ -170,9 +170,13 @@ func (p *publisher) build(ctx context.Context, l Leadership) (*wire.ClusterState
 		}
 		state.Nodes = append(state.Nodes, s)
 	}
-	for _, n := range nodes { // registered but not (yet) in the member list
+	for _, n := range nodes { // workers, and members not (yet) in the member list
 		if !seen[n.ID] {
-			state.Nodes = append(state.Nodes, wire.NodeStatus{NodeInfo: n, Role: wire.RoleFollower, Healthy: !n.Paused})
+			role := wire.RoleFollower
+			if n.Worker {
+				role = wire.RoleWorker
+			}
+			state.Nodes = append(state.Nodes, wire.NodeStatus{NodeInfo: n, Role: role, Healthy: !n.Paused})
 		}
 	}
 	sort.Slice(state.Nodes, func(i, j int) bool { return state.Nodes[i].ID < state.Nodes[j].ID })

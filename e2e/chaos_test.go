@@ -526,10 +526,14 @@ type loadRun struct {
 	done   chan error
 }
 
-func (c *chaosCluster) startLoad(t *testing.T) *loadRun {
+func (c *chaosCluster) startLoad(t *testing.T) *loadRun { return startLoad(t, c.loadBin, c.base) }
+
+// startLoad runs `stegoctl load` (bin) against target until stop: four
+// clients, mixed hides and reveals of 2 KB, every round trip verified.
+func startLoad(t *testing.T, bin, target string) *loadRun {
 	t.Helper()
 	l := &loadRun{done: make(chan error, 1)}
-	l.cmd = exec.Command(c.loadBin, "load", "--targets", c.base, "--clients", "4", "--duration", "10m",
+	l.cmd = exec.Command(bin, "load", "--targets", target, "--clients", "4", "--duration", "10m",
 		"--op", "mixed", "--size", "2048", "--timeout", "60s", "--json", "--quiet")
 	l.cmd.Stdout, l.cmd.Stderr = &l.stdout, &l.stderr
 	if err := l.cmd.Start(); err != nil {

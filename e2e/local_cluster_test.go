@@ -47,7 +47,8 @@ func requireTools(t *testing.T) {
 
 // newLocalCluster describes a compose/cluster.sh cluster in a directory
 // under t.TempDir(): nginx on nginxPort, the nodes' HTTP ports from
-// httpBase, raft and etcd client ports from peerBase. Cleanup takes it
+// httpBase, raft and etcd client ports from peerBase, and workers' HTTP
+// ports after those six (reserve them if the test adds workers). Cleanup takes it
 // down (after logging the nodes' logs if the test failed). An empty
 // token leaves ADMIN_TOKEN unset, so that cluster.sh generates one, and
 // checks how it does.
@@ -56,7 +57,8 @@ func newLocalCluster(t *testing.T, nginxPort, httpBase, peerBase int, token stri
 	requireTools(t)
 	c := &localCluster{t: t, dir: filepath.Join(t.TempDir(), "cluster")}
 	c.env = append(os.Environ(), "CLUSTER_DIR="+c.dir, fmt.Sprintf("NGINX_PORT=%d", nginxPort),
-		fmt.Sprintf("HTTP_BASE=%d", httpBase), fmt.Sprintf("PEER_BASE=%d", peerBase), "ADMIN_TOKEN="+token)
+		fmt.Sprintf("HTTP_BASE=%d", httpBase), fmt.Sprintf("PEER_BASE=%d", peerBase),
+		fmt.Sprintf("WORKER_BASE=%d", peerBase+6), "ADMIN_TOKEN="+token)
 	c.nginx = fmt.Sprintf("http://127.0.0.1:%d", nginxPort)
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -129,9 +131,12 @@ func (c *localCluster) checkGeneratedToken(upOutput string) {
 // startLocalCluster runs compose/cluster.sh on ten consecutive free
 // ports: nginx, three nodes' HTTP, and from base+4 raft and etcd client
 // ports in pairs.
+// maxTestWorkers is how many workers a test may add to a local cluster.
+const maxTestWorkers = 8
+
 func startLocalCluster(t *testing.T) *localCluster {
 	t.Helper()
-	base := testenv.FreePortRange(t, 10)
+	base := testenv.FreePortRange(t, 10+maxTestWorkers)
 	return newLocalCluster(t, base, base+1, base+4, "") // cluster.sh generates the token
 }
 

@@ -6,6 +6,7 @@ import "time"
 const (
 	RoleLeader   = "Leader"
 	RoleFollower = "Follower"
+	RoleWorker   = "Worker" // a stateless node: no etcd member, never leads
 )
 
 // NodeMetrics are a node's live figures, refreshed in its registry entry
@@ -33,6 +34,7 @@ type NodeInfo struct {
 	StartedAt time.Time `json:"started_at"`
 	UpdatedAt time.Time `json:"updated_at"`
 	Paused    bool      `json:"paused"`
+	Worker    bool      `json:"worker,omitempty"` // a stateless worker, not an etcd member
 	NodeMetrics
 }
 
@@ -58,9 +60,12 @@ type ClusterState struct {
 	Nodes      []NodeStatus `json:"nodes"`
 	// Revision is the etcd revision of the write that stored this state,
 	// and ServedBy the node that answered; both are set by readers and
-	// not stored.
+	// not stored. Degraded, also set by the node that answered, says why
+	// this state may be stale: a worker that reaches no etcd member
+	// serves the last state it saw.
 	Revision int64  `json:"revision"`
 	ServedBy string `json:"served_by,omitempty"`
+	Degraded string `json:"degraded,omitempty"`
 }
 
 // Node returns the node with the given id, or nil.

@@ -34,6 +34,7 @@ func (loadTestCluster) SubscribeProbes() (<-chan map[string]wire.NodeProbe, func
 func (loadTestCluster) Leadership() coordinator.Leadership { return coordinator.Leadership{} }
 func (loadTestCluster) LeadershipChanges() uint64          { return 0 }
 func (loadTestCluster) Ready(context.Context) error        { return nil }
+func (loadTestCluster) Degraded() string                   { return "" }
 func (loadTestCluster) Pause()                             {}
 func (loadTestCluster) Resume()                            {}
 func (loadTestCluster) Paused() bool                       { return false }

@@ -35,6 +35,9 @@ func runStatus(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 		return fmt.Errorf("decode status: %w", err)
 	}
 	fmt.Fprintf(stdout, "leader %s, epoch %d, raft term %d, raft leader %s (answered by %s)\n", st.LeaderID, st.Epoch, st.Term, st.RaftLeader, st.ServedBy)
+	if st.Degraded != "" {
+		fmt.Fprintf(stdout, "degraded: %s answers without coordination: %s\n", st.ServedBy, st.Degraded)
+	}
 	w := tabwriter.NewWriter(stdout, 0, 0, 1, ' ', tabwriter.Debug)
 	fmt.Fprintln(w, " NODE\t ROLE\t HEALTHY\t ADDRESS\t RAFT\t CPU %\t MEM %\t QPS 1M\t P95 MS\t IN FLIGHT\t QUEUE\t")
 	for _, n := range st.Nodes {
@@ -43,8 +46,11 @@ func runStatus(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 			health = "paused"
 		}
 		raft := ""
-		if n.RaftLeader {
+		switch {
+		case n.RaftLeader:
 			raft = "leader"
+		case n.Worker:
+			raft = "-" // not an etcd member
 		}
 		fmt.Fprintf(w, " %s\t %s\t %s\t %s:%d\t %s\t %.1f\t %.1f\t %.2f\t %.0f\t %d\t %d\t\n",
 			n.ID, n.Role, health, n.IP, n.HTTPPort, raft, n.CPUPct, n.MemPct, n.QPS1m, n.P95Ms, n.InFlight, n.QueueDepth)

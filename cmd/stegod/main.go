@@ -39,6 +39,12 @@ func main() {
 		fmt.Fprintf(os.Stderr, "stegod: settings: %v\n", err)
 		os.Exit(2)
 	}
+	hostname, _ := os.Hostname()
+	isSet := func(name string) bool { _, ok := os.LookupEnv(name); return ok }
+	if err := s.fillWorkerIdentity(isSet, hostname, net.LookupHost); err != nil {
+		fmt.Fprintf(os.Stderr, "stegod: settings: %v\n", err)
+		os.Exit(2)
+	}
 	if err := s.check(); err != nil {
 		fmt.Fprintf(os.Stderr, "stegod: settings: %v\n", err)
 		os.Exit(2)
@@ -114,7 +120,11 @@ func run(ctx context.Context, s settings, logger *slog.Logger) error {
 	httpServer := &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- httpServer.Serve(ln) }()
-	logger.Info("serving", "http", ln.Addr().String(), "peer", s.PeerURL, "client", s.ClientURL, "data", s.DataDir, "workers", s.Workers)
+	if coordinator.Role(s.Role) == coordinator.RoleWorker {
+		logger.Info("serving as a worker", "http", ln.Addr().String(), "advertise", s.AdvertiseIP, "etcd", s.Endpoints, "workers", s.Workers)
+	} else {
+		logger.Info("serving", "http", ln.Addr().String(), "peer", s.PeerURL, "client", s.ClientURL, "data", s.DataDir, "workers", s.Workers)
+	}
 	switch {
 	case s.TLSDir != "":
 		logger.Info("etcd speaks mutual TLS", "certificates", s.TLSDir)

@@ -25,13 +25,15 @@ import (
 // come from defaultSettings, which takes them from coordinator and api,
 // so each default is written once.
 type settings struct {
+	Role            string        `envconfig:"ROLE"`
 	NodeID          string        `envconfig:"NODE_ID"`
 	HTTPAddr        string        `envconfig:"HTTP_ADDR"`
 	AdvertiseIP     string        `envconfig:"ADVERTISE_IP"`
 	DataDir         string        `envconfig:"DATA_DIR"`
 	PeerURL         string        `envconfig:"PEER_URL"`
 	ClientURL       string        `envconfig:"CLIENT_URL"`
-	TLSDir          string        `envconfig:"ETCD_TLS_DIR"` // empty: plaintext etcd
+	Endpoints       []string      `envconfig:"ETCD_ENDPOINTS"` // a worker's members
+	TLSDir          string        `envconfig:"ETCD_TLS_DIR"`   // empty: plaintext etcd
 	AllowPlaintext  bool          `envconfig:"ETCD_ALLOW_PLAINTEXT"`
 	InitialCluster  string        `envconfig:"INITIAL_CLUSTER"`
 	ClusterToken    string        `envconfig:"CLUSTER_TOKEN"`
@@ -62,6 +64,7 @@ type settings struct {
 func defaultSettings() settings {
 	c, a := coordinator.DefaultConfig(), api.DefaultConfig()
 	return settings{
+		Role:            string(c.Role),
 		NodeID:          c.Member.Name,
 		HTTPAddr:        ":8080",
 		AdvertiseIP:     c.AdvertiseIP,
@@ -103,6 +106,8 @@ func (s settings) coordination() coordinator.Config {
 	if s.TLSDir != "" {
 		c.Member.TLS = coordinator.TLSDir(s.TLSDir)
 	}
+	c.Role = coordinator.Role(s.Role)
+	c.Endpoints = s.Endpoints
 	c.LeaseTTL = s.LeaseTTL
 	c.KeepAliveEvery = s.KeepAlive
 	c.ProbeEvery = s.ProbeEvery
@@ -129,10 +134,33 @@ func (s settings) check() error {
 			return err
 		}
 	}
-	if s.TLSDir == "" && !s.AllowPlaintext {
-		return checkPlaintextLoopback(s.PeerURL, s.ClientURL, s.InitialCluster)
+	switch coordinator.Role(s.Role) {
+	case coordinator.RoleMember:
+		if s.TLSDir == "" && !s.AllowPlaintext {
+			return checkPlaintextLoopback(append([]string{s.PeerURL, s.ClientURL}, initialClusterURLs(s.InitialCluster)...))
+		}
+	case coordinator.RoleWorker:
+		if len(s.Endpoints) == 0 {
+			return errors.New("ROLE=worker needs ETCD_ENDPOINTS: the members' client URLs, comma-separated")
+		}
+		if s.TLSDir == "" && !s.AllowPlaintext {
+			return checkPlaintextLoopback(s.Endpoints)
+		}
+	default:
+		return fmt.Errorf("ROLE=%q: want member or worker", s.Role)
 	}
 	return nil
+}
+
+// initialClusterURLs are the peer URLs of an INITIAL_CLUSTER.
+func initialClusterURLs(initialCluster string) []string {
+	var urls []string
+	for m := range strings.SplitSeq(initialCluster, ",") {
+		if _, u, ok := strings.Cut(m, "="); ok {
+			urls = append(urls, u)
+		}
+	}
+	return urls
 }
 
 // checkPlaintextLoopback refuses plaintext etcd anywhere but loopback:
@@ -140,13 +168,7 @@ func (s settings) check() error {
 // state, and a plaintext peer port can join its raft. A one-node
 // cluster on loopback (the default) is reachable only from this machine
 // and may stay plaintext.
-func checkPlaintextLoopback(peerURL, clientURL, initialCluster string) error {
-	urls := []string{peerURL, clientURL}
-	for m := range strings.SplitSeq(initialCluster, ",") {
-		if _, u, ok := strings.Cut(m, "="); ok {
-			urls = append(urls, u)
-		}
-	}
+func checkPlaintextLoopback(urls []string) error {
 	for _, raw := range urls {
 		u, err := url.Parse(raw)
 		if err != nil {
@@ -258,4 +280,35 @@ func readToken(path string) (string, error) {
 	}
 	token := strings.TrimSpace(string(b))
 	return token, checkToken(token, path)
+}
+
+// fillWorkerIdentity gives a worker started without NODE_ID or
+// ADVERTISE_IP (as every replica of a scaled service is: they share one
+// environment) an identity of its own: its host name as the id, and the
+// first address that name resolves to other than loopback as the
+// address others reach it at. isSet says whether a variable was in the
+// environment.
+func (s *settings) fillWorkerIdentity(isSet func(string) bool, hostname string, resolve func(string) ([]string, error)) error {
+	if coordinator.Role(s.Role) != coordinator.RoleWorker {
+		return nil
+	}
+	if !isSet("NODE_ID") {
+		if hostname == "" {
+			return errors.New("ROLE=worker without NODE_ID, and no host name to use instead")
+		}
+		s.NodeID = hostname
+	}
+	if !isSet("ADVERTISE_IP") && hostname != "" {
+		addrs, err := resolve(hostname)
+		if err != nil {
+			return fmt.Errorf("ROLE=worker without ADVERTISE_IP: resolving the host name %q: %w", hostname, err)
+		}
+		for _, a := range addrs {
+			if ip := net.ParseIP(a); ip != nil && !ip.IsLoopback() {
+				s.AdvertiseIP = a
+				break
+			}
+		}
+	}
+	return nil
 }

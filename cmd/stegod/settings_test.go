@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kelseyhightower/envconfig"
+
 	"github.com/stegocluster/stegocluster/internal/testenv"
 )
 
@@ -124,6 +126,52 @@ func TestPlaintextEtcdOnlyOnLoopback(t *testing.T) {
 		tc.adjust(&s)
 		if err := s.check(); (err == nil) != tc.ok {
 			t.Errorf("%s: check() = %v, want ok=%v", tc.name, err, tc.ok)
+		}
+	}
+}
+
+// TestWorkerSettings: a worker needs its members, follows the same
+// plaintext rule for them, and takes an identity of its own from its
+// host when its environment (shared by every replica) gives none.
+func TestWorkerSettings(t *testing.T) {
+	resolve := func(host string) ([]string, error) { return []string{"127.0.1.1", "172.30.0.7"}, nil }
+	for _, tc := range []struct {
+		name       string
+		env        map[string]string
+		wantID, ip string
+		ok         bool
+	}{
+		{"endpoints on loopback, identity from the host", map[string]string{"ETCD_ENDPOINTS": "http://127.0.0.1:2379"}, "c0ffee", "172.30.0.7", true},
+		{"no endpoints", map[string]string{}, "", "", false},
+		{"plaintext endpoints off loopback", map[string]string{"ETCD_ENDPOINTS": "http://stego-node1:2379"}, "", "", false},
+		{"TLS endpoints", map[string]string{"ETCD_ENDPOINTS": "https://stego-node1:2379,https://stego-node2:2379", "ETCD_TLS_DIR": "/certs/w"}, "c0ffee", "172.30.0.7", true},
+		{"identity given", map[string]string{"ETCD_ENDPOINTS": "http://127.0.0.1:2379", "NODE_ID": "w1", "ADVERTISE_IP": "10.0.0.9"}, "w1", "10.0.0.9", true},
+		{"an unknown role", map[string]string{"ROLE": "observer"}, "", "", false},
+	} {
+		for k, v := range map[string]string{"ROLE": "worker"} {
+			if _, ok := tc.env[k]; !ok {
+				tc.env[k] = v
+			}
+		}
+		for k, v := range tc.env {
+			t.Setenv(k, v)
+		}
+		s := defaultSettings()
+		if err := envconfig.Process("", &s); err != nil {
+			t.Fatal(err)
+		}
+		isSet := func(name string) bool { _, ok := tc.env[name]; return ok }
+		err := s.fillWorkerIdentity(isSet, "c0ffee", resolve)
+		if err == nil {
+			err = s.check()
+		}
+		if (err == nil) != tc.ok {
+			t.Errorf("%s: %v, want ok=%v", tc.name, err, tc.ok)
+		} else if tc.ok && (s.NodeID != tc.wantID || s.AdvertiseIP != tc.ip) {
+			t.Errorf("%s: id %q at %s, want %q at %s", tc.name, s.NodeID, s.AdvertiseIP, tc.wantID, tc.ip)
+		}
+		for k := range tc.env {
+			os.Unsetenv(k)
 		}
 	}
 }

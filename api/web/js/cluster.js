@@ -140,11 +140,13 @@ export function initCluster() {
     const pending = requested.get(n.id);
     if (pending && (health !== "healthy" || pending.until < Date.now())) requested.delete(n.id);
     root.dataset.health = health;
-    root.dataset.role = isLeader ? "leader" : "follower";
+    const isWorker = n.role === "Worker";
+    root.dataset.role = isLeader ? "leader" : isWorker ? "worker" : "follower";
     root.classList.toggle("leader", isLeader);
     parts.addr.textContent = n.ip && n.http_port ? `${n.ip}:${n.http_port}${n.version ? ` · ${n.version}` : ""}` : "no registered address";
     const badges = [];
     if (isLeader) badges.push(el("span", { class: "badge leader", text: "Leader" }));
+    else if (isWorker) badges.push(el("span", { class: "badge", text: "Worker", title: "a stateless worker: no etcd member, never leads" }));
     else badges.push(el("span", { class: "badge", text: "Follower" }));
     if (n.raft_leader) badges.push(el("span", { class: "badge", text: "raft leader", title: "this node's etcd member leads raft" }));
     badges.push(el("span", { class: `badge ${health}`, text: requested.has(n.id) ? requested.get(n.id).text : health }));

@@ -1,0 +1,94 @@
+package coordinator
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/stegocluster/stegocluster/internal/testenv"
+	"github.com/stegocluster/stegocluster/wire"
+)
+
+// startWorker starts a worker of c's members.
+func startWorker(t *testing.T, c *testCluster, name string) *Node {
+	t.Helper()
+	var endpoints []string
+	for _, cfg := range c.configs {
+		endpoints = append(endpoints, cfg.Member.ClientURL)
+	}
+	w, err := Start(context.Background(), Config{
+		Role: RoleWorker, Endpoints: endpoints, Member: MemberConfig{Name: name},
+		RegistryEvery: 200 * time.Millisecond, Version: "test", Logger: slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := w.Close(ctx); err != nil {
+			t.Errorf("close worker %s: %v", name, err)
+		}
+	})
+	return w
+}
+
+// TestWorkerJoinsNeverLeadsAndSurvivesAMember: a worker registers and
+// shows in the published state as a Worker, follows the state like a
+// member, never campaigns, keeps following when a member (the leader's
+// or not) dies, and calls itself degraded once no member answers.
+func TestWorkerJoinsNeverLeadsAndSurvivesAMember(t *testing.T) {
+	c := newTestCluster(t, 3)
+	leader := c.waitLeader(20 * time.Second)
+	w := startWorker(t, c, "worker1")
+
+	var st *wire.ClusterState
+	testenv.WaitFor(t, 10*time.Second, "the worker in the published state, as a Worker", func() bool {
+		if st = w.State(); st == nil {
+			return false
+		}
+		n := st.Node("worker1")
+		return n != nil && n.Role == wire.RoleWorker && n.Healthy && n.Worker
+	})
+	if n := st.Node("worker1"); n.EtcdMemberID != "" || n.RaftPort != 0 || st.LeaderID == "worker1" {
+		t.Errorf("the worker looks like a member: %+v (leader %s)", n, st.LeaderID)
+	}
+	if w.Leadership().IsLeader || w.LeadershipChanges() != 0 {
+		t.Errorf("a worker led: %+v, %d changes", w.Leadership(), w.LeadershipChanges())
+	}
+	if err := w.Ready(context.Background()); err != nil || w.Degraded() != "" {
+		t.Fatalf("a connected worker: Ready %v, Degraded %q", err, w.Degraded())
+	}
+	members, err := c.nodes[leader].client.MemberList(context.Background())
+	if err != nil || len(members.Members) != 3 {
+		t.Fatalf("member list: %v, %d members; a worker must not be one", err, len(members.Members))
+	}
+
+	// The leader's member dies: the worker's client fails over to
+	// another member if it used that one, and it sees the new leader.
+	c.crash(leader)
+	since := time.Now()
+	testenv.WaitFor(t, 15*time.Second, "the worker to see the new leader's state", func() bool {
+		s := w.State()
+		return s != nil && s.UpdatedAt.After(since) && s.LeaderID != c.configs[leader].Member.Name
+	})
+	if w.Degraded() != "" {
+		t.Errorf("with two members left the worker is degraded: %s", w.Degraded())
+	}
+
+	// No member at all: the worker keeps its last state and says it is
+	// degraded; Ready says so with ErrDegraded.
+	last := w.State()
+	c.closeAll()
+	testenv.WaitFor(t, 10*time.Second, "the worker to call itself degraded", func() bool { return w.Degraded() != "" })
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if err := w.Ready(ctx); !errors.Is(err, ErrDegraded) {
+		t.Errorf("Ready with no member: %v, want ErrDegraded", err)
+	}
+	if w.State() == nil || w.State().Revision < last.Revision {
+		t.Errorf("the degraded worker lost its last state")
+	}
+}
