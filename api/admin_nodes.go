@@ -29,7 +29,8 @@ const adminForwardTimeout = 3 * time.Second
 // caller cannot choose the node), acts itself when :id is its own id, and
 // otherwise forwards the request body to the address that node
 // advertises in the cluster status — only if that node is an etcd member
-// of this cluster at that address (403 not_member otherwise), and with a
+// of this cluster at that address, or a worker while the registry is
+// trusted (Config.RegistryTrusted; 403 not_member otherwise), and with a
 // node-to-node credential instead of the caller's token
 // (forward_auth.go). The target's answer is relayed as it is. Errors: 404
 // unknown node id; 502 node_unreachable
@@ -67,9 +68,14 @@ func (s *Server) adminNode(action string) gin.HandlerFunc {
 				fmt.Sprintf("node %s has no registered address: it is down", id), gin.H{"node_id": id}})
 			return
 		}
-		lctx, cancel := context.WithTimeout(c.Request.Context(), time.Second)
-		err := checkMemberAddress(lctx, target)
-		cancel()
+		var err error
+		if target.Worker {
+			err = s.checkWorker(target)
+		} else {
+			lctx, cancel := context.WithTimeout(c.Request.Context(), time.Second)
+			err = checkMemberAddress(lctx, target)
+			cancel()
+		}
 		if err != nil {
 			fail(c, &apiError{http.StatusForbidden, codeNotMember, err.Error(), gin.H{"node_id": id}})
 			return

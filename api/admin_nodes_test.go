@@ -150,3 +150,42 @@ func hostPort(t *testing.T, rawURL string) (string, int) {
 	n, _ := strconv.Atoi(port)
 	return host, n
 }
+
+// TestAdminForwardToWorker: a worker has no etcd member to vouch for its
+// address, so a call for it is forwarded only while the registry is
+// trusted (etcd's mutual TLS), and refused otherwise.
+func TestAdminForwardToWorker(t *testing.T) {
+	fcw := newFakeCluster()
+	sw, err := New(Config{NodeID: "w1", Cluster: fcw, Pool: worker.NewPool(1, 1), AdminToken: testToken})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(sw.Handler())
+	defer srv.Close()
+	ip, port := hostPort(t, srv.URL)
+	state := &wire.ClusterState{LeaderID: "n1", Nodes: []wire.NodeStatus{
+		{NodeInfo: wire.NodeInfo{ID: "n1", IP: "127.0.0.1", HTTPPort: 1}},
+		{NodeInfo: wire.NodeInfo{ID: "w1", IP: ip, HTTPPort: port, Worker: true}, Role: wire.RoleWorker},
+	}}
+	auth := map[string]string{"Authorization": "Bearer " + testToken, "Content-Type": "application/json"}
+	for _, tc := range []struct {
+		name    string
+		trusted bool
+		status  int
+		paused  bool
+	}{
+		{"registry not trusted (plaintext etcd): refused", false, 403, false},
+		{"registry trusted (mutual TLS): forwarded", true, 200, true},
+	} {
+		fc := newFakeCluster()
+		fc.setState(state)
+		s, err := New(Config{NodeID: "n1", Cluster: fc, Pool: worker.NewPool(1, 1), AdminToken: testToken, RegistryTrusted: tc.trusted})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec := do(t, s, http.MethodPost, "/admin/nodes/w1/fail", strings.NewReader(`{"action":"pause"}`), auth)
+		if rec.Code != tc.status || fcw.Paused() != tc.paused {
+			t.Errorf("%s: %d %s, worker paused %v; want %d, paused %v", tc.name, rec.Code, rec.Body, fcw.Paused(), tc.status, tc.paused)
+		}
+	}
+}

@@ -92,3 +92,13 @@ func checkMemberAddress(ctx context.Context, target *wire.NodeStatus) error {
 	}
 	return fmt.Errorf("node %s advertises %s, not its member's address: %w", target.ID, target.IP, errNotMember)
 }
+
+// checkWorker accepts a worker as the target of a forwarded admin call
+// only while the registry it is known from is trusted: a worker has no
+// etcd member whose address could vouch for its entry.
+func (s *Server) checkWorker(target *wire.NodeStatus) error {
+	if !s.cfg.RegistryTrusted {
+		return fmt.Errorf("node %s is a worker, and without etcd's mutual TLS its registry entry could be forged (call the worker itself): %w", target.ID, errNotMember)
+	}
+	return nil
+}

@@ -69,9 +69,16 @@ type Config struct {
 	Pool       *worker.Pool
 	Requests   *RequestWindow // where the last minute's latencies go (a new one when nil)
 	AdminToken string         // bearer token for /admin/; required (New refuses an empty one)
-	MaxUpload  int64          // request body limit, bytes
-	MaxPixels  int64          // image pixel cap
-	JobTimeout time.Duration  // longest a stego job may run
+	// RegistryTrusted says the registry can be written only by holders
+	// of the cluster's certificates (etcd speaks mutual TLS): a worker's
+	// entry is then as trustworthy as etcd's member list, and admin calls
+	// for a worker are forwarded to the address it registered. Without
+	// it they are refused (403 not_member): a forged entry could point
+	// anywhere.
+	RegistryTrusted bool
+	MaxUpload       int64         // request body limit, bytes
+	MaxPixels       int64         // image pixel cap
+	JobTimeout      time.Duration // longest a stego job may run
 	// MaxEventStreams caps the GET /cluster/events streams open at once;
 	// beyond it the node answers 503 (each stream holds a goroutine and
 	// two subscriptions for as long as the client stays).

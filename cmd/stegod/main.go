@@ -106,7 +106,7 @@ func run(ctx context.Context, s settings, logger *slog.Logger) error {
 
 	a, err := api.New(api.Config{
 		NodeID: s.NodeID, Version: version, Cluster: node, Pool: pool, Requests: requests,
-		AdminToken: adminToken, MaxUpload: s.MaxUploadMB << 20, MaxPixels: s.MaxPixels,
+		AdminToken: adminToken, RegistryTrusted: s.TLSDir != "", MaxUpload: s.MaxUploadMB << 20, MaxPixels: s.MaxPixels,
 		JobTimeout: s.JobTimeout, MaxEventStreams: s.MaxEventStreams, MemoryBudget: s.MemoryBudgetMB << 20, Logger: logger,
 	})
 	if err != nil {
