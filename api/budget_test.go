@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"image"
 	"image/png"
+	"mime/multipart"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -134,4 +135,42 @@ func TestBudgetRefusesWhatItCannotHold(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A client that stops reading its answer is cut off after the idle
+// timeout too (nginx streams answers to it), and the request's
+// reservation is returned: otherwise it could hold the node's memory for
+// as long as it kept the connection open.
+func TestStalledReaderIsCutOff(t *testing.T) {
+	s, srv := budgetServer(t, 512<<20, 300*time.Millisecond)
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	for name, data := range map[string][]byte{"cover": coverPNG(t, 1500, 1500), "file": []byte("a secret")} {
+		w, err := mw.CreateFormFile(name, name+".bin")
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write(data)
+	}
+	mw.Close()
+	conn, err := net.Dial("tcp", strings.TrimPrefix(srv.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.(*net.TCPConn).SetReadBuffer(4096) // the answer (6.8 MB) cannot hide in socket buffers
+	fmt.Fprintf(conn, "POST /api/embed?format=png HTTP/1.1\r\nHost: x\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n",
+		mw.FormDataContentType(), body.Len())
+	if _, err := conn.Write(body.Bytes()); err != nil {
+		t.Fatal(err)
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("embed: %v %v", resp, err)
+	}
+	// Read nothing more: the node must give up on us.
+	testenv.WaitFor(t, 5*time.Second, "the stalled reader's request to end and return its reservation", func() bool {
+		return s.budget.Held() == 0
+	})
 }

@@ -327,11 +327,11 @@ func (s *Server) embed(c *gin.Context) {
 		return
 	}
 	if wants(c, "image/png", "png") {
-		c.Data(http.StatusOK, "image/png", png)
+		s.writeAnswer(c, "image/png", png)
 		return
 	}
 	resp["request_id"] = c.GetString(requestIDKey)
-	writeJSONWithBase64(c, resp, "stego_image_b64", png)
+	s.writeJSONWithBase64(c, resp, "stego_image_b64", png)
 }
 
 // wants reports whether the client asked for a raw body of this type,
@@ -383,10 +383,10 @@ func (s *Server) extract(c *gin.Context) {
 		// script and no origin (securityHeaders adds nosniff to every
 		// answer, so it cannot guess another type either).
 		c.Header("Content-Security-Policy", "default-src 'none'; sandbox")
-		c.Data(http.StatusOK, mimeType, secret.Data)
+		s.writeAnswer(c, mimeType, secret.Data)
 		return
 	}
-	writeJSONWithBase64(c, gin.H{
+	s.writeJSONWithBase64(c, gin.H{
 		"request_id":           c.GetString(requestIDKey),
 		"node_id":              s.cfg.NodeID,
 		"recovered_size_bytes": len(secret.Data),
