@@ -8,6 +8,7 @@ import (
 	"io"
 	"mime/multipart"
 	"net/http"
+	"net/http/httptrace"
 	"strings"
 	"time"
 )
@@ -29,6 +30,7 @@ type callResult struct {
 	latency time.Duration
 	kind    string // "" on success
 	err     string
+	resent  int // requests sent again on a new connection (see post)
 }
 
 // newLoadHTTPClient returns a client whose every request ends within
@@ -59,19 +61,14 @@ func (c *stegoClient) post(ctx context.Context, url, filename string, file []byt
 	if err != nil {
 		return callResult{kind: kindTransport, err: fmt.Sprintf("build request: %v", err)}
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, &body)
-	if err != nil {
-		return callResult{kind: kindTransport, err: fmt.Sprintf("build request: %v", err)}
-	}
-	req.Header.Set("Content-Type", mw.FormDataContentType())
 	start := time.Now()
-	resp, err := c.http.Do(req)
+	resp, resent, err := c.send(ctx, url, mw.FormDataContentType(), body.Bytes())
 	if err != nil {
-		return callResult{latency: time.Since(start), kind: kindTransport, err: err.Error()}
+		return callResult{latency: time.Since(start), kind: kindTransport, err: err.Error(), resent: resent}
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxLoadBody+1))
-	r := callResult{node: resp.Header.Get("X-Node-ID"), latency: time.Since(start)}
+	r := callResult{node: resp.Header.Get("X-Node-ID"), latency: time.Since(start), resent: resent}
 	switch {
 	case err != nil:
 		r.kind, r.err = kindTransport, fmt.Sprintf("POST %s: reading answer: %v", url, err)
@@ -84,6 +81,31 @@ func (c *stegoClient) post(ctx context.Context, url, filename string, file []byt
 		r.body = data
 	}
 	return r
+}
+
+// send POSTs payload. A request whose reused keep-alive connection the
+// server closed before any answer came is sent once more, on a new
+// connection: an HTTP/1.1 client cannot tell such a close from an idle
+// timeout racing its request (nginx closes idle connections when it
+// reloads, as it does when workers join or leave), and browsers and
+// curl resend in this case too. Hide and reveal are pure functions of
+// the request, so nothing can happen twice. resent counts it; the
+// report shows the total, so the race stays visible.
+func (c *stegoClient) send(ctx context.Context, url, contentType string, payload []byte) (resp *http.Response, resent int, err error) {
+	for {
+		var reused bool
+		trace := &httptrace.ClientTrace{GotConn: func(info httptrace.GotConnInfo) { reused = info.Reused }}
+		req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), http.MethodPost, url, bytes.NewReader(payload))
+		if err != nil {
+			return nil, resent, fmt.Errorf("build request: %w", err)
+		}
+		req.Header.Set("Content-Type", contentType)
+		resp, err = c.http.Do(req)
+		if err == nil || !reused || resent > 0 || ctx.Err() != nil {
+			return resp, resent, err
+		}
+		resent++
+	}
 }
 
 // embed hides secret in the node's built-in cover and returns the PNG.
@@ -101,6 +123,7 @@ func (c *stegoClient) extract(ctx context.Context, base string, png []byte) call
 // failure (its latency and node stay those of r).
 func (c *stegoClient) verify(ctx context.Context, base string, png []byte, want [32]byte, wantLen int, r callResult) callResult {
 	v := c.extract(ctx, base, png)
+	r.resent += v.resent
 	if v.kind != "" {
 		r.kind, r.err = v.kind, "verify: "+v.err
 		return r

@@ -29,6 +29,9 @@ func printLoadReport(w io.Writer, r wire.LoadReport) error {
 		}
 		fmt.Fprintf(&b, "failures    %s\n", strings.Join(kinds, ", "))
 	}
+	if r.Resent > 0 {
+		fmt.Fprintf(&b, "resent      %d (the server closed a reused connection before answering)\n", r.Resent)
+	}
 	fmt.Fprintf(&b, "throughput  %.1f req/s, %.2f MB/s of secret\n", r.ThroughputRPS, r.ThroughputMBs)
 	fmt.Fprintf(&b, "latency     p50 %.1f ms, p95 %.1f ms, p99 %.1f ms, max %.1f ms\n", r.Latency.P50, r.Latency.P95, r.Latency.P99, r.Latency.Max)
 	if _, err := io.WriteString(w, b.String()); err != nil {

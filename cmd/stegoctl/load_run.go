@@ -152,7 +152,7 @@ func (r *loadRun) runClient(ctx context.Context, i int) {
 		if cancelled(ctx, res) {
 			return // the run ended under this request: not a failure
 		}
-		r.stats.add(outcome{node: res.node, latency: res.latency, kind: res.kind, err: res.err})
+		r.stats.add(outcome{node: res.node, latency: res.latency, kind: res.kind, err: res.err, resent: res.resent})
 		if res.kind == kindTransport {
 			// A refused connection fails in microseconds: pause so a dead
 			// target does not turn the client into a busy loop that takes

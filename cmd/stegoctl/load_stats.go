@@ -27,6 +27,7 @@ type outcome struct {
 	latency time.Duration // of the measured call only, not the verify
 	kind    string        // "" on success, else a status code, kindTransport or kindVerify
 	err     string        // the message, on failure
+	resent  int           // requests sent again on a new connection
 }
 
 // loadStats accumulates outcomes from all clients; safe for concurrent use.
@@ -38,6 +39,7 @@ type loadStats struct {
 	mu       sync.Mutex
 	total    int
 	ok       int
+	resent   int
 	failures map[string]int
 	errors   []string
 	perNode  map[string]int
@@ -60,6 +62,7 @@ func (s *loadStats) add(o outcome) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.total++
+	s.resent += o.resent
 	if o.node != "" {
 		s.perNode[o.node]++
 	}
@@ -98,6 +101,7 @@ func (s *loadStats) report(elapsed time.Duration) wire.LoadReport {
 		Total:     s.total,
 		OK:        s.ok,
 		Failed:    s.total - s.ok,
+		Resent:    s.resent,
 		Failures:  map[string]int{},
 		Errors:    append([]string{}, s.errors...),
 		PerNode:   map[string]int{},
