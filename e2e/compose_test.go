@@ -117,6 +117,8 @@ func TestComposeStack(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	t.Run("workers scale out and in under load", func(t *testing.T) { composeScaleWorkers(t, c, base) })
+
 	if out, err := c.run("down", "-v", "--remove-orphans"); err != nil {
 		t.Fatalf("compose down -v: %v\n%s", err, out)
 	}

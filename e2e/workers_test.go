@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -75,6 +76,56 @@ func TestLocalClusterScalesWorkers(t *testing.T) {
 		served += res.PerNode[fmt.Sprintf("stego-worker%d", i)]
 	}
 	if served == 0 {
+		t.Errorf("no request reached a worker: per node %v", res.PerNode)
+	}
+}
+
+// composeScaleWorkers: on the compose stack, `up -d --scale
+// stego-worker=N` adds and removes workers under load through nginx, no
+// request fails and every round trip is verified, and nginx sends the
+// workers requests (nginx/workers.sh keeps its upstream in step).
+func composeScaleWorkers(t *testing.T, c *compose, base string) {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "stegoctl")
+	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/stegoctl").CombinedOutput(); err != nil {
+		t.Fatalf("build stegoctl: %v\n%s", err, out)
+	}
+	load := startLoad(t, bin, base)
+	time.Sleep(2 * time.Second)
+	for _, n := range []int{2, 0} {
+		start := time.Now()
+		if out, err := c.run("up", "-d", "--no-recreate", "--scale", fmt.Sprintf("stego-worker=%d", n)); err != nil {
+			t.Fatalf("scale stego-worker=%d: %v\n%s", n, err, out)
+		}
+		testenv.WaitFor(t, 60*time.Second, fmt.Sprintf("%d healthy workers in the status", n), func() bool {
+			st, err := getStatus(base)
+			if err != nil {
+				return false
+			}
+			count := 0
+			for _, node := range st.Nodes {
+				if node.Role == wire.RoleWorker && node.Healthy {
+					count++
+				}
+			}
+			return count == n
+		})
+		t.Logf("scaled to %d workers in %s", n, time.Since(start).Round(time.Millisecond))
+		time.Sleep(3 * time.Second) // serving under load at this size
+	}
+	res := load.stop(t)
+	t.Logf("load: %d requests, %d ok, %d failed %v, p99 %.0f ms, per node %v",
+		res.Total, res.OK, res.Failed, res.Failures, res.Latency.P99, res.PerNode)
+	if res.Failed > 0 {
+		t.Errorf("%d of %d requests failed while workers joined and left: %v %v", res.Failed, res.Total, res.Failures, res.Errors)
+	}
+	workers := 0
+	for id, count := range res.PerNode {
+		if !strings.HasPrefix(id, "stego-node") {
+			workers += count
+		}
+	}
+	if workers == 0 {
 		t.Errorf("no request reached a worker: per node %v", res.PerNode)
 	}
 }

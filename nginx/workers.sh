@@ -1,0 +1,39 @@
+#!/bin/sh
+# Runs nginx in the compose stack and keeps its upstream of stateless
+# workers in step with Docker's DNS, so that
+#   docker compose -f compose/docker-compose.yml up -d --scale stego-worker=N
+# takes effect without editing a file or restarting anything.
+#
+# nginx 1.22 (Debian bookworm) resolves upstream names once, at start,
+# and has no `resolve` parameter on upstream servers. So once a second
+# this resolves the service name stego-worker (Docker answers with every
+# running replica), writes one `server` line per address into the file
+# nginx.conf includes in its upstream, and reloads nginx when the set
+# changed. A reload is graceful: requests in flight finish on the old
+# configuration. A worker being stopped drains first (its new requests
+# get 503, which nginx retries on another node), and leaves the DNS,
+# and then the upstream, when it exits.
+set -eu
+include=/tmp/stego-workers.conf
+service=${STEGO_WORKER_SERVICE:-stego-worker}
+
+render() {
+	getent ahostsv4 "$service" 2>/dev/null | awk '{print $1}' | sort -u |
+		while read -r ip; do
+			echo "server $ip:8080 max_fails=1 fail_timeout=2s;"
+		done >"$include.new" || true
+}
+
+render
+mv "$include.new" "$include"
+(
+	while sleep 1; do
+		render
+		if ! cmp -s "$include.new" "$include"; then
+			mv "$include.new" "$include"
+			echo "stego workers: $(grep -c . "$include") in the upstream; reloading nginx" >&2
+			nginx -s reload || true
+		fi
+	done
+) &
+exec nginx -g 'daemon off;'
