@@ -48,24 +48,53 @@ func (p *publisher) Kick() {
 // write means leadership was lost and the elector will notice.
 func (p *publisher) Run(ctx context.Context) error {
 	client := p.member.Client()
-	watch := client.Watch(clientv3.WithRequireLeader(ctx), NodesPrefix, clientv3.WithPrefix())
+	watchNodes := func() clientv3.WatchChan {
+		return client.Watch(clientv3.WithRequireLeader(ctx), NodesPrefix, clientv3.WithPrefix(), clientv3.WithPrevKV())
+	}
+	watch := watchNodes()
 	ticker := time.NewTicker(p.interval)
 	defer ticker.Stop()
+	publish := true
 	for {
-		if p.elector.Leadership().IsLeader {
+		if publish && p.elector.Leadership().IsLeader {
 			p.publishAndMove(ctx)
 		}
+		publish = true
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-ticker.C:
 		case <-p.kick:
-		case _, ok := <-watch:
+		case resp, ok := <-watch:
 			if !ok {
-				watch = client.Watch(clientv3.WithRequireLeader(ctx), NodesPrefix, clientv3.WithPrefix())
+				watch = watchNodes()
+				continue
 			}
+			// Every live entry refreshes its figures each second: the
+			// next tick publishes those. Publishing on each would rewrite
+			// the whole state once per node per second.
+			publish = registryChanged(resp.Events)
 		}
 	}
+}
+
+// registryChanged reports whether events change what the state says
+// about the nodes beyond their live figures: a node joins or leaves (a
+// new key, or a deleted or expired one), pauses or resumes, or moves.
+func registryChanged(events []*clientv3.Event) bool {
+	for _, ev := range events {
+		if ev.Type == clientv3.EventTypeDelete || ev.IsCreate() || ev.PrevKv == nil {
+			return true
+		}
+		var before, after wire.NodeInfo
+		if json.Unmarshal(ev.PrevKv.Value, &before) != nil || json.Unmarshal(ev.Kv.Value, &after) != nil {
+			return true
+		}
+		if before.Paused != after.Paused || before.IP != after.IP || before.HTTPPort != after.HTTPPort || before.Worker != after.Worker {
+			return true
+		}
+	}
+	return false
 }
 
 // publishAndMove publishes the state and then keeps etcd's raft
