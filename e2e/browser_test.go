@@ -140,7 +140,7 @@ func TestBrowserWebApp(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Chromium is required for TestBrowserWebApp (Debian: apt-get install chromium; .ci/run does; or -skip Browser): %v", err)
 	}
-	base := testenv.FreePortRange(t, 10)
+	base := testenv.FreePortRange(t, 11) // nginx, 3 nodes, 6 etcd ports, 1 worker
 	c := newLocalCluster(t, base, base+1, base+4, browserToken)
 	st := waitHealthy(t, c.nginx, 60*time.Second)
 	art := artifactsDir(t)
@@ -324,6 +324,17 @@ func TestBrowserWebApp(t *testing.T) {
 		t.Fatalf("the page shows %s leading; the cluster says %+v (%v)", shownLeader, now, err)
 	}
 	shot("3-cluster")
+
+	// A stateless worker joins: the page shows it beside the members, as
+	// a Worker, with the same card.
+	if out, err := c.script("add-worker"); err != nil {
+		t.Fatalf("cluster.sh add-worker: %v\n%s", err, out)
+	}
+	do("a worker joins",
+		until(`(document.querySelector('#nodes [data-role="worker"]') || {}).dataset?.health === "healthy"`, 15*time.Second),
+		until(`[...document.querySelectorAll('#nodes [data-role="worker"] .badge')].some(b => b.textContent === "Worker")`, time.Second),
+	)
+	shot("3b-worker")
 
 	button := func(id, action string) string {
 		return fmt.Sprintf(`#nodes button[data-node=%q][data-action=%q]`, id, action)

@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# What clients feel when a node dies, for docs/failover.md: the compose
+# stack (images built locally, e2e/docker/build-images.sh) with one
+# stateless worker, `hey` (an independent load tool: Debian's package)
+# hiding 20 KB through nginx with 4 clients, and a SIGKILL of the leader's
+# container, of a follower member's and of the worker's, KILLS times each.
+#
+#   docs/bench-nostall.sh [KILLS]       (default 10)
+#
+# For each kill it prints the requests, the failed ones (any status but
+# 200, or none), the steady-state p99 (requests that ended before the
+# kill), the slowest request in flight at or after the kill, and, for a
+# leader kill, when nginx first served a state with another leader. The
+# stack is brought up on a free port and taken down (volumes included) at
+# exit; nothing else on the engine is touched.
+set -euo pipefail
+
+kills=${1:-10}
+repo=$(cd "$(dirname "$0")/.." && pwd)
+command -v hey >/dev/null || { apt-get update -qq && apt-get install -y -qq hey >/dev/null; }
+project=stegonostall
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+base=http://127.0.0.1:$port
+work=$(mktemp -d)
+dc() {
+	(cd "$repo/e2e" && ADMIN_TOKEN=bench-nostall-admin-token STEGO_HTTP_PORT=$port docker-compose -p $project \
+		-f ../compose/docker-compose.yml -f docker/docker-compose.ci.yml "$@")
+}
+cleanup() { dc down -v --remove-orphans >/dev/null 2>&1 || true; rm -rf "$work"; }
+trap cleanup EXIT
+
+"$repo/e2e/docker/build-images.sh" >/dev/null
+dc up -d --scale stego-worker=1 >/dev/null 2>&1
+
+# status prints "leader healthy workers" as nginx serves them.
+status() {
+	curl -fs --max-time 1 "$base/cluster/status" | python3 -c '
+import json, sys
+s = json.load(sys.stdin)
+print(s["leader_id"], sum(n["healthy"] for n in s["nodes"]), " ".join(n["id"] for n in s["nodes"] if n["role"] == "Worker"))' 2>/dev/null || true
+}
+wait_steady() {
+	for _ in $(seq 600); do
+		read -r leader healthy workers <<<"$(status)" || true
+		if [ "${healthy:-0}" = 4 ] && [ -n "${workers:-}" ]; then return 0; fi
+		sleep 0.2
+	done
+	echo "stack not steady after 120 s" >&2
+	exit 1
+}
+wait_steady
+
+python3 - "$work/body" <<'EOF'
+import os, sys
+secret = os.urandom(20 * 1024)
+body = (b"--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"s.bin\"\r\n"
+        b"Content-Type: application/octet-stream\r\n\r\n" + secret + b"\r\n--b--\r\n")
+open(sys.argv[1], "wb").write(body)
+EOF
+
+printf '| kill | trial | requests | failed | steady p99 (ms) | slowest after the kill (ms) | new leader through nginx (ms) |\n| --- | --- | --- | --- | --- | --- | --- |\n'
+for kind in leader follower worker; do
+	for trial in $(seq "$kills"); do
+		wait_steady
+		read -r leader _ workers <<<"$(status)"
+		case $kind in
+		leader) victim=$leader ;;
+		follower) victim=$(for n in stego-node1 stego-node2 stego-node3; do [ "$n" != "$leader" ] && echo "$n"; done | head -1) ;;
+		worker) victim=$(docker ps -q --filter "label=com.docker.compose.project=$project" --filter "label=com.docker.compose.service=stego-worker" | head -1) ;;
+		esac
+		start=$(date +%s.%N)
+		hey -z 8s -c 4 -m POST -T "multipart/form-data; boundary=b" -D "$work/body" -o csv \
+			"$base/api/embed?format=png" >"$work/hey.csv" 2>/dev/null &
+		heypid=$!
+		sleep 3
+		killed=$(date +%s.%N)
+		docker kill "$victim" >/dev/null
+		newleader=""
+		if [ "$kind" = leader ]; then
+			for _ in $(seq 300); do
+				read -r now _ <<<"$(status)" || true
+				if [ -n "${now:-}" ] && [ "$now" != "$leader" ]; then
+					newleader=$(python3 -c "print(round(($(date +%s.%N) - $killed) * 1000))")
+					break
+				fi
+				sleep 0.01
+			done
+		fi
+		wait "$heypid"
+		python3 - "$work/hey.csv" "$start" "$killed" "$kind" "$trial" "${newleader:--}" <<'EOF'
+import csv, math, sys
+path, start, killed, kind, trial, newleader = sys.argv[1:]
+at = float(killed) - float(start)  # the kill, in hey's clock (it started just after `start`)
+rows = list(csv.DictReader(open(path)))
+failed = sum(1 for r in rows if r["status-code"] != "200")
+steady = sorted(float(r["response-time"]) for r in rows
+                if float(r["offset"]) + float(r["response-time"]) < at and r["status-code"] == "200")
+after = [float(r["response-time"]) for r in rows if float(r["offset"]) + float(r["response-time"]) >= at]
+p99 = steady[max(0, math.ceil(0.99 * len(steady)) - 1)] if steady else float("nan")
+print(f"| {kind} | {trial} | {len(rows)} | {failed} | {p99*1000:.0f} | {max(after)*1000:.0f} | {newleader} |")
+EOF
+		docker start "$victim" >/dev/null
+	done
+done
