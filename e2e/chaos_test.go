@@ -80,12 +80,13 @@ func chaosScenarios() []chaosScenario {
 		{"7-rolling-restart", true, func(t *testing.T, c *chaosCluster, st *wire.ClusterState) {
 			for _, n := range chaosNodes {
 				c.docker(t, "stop", "-t", "15", n)
-				c.docker(t, "start", n)
+				c.start(t, n)
 				c.waitAgreed(t, 60*time.Second)
 			}
 		}},
 		{"8-full-stop-start", false, func(t *testing.T, c *chaosCluster, st *wire.ClusterState) {
 			c.composeCmd(t, "stop")
+			c.markStarted(chaosNodes...)
 			c.composeCmd(t, "start")
 			c.waitAgreed(t, 90*time.Second)
 			after := c.waitAgreed(t, time.Second)
@@ -125,10 +126,15 @@ type chaosCluster struct {
 	etcd    *clientv3.Client
 	loadBin string
 	summary []string // one table row per scenario
+	// startedAt is when a node's container was last (re)started: until
+	// the state shows an entry the node made after that, its old entry
+	// (alive until its lease expires) may still count it healthy, and
+	// the cluster is not steady.
+	startedAt map[string]time.Time
 }
 
 func startChaosCluster(t *testing.T) *chaosCluster {
-	c := &chaosCluster{compose: newCompose(t), urls: map[string]string{}, ips: map[string]string{}}
+	c := &chaosCluster{compose: newCompose(t), urls: map[string]string{}, ips: map[string]string{}, startedAt: map[string]time.Time{}}
 	if out, err := exec.Command("docker/build-images.sh").CombinedOutput(); err != nil {
 		t.Fatalf("build images: %v\n%s", err, out)
 	}
@@ -250,6 +256,11 @@ func (c *chaosCluster) agreed() (*wire.ClusterState, error) {
 		if s.LeaderID == "" || s.HealthyCount() != 3 {
 			return nil, fmt.Errorf("%s: leader %q, %d healthy", n, s.LeaderID, s.HealthyCount())
 		}
+		for node, at := range c.startedAt {
+			if e := s.Node(node); e == nil || e.StartedAt.Before(at) {
+				return nil, fmt.Errorf("%s: the state still shows %s's entry from before its restart", n, node)
+			}
+		}
 		if first != nil && (s.LeaderID != first.LeaderID || s.Epoch != first.Epoch) {
 			return nil, fmt.Errorf("%s serves leader %s epoch %d, %s serves %s epoch %d", n, s.LeaderID, s.Epoch, chaosNodes[0], first.LeaderID, first.Epoch)
 		}
@@ -304,7 +315,23 @@ func (c *chaosCluster) restartAfterExit(t *testing.T, node string) {
 		out, err := exec.Command("docker", "inspect", "-f", "{{.State.Running}}", node).Output()
 		return err == nil && strings.TrimSpace(string(out)) == "false"
 	})
+	c.start(t, node)
+}
+
+// start starts a stopped node's container (see startedAt).
+func (c *chaosCluster) start(t *testing.T, node string) {
+	t.Helper()
+	c.markStarted(node)
 	c.docker(t, "start", node)
+}
+
+// markStarted notes that nodes are being started now (see startedAt).
+// The time is taken a little early: container clocks are the host's,
+// and a start cannot register before it began.
+func (c *chaosCluster) markStarted(nodes ...string) {
+	for _, n := range nodes {
+		c.startedAt[n] = time.Now().Add(-50 * time.Millisecond)
+	}
 }
 
 // replaceWiped stops node, deletes it and its volume, replaces its etcd
@@ -333,6 +360,7 @@ func (c *chaosCluster) replaceWiped(t *testing.T, node string, st *wire.ClusterS
 		}
 		return err == nil
 	})
+	c.markStarted(node)
 	c.composeEnv(t, []string{"INITIAL_CLUSTER_STATE=existing"}, "up", "-d", "--no-deps", node)
 	after := c.waitAgreed(t, 90*time.Second)
 	for _, n := range after.Nodes {

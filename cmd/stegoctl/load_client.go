@@ -84,8 +84,8 @@ func (c *stegoClient) post(ctx context.Context, url, filename string, file []byt
 }
 
 // send POSTs payload. A request whose reused keep-alive connection the
-// server closed before any answer came is sent once more, on a new
-// connection: an HTTP/1.1 client cannot tell such a close from an idle
+// server closed before any answer came is sent again (at most
+// maxResends times), on a new connection: an HTTP/1.1 client cannot tell such a close from an idle
 // timeout racing its request (nginx closes idle connections when it
 // reloads, as it does when workers join or leave), and browsers and
 // curl resend in this case too. Hide and reveal are pure functions of
@@ -101,12 +101,18 @@ func (c *stegoClient) send(ctx context.Context, url, contentType string, payload
 		}
 		req.Header.Set("Content-Type", contentType)
 		resp, err = c.http.Do(req)
-		if err == nil || !reused || resent > 0 || ctx.Err() != nil {
+		if err == nil || !reused || resent >= maxResends || ctx.Err() != nil {
 			return resp, resent, err
 		}
+		// The server closed its idle connections (all of them, if it
+		// reloaded): the others in the pool are no better than this one.
+		c.http.CloseIdleConnections()
 		resent++
 	}
 }
+
+// maxResends bounds the resends of one request (see send).
+const maxResends = 2
 
 // embed hides secret in the node's built-in cover and returns the PNG.
 func (c *stegoClient) embed(ctx context.Context, base string, secret []byte) callResult {
