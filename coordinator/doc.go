@@ -5,7 +5,10 @@
 // fenced writes that a deposed leader cannot make, follows that state
 // for every reader, probes the other nodes (once, for the failure
 // detector and every event stream alike) and holds the node's fault
-// switches.
+// switches. A node started with RoleWorker runs no member and never
+// campaigns: it is a client of the members, registered and following the
+// state like the others (worker.go), so that stego work can grow past
+// the members without adding raft voters.
 //
 // Keys (keys.go):
 //
@@ -17,8 +20,9 @@
 // default); lease.go, election.go and fence.go (leadership and the
 // fenced transaction); failover.go with probe.go and prober.go (fast
 // failover and the shared prober); registry.go, state.go (the publisher)
-// and watcher.go; member.go and etcdlog.go (the embedded etcd and its
-// logs); faults.go (pause and crash).
+// and watcher.go; member.go and etcdlog.go (the embedded etcd, its mutual
+// TLS and its logs); worker.go (the worker role); faults.go (pause and
+// crash).
 //
 // The package knows nothing of images; the node's live figures reach its
 // registry entry through Config.Metrics.

@@ -16,9 +16,10 @@ import (
 )
 
 // Node is a stegocluster node's coordination, and its one public
-// surface: the embedded etcd member, the election, the registry entry,
-// the state publisher and watcher, the prober and failure detector, and
-// the node's fault switches. Its methods are safe for concurrent use.
+// surface: the embedded etcd member (a worker's client of the members),
+// the election, the registry entry, the state publisher and watcher, the
+// prober and failure detector, and the node's fault switches. Its
+// methods are safe for concurrent use.
 type Node struct {
 	cfg       Config
 	log       *slog.Logger
@@ -57,7 +58,10 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	}
 	n := &Node{cfg: cfg, log: log, started: time.Now().UTC(), prober: newProber(probe)}
 	if cfg.Role == RoleWorker {
-		return n, n.startWorker(ctx)
+		if err := n.startWorker(ctx); err != nil {
+			return nil, err
+		}
+		return n, nil
 	}
 	member, err := startMember(ctx, cfg.Member, log)
 	if err != nil {
@@ -149,9 +153,6 @@ func (n *Node) sweepTargets() []wire.NodeInfo {
 
 // ID is the node's id (a member's etcd member name).
 func (n *Node) ID() string { return n.cfg.Member.Name }
-
-// Role is the node's part in the cluster.
-func (n *Node) Role() Role { return n.cfg.Role }
 
 // Leadership is this node's own view of its role (a worker never leads).
 func (n *Node) Leadership() Leadership {
