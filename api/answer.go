@@ -61,16 +61,19 @@ func (s *Server) writeAnswer(c *gin.Context, contentType string, data []byte) {
 }
 
 // answerChunk is how much of an answer a client must take within one
-// idle timeout: 64 KiB in 10 s is 6.4 KB/s, below any real link.
-const answerChunk = 64 << 10
+// idle timeout: 4 MiB in 10 s is 400 KiB/s, which nginx (the usual
+// client) beats by far. It is large on purpose: a typical answer (a 1.3
+// MB stego PNG) leaves in one write, handed to nginx at once; written
+// in small pieces it took longer, under load, and a node killed in
+// between cut the answer nginx had begun to relay.
+const answerChunk = 4 << 20
 
 // answerWriter makes a client keep reading: each answerChunk of the
 // answer must be taken within the idle timeout, or the write fails and
 // the request ends, releasing what it holds of the node's memory budget.
-// nginx streams answers (it does not buffer them: nginx.conf says why),
-// so a client that stops reading would otherwise hold the node's
-// request and its memory for as long as it likes. It is the write-side
-// twin of deadlineBody.
+// A client that stops reading (a direct one: nginx takes answers into
+// its buffers) would otherwise hold the node's request and its memory
+// for as long as it likes. It is the write-side twin of deadlineBody.
 type answerWriter struct {
 	w    http.ResponseWriter
 	rc   *http.ResponseController
