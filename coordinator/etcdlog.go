@@ -63,9 +63,11 @@ func etcdRoutineMessages() []etcdRoutine {
 	// one-member cluster, never on a restart.
 	missingTerm := []string{"missing term information"}
 	// What etcd's serve loops return when embed.Etcd.Close closes their
-	// listeners and servers: cmux.ErrServerClosed, http.ErrServerClosed
-	// and net.ErrClosed. Close is the only thing that closes them.
-	closed := []string{"mux: server closed", "http: Server closed", "use of closed network connection"}
+	// listeners and servers: cmux.ErrServerClosed, http.ErrServerClosed,
+	// net.ErrClosed, and grpc.ErrServerStopped when Close stops the gRPC
+	// server before its serve loop has started (a stop soon after a
+	// start). Close is the only thing that closes them.
+	closed := []string{"mux: server closed", "http: Server closed", "use of closed network connection", "grpc: the server has been stopped"}
 	return []etcdRoutine{
 		{msg: "failed to update storage version", errs: missingTerm},
 		{msg: "Failed to detect schema version", errs: missingTerm},
@@ -76,6 +78,8 @@ func etcdRoutineMessages() []etcdRoutine {
 		// The gRPC half of the same shutdown.
 		{msg: "stopping insecure grpc server due to error", errs: closed},
 		{msg: "stopped insecure grpc server due to error", errs: closed},
+		{msg: "stopping secure grpc server due to error", errs: closed},
+		{msg: "stopped secure grpc server due to error", errs: closed},
 		// etcd always builds its auth token provider, "simple" unless
 		// configured otherwise, and warns about it even though auth is
 		// disabled; we never enable etcd auth, so no token is ever issued.
