@@ -135,11 +135,21 @@ func (s *Server) limitBody(c *gin.Context) {
 
 const deadlineBodyKey = "deadline_body"
 
-// finishBody widens the body's read deadline once the form is read (see
-// deadlineBody.finish). After a failed read it is left as it is, so the
-// failed request's connection is not held open by its client.
+// finishBody reads what is left of the body once the form is read (the
+// multipart epilogue, a few bytes) and widens the read deadline (see
+// deadlineBody.finish). Left unread, those bytes would make a node that
+// dies just after answering (a SIGKILL) reset its connection instead of
+// closing it: Linux discards what a socket has not yet sent when it is
+// closed with unread data, and nginx would be left with half an answer
+// it had begun to relay. After a failed read the body is left as it is,
+// so the failed request's connection is not held open by its client.
 func finishBody(c *gin.Context) {
+	_, _ = io.Copy(io.Discard, io.LimitReader(c.Request.Body, maxEpilogue))
 	if db, ok := c.Get(deadlineBodyKey); ok {
 		db.(*deadlineBody).finish()
 	}
 }
+
+// maxEpilogue bounds what finishBody reads after the form: a multipart
+// epilogue is a line break; anything longer is left to net/http.
+const maxEpilogue = 4 << 10
