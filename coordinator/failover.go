@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"strconv"
 	"time"
 
@@ -193,7 +192,11 @@ func moveRaftLeadership(ctx context.Context, m *member, state *wire.ClusterState
 	if state == nil || m.RaftLeaderID() != m.ID() {
 		return nil
 	}
-	for _, n := range raftMoveCandidates(state, strconv.FormatUint(m.ID(), 16), time.Now()) {
+	self := strconv.FormatUint(m.ID(), 16)
+	for _, n := range state.Nodes {
+		if !n.Healthy || n.EtcdMemberID == "" || n.EtcdMemberID == self || time.Since(n.UpdatedAt) > 2*time.Second {
+			continue
+		}
 		id, err := strconv.ParseUint(n.EtcdMemberID, 16, 64)
 		if err != nil {
 			continue
@@ -210,30 +213,4 @@ func moveRaftLeadership(ctx context.Context, m *member, state *wire.ClusterState
 		return nil
 	}
 	return nil // no healthy member to move to
-}
-
-// raftSettle is how long a member's node must have run before raft
-// leadership is moved to it. A member that has just (re)started may
-// still be catching up with raft's log, and a transfer to it stalls
-// every proposal, the leader's lease renewals included, until it has
-// caught up or raft gives up: in the chaos suite, moving raft leadership
-// to the member just restarted after a kill cost the leader its lease
-// (a needless failover) in most runs.
-const raftSettle = 5 * time.Second
-
-// raftMoveCandidates are the members raft leadership may move to from
-// the member self (hex id), longest-running first: healthy in the
-// state, with an entry refreshed in the last two seconds (the state
-// still calls a node that died a moment ago healthy), and settled.
-func raftMoveCandidates(state *wire.ClusterState, self string, now time.Time) []wire.NodeStatus {
-	var out []wire.NodeStatus
-	for _, n := range state.Nodes {
-		if !n.Healthy || n.EtcdMemberID == "" || n.EtcdMemberID == self ||
-			now.Sub(n.UpdatedAt) > 2*time.Second || now.Sub(n.StartedAt) < raftSettle {
-			continue
-		}
-		out = append(out, n)
-	}
-	slices.SortStableFunc(out, func(a, b wire.NodeStatus) int { return a.StartedAt.Compare(b.StartedAt) })
-	return out
 }

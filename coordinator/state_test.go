@@ -2,9 +2,7 @@ package coordinator
 
 import (
 	"encoding/json"
-	"slices"
 	"testing"
-	"time"
 
 	"go.etcd.io/etcd/api/v3/mvccpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -49,38 +47,6 @@ func TestRegistryChanged(t *testing.T) {
 		{"refreshes, then a pause", []*clientv3.Event{put(base, refreshed), put(refreshed, paused)}, true},
 	} {
 		if got := registryChanged(tc.events); got != tc.want {
-			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
-		}
-	}
-}
-
-// TestRaftMoveCandidates: raft leadership moves only to a member that
-// is healthy, fresh and settled, the longest-running first, never to
-// this member or a worker.
-func TestRaftMoveCandidates(t *testing.T) {
-	now := time.Now()
-	node := func(id, member string, healthy bool, started, updated time.Duration) wire.NodeStatus {
-		return wire.NodeStatus{NodeInfo: wire.NodeInfo{ID: id, StartedAt: now.Add(-started), UpdatedAt: now.Add(-updated)},
-			Healthy: healthy, EtcdMemberID: member}
-	}
-	for _, tc := range []struct {
-		name  string
-		nodes []wire.NodeStatus
-		want  []string
-	}{
-		{"the longest-running first", []wire.NodeStatus{
-			node("n2", "b", true, time.Minute, 0), node("n3", "c", true, time.Hour, 0)}, []string{"n3", "n2"}},
-		{"not this member", []wire.NodeStatus{node("n1", "a", true, time.Hour, 0), node("n2", "b", true, time.Hour, 0)}, []string{"n2"}},
-		{"not a member just restarted", []wire.NodeStatus{node("n2", "b", true, 2 * time.Second, 0), node("n3", "c", true, time.Hour, 0)}, []string{"n3"}},
-		{"not an unhealthy one", []wire.NodeStatus{node("n2", "b", false, time.Hour, 0)}, nil},
-		{"not a stale entry", []wire.NodeStatus{node("n2", "b", true, time.Hour, 3 * time.Second)}, nil},
-		{"not a worker", []wire.NodeStatus{node("w1", "", true, time.Hour, 0)}, nil},
-	} {
-		var got []string
-		for _, n := range raftMoveCandidates(&wire.ClusterState{Nodes: tc.nodes}, "a", now) {
-			got = append(got, n.ID)
-		}
-		if !slices.Equal(got, tc.want) {
 			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
 		}
 	}
