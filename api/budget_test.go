@@ -138,9 +138,10 @@ func TestBudgetRefusesWhatItCannotHold(t *testing.T) {
 }
 
 // A client that stops reading its answer is cut off after the idle
-// timeout too (nginx streams answers to it), and the request's
-// reservation is returned: otherwise it could hold the node's memory for
-// as long as it kept the connection open.
+// timeout too, and the request's reservation is returned: otherwise a
+// client reaching the node directly (or an answer larger than nginx
+// buffers) could hold the node's memory for as long as it kept the
+// connection open.
 func TestStalledReaderIsCutOff(t *testing.T) {
 	s, srv := budgetServer(t, 512<<20, 300*time.Millisecond)
 	var body bytes.Buffer
