@@ -153,7 +153,7 @@ func embedConfig(cfg MemberConfig, log *slog.Logger) (*embed.Config, error) {
 	if ec.InitialCluster == "" {
 		ec.InitialCluster = cfg.Name + "=" + cfg.PeerURL
 	}
-	if err := checkSchemes(cfg.TLS.Enabled(), cfg.PeerURL, cfg.ClientURL, ec.InitialCluster); err != nil {
+	if err := checkSchemes(cfg.TLS.Enabled(), append([]string{cfg.PeerURL, cfg.ClientURL}, InitialClusterURLs(ec.InitialCluster)...)...); err != nil {
 		return nil, err
 	}
 	if cfg.TLS.Enabled() {
@@ -178,16 +178,10 @@ func embedConfig(cfg MemberConfig, log *slog.Logger) (*embed.Config, error) {
 
 // checkSchemes says which URL has the wrong scheme: https with TLS
 // files, http without (etcd would otherwise fail later, less clearly).
-func checkSchemes(tls bool, peerURL, clientURL, initialCluster string) error {
+func checkSchemes(tls bool, urls ...string) error {
 	want := "http"
 	if tls {
 		want = "https"
-	}
-	urls := []string{peerURL, clientURL}
-	for m := range strings.SplitSeq(initialCluster, ",") {
-		if _, u, ok := strings.Cut(m, "="); ok {
-			urls = append(urls, u)
-		}
 	}
 	for _, raw := range urls {
 		if u, err := url.Parse(raw); err != nil || u.Scheme != want {
@@ -195,6 +189,18 @@ func checkSchemes(tls bool, peerURL, clientURL, initialCluster string) error {
 		}
 	}
 	return nil
+}
+
+// InitialClusterURLs are the peer URLs of an initial cluster
+// ("name=url,name=url,…").
+func InitialClusterURLs(initialCluster string) []string {
+	var urls []string
+	for m := range strings.SplitSeq(initialCluster, ",") {
+		if _, u, ok := strings.Cut(m, "="); ok {
+			urls = append(urls, u)
+		}
+	}
+	return urls
 }
 
 // listenURL listens on all interfaces when the advertised host is a

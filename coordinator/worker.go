@@ -22,8 +22,8 @@ func (n *Node) startWorker(ctx context.Context) error {
 	if len(n.cfg.Endpoints) == 0 {
 		return errors.New("coordinator: a worker needs the members' client URLs (Endpoints)")
 	}
-	if err := checkEndpointSchemes(n.cfg.Member.TLS.Enabled(), n.cfg.Endpoints); err != nil {
-		return err
+	if err := checkSchemes(n.cfg.Member.TLS.Enabled(), n.cfg.Endpoints...); err != nil {
+		return fmt.Errorf("coordinator: worker endpoints: %w", err)
 	}
 	client, err := newClient(n.cfg.Endpoints, n.cfg.Member.TLS)
 	if err != nil {
@@ -34,17 +34,6 @@ func (n *Node) startWorker(ctx context.Context) error {
 	n.registry = &registry{client: client, log: n.log, ttl: int64(n.cfg.RegistryTTL), interval: n.cfg.RegistryEvery}
 	n.run(ctx, nil)
 	n.log.Info("worker started", "endpoints", n.cfg.Endpoints)
-	return nil
-}
-
-// checkEndpointSchemes wants https:// endpoints with TLS files, http://
-// without.
-func checkEndpointSchemes(tls bool, endpoints []string) error {
-	for _, e := range endpoints {
-		if err := checkSchemes(tls, e, e, ""); err != nil {
-			return fmt.Errorf("coordinator: worker endpoint: %w", err)
-		}
-	}
 	return nil
 }
 

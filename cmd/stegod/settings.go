@@ -137,7 +137,7 @@ func (s settings) check() error {
 	switch coordinator.Role(s.Role) {
 	case coordinator.RoleMember:
 		if s.TLSDir == "" && !s.AllowPlaintext {
-			return checkPlaintextLoopback(append([]string{s.PeerURL, s.ClientURL}, initialClusterURLs(s.InitialCluster)...))
+			return checkPlaintextLoopback(append([]string{s.PeerURL, s.ClientURL}, coordinator.InitialClusterURLs(s.InitialCluster)...))
 		}
 	case coordinator.RoleWorker:
 		if len(s.Endpoints) == 0 {
@@ -150,17 +150,6 @@ func (s settings) check() error {
 		return fmt.Errorf("ROLE=%q: want member or worker", s.Role)
 	}
 	return nil
-}
-
-// initialClusterURLs are the peer URLs of an INITIAL_CLUSTER.
-func initialClusterURLs(initialCluster string) []string {
-	var urls []string
-	for m := range strings.SplitSeq(initialCluster, ",") {
-		if _, u, ok := strings.Cut(m, "="); ok {
-			urls = append(urls, u)
-		}
-	}
-	return urls
 }
 
 // checkPlaintextLoopback refuses plaintext etcd anywhere but loopback:
