@@ -103,21 +103,18 @@ reload_nginx() {
 # (nodes are started in the background, so their parent may be gone).
 alive() { [ -r "/proc/$1/stat" ] && ! grep -q '^[0-9]* (.*) Z ' "/proc/$1/stat" 2>/dev/null; }
 
-signal_node() {
-	local sig=$1 i=$2 pid
-	pid=$(cat "$dir/node$i.pid" 2>/dev/null) || return 0
+# signal_pidfile SIG FILE: signal the process FILE names, wait (up to
+# 10 s) for it to end, and remove FILE.
+signal_pidfile() {
+	local sig=$1 file=$2 pid
+	pid=$(cat "$file" 2>/dev/null) || return 0
 	kill "-$sig" "$pid" 2>/dev/null || true
 	for _ in $(seq 200); do alive "$pid" || break; sleep 0.05; done
-	rm -f "$dir/node$i.pid"
+	rm -f "$file"
 }
+signal_node() { signal_pidfile "$1" "$dir/node$2.pid"; }
 
-signal_worker() {
-	local sig=$1 n=$2 pid
-	pid=$(cat "$dir/worker$n.pid" 2>/dev/null) || return 0
-	kill "-$sig" "$pid" 2>/dev/null || true
-	for _ in $(seq 200); do alive "$pid" || break; sleep 0.05; done
-	rm -f "$dir/worker$n.pid"
-}
+signal_worker() { signal_pidfile "$1" "$dir/worker$2.pid"; }
 
 # write_token puts ADMIN_TOKEN, or a new random token, in $token_file,
 # created readable by the owner only. An existing file (an `up` on a
@@ -241,10 +238,7 @@ remove-worker)
 	# SIGTERM, and it finishes what it has before it exits.
 	mv "$dir/worker$n.pid" "$dir/worker$n.stopping"
 	reload_nginx
-	pid=$(cat "$dir/worker$n.stopping")
-	kill -TERM "$pid" 2>/dev/null || true
-	for _ in $(seq 300); do alive "$pid" || break; sleep 0.05; done
-	rm -f "$dir/worker$n.stopping"
+	signal_pidfile TERM "$dir/worker$n.stopping"
 	echo "stego-worker$n stopped"
 	;;
 down)
