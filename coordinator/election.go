@@ -220,9 +220,15 @@ func (e *elector) term(ctx context.Context, wake <-chan struct{}) error {
 	}
 	e.set(Leadership{IsLeader: true, Key: election.Key(), Epoch: election.Rev()})
 
+	// Not session.Done(): the session's own keepalive shares one stream
+	// per client, and its member answers the renewals on a stream in
+	// turn; one renewal forwarded to a raft leader that just died holds
+	// up the others for longer than the lease's TTL, after which the
+	// session gives up on a lease etcd still holds. Our keepalive sends
+	// each renewal on a stream of its own and decides by the send times
+	// (lease.go), which is the stricter of the two anyway.
 	select {
 	case <-lost:
-	case <-session.Done():
 	case <-wake:
 	case <-ctx.Done():
 	}

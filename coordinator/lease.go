@@ -46,9 +46,19 @@ func (l *lease) keepAlive(ctx context.Context, granted time.Time, ttl time.Durat
 		case <-ticker.C:
 		}
 		sent := time.Now()
-		// A renewal may take as long as the lease has left: later than
-		// that its answer would be of no use.
-		rctx, cancel := context.WithDeadline(ctx, expiry)
+		// One renewal may not hold the loop for the rest of the lease.
+		// A follower forwards a renewal to the raft leader it knows and
+		// retries that leader until etcd's request timeout (seconds); if
+		// that leader has just died, the renewal waits for a dead
+		// address while raft elects another leader in a few hundred
+		// milliseconds. A renewal sent after that reaches the new leader,
+		// so each try gets a quarter of the TTL, and never more than the
+		// lease has left (a later answer would be of no use).
+		deadline := sent.Add(ttl / 4)
+		if expiry.Before(deadline) {
+			deadline = expiry
+		}
+		rctx, cancel := context.WithDeadline(ctx, deadline)
 		resp, err := l.client.KeepAliveOnce(rctx, l.id)
 		cancel()
 		switch {
