@@ -2,8 +2,11 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -20,15 +23,58 @@ func (s *Server) clusterStatus(c *gin.Context) {
 		fail(c, errNoState)
 		return
 	}
-	c.JSON(http.StatusOK, s.servedState(st))
+	body, err := s.status.encode(s.servedState(st))
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.Data(http.StatusOK, "application/json; charset=utf-8", body)
 }
 
-// servedState is a copy of st as this node serves it: ServedBy set, and
+// statusCache keeps the encoding of the last state served. With a
+// thousand workers the state is 400 kB of JSON and changes a few times a
+// second, while monitors may ask for it many times a second: each
+// answer is then a copy, not an encoding.
+type statusCache struct {
+	mu   sync.Mutex
+	last servedState
+	body []byte
+}
+
+// encode returns the JSON of st, encoding it only if it differs from the
+// last call's. Callers must not modify the result.
+func (c *statusCache) encode(st servedState) ([]byte, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.body == nil || c.last != st {
+		body, err := json.Marshal(st.served())
+		if err != nil {
+			return nil, fmt.Errorf("api: encode the cluster state: %w", err)
+		}
+		c.last, c.body = st, body
+	}
+	return c.body, nil
+}
+
+// servedState is a state as this node serves it. It is comparable: the
+// coordinator never modifies a state it handed out, so the pointer
+// names the content.
+type servedState struct {
+	state    *wire.ClusterState
+	servedBy string
+	degraded string
+}
+
+func (s *Server) servedState(st *wire.ClusterState) servedState {
+	return servedState{state: st, servedBy: s.cfg.NodeID, degraded: s.cfg.Cluster.Degraded()}
+}
+
+// served is a copy of the state with ServedBy and Degraded set, and
 // Nodes never null.
-func (s *Server) servedState(st *wire.ClusterState) wire.ClusterState {
-	out := *st
-	out.ServedBy = s.cfg.NodeID
-	out.Degraded = s.cfg.Cluster.Degraded()
+func (s servedState) served() wire.ClusterState {
+	out := *s.state
+	out.ServedBy = s.servedBy
+	out.Degraded = s.degraded
 	if out.Nodes == nil {
 		out.Nodes = []wire.NodeStatus{}
 	}

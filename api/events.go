@@ -75,7 +75,7 @@ func (s *Server) streamEvents(c *gin.Context, timing eventTiming) {
 		if st == nil {
 			w.printf(": heartbeat %s (no cluster state yet)\n\n", time.Now().UTC().Format(time.RFC3339))
 		} else {
-			w.event("status", st.Revision, wire.LiveStatus{ClusterState: s.servedState(st), Probes: lastSeen})
+			w.event("status", st.Revision, wire.LiveStatus{ClusterState: s.servedState(st).served(), Probes: lastSeen})
 		}
 		last = time.Now()
 	}

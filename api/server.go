@@ -30,6 +30,8 @@ import (
 // *coordinator.Node provides it; tests use fakes.
 type Cluster interface {
 	// State is the latest published cluster state, or nil before one.
+	// A state is never modified once returned (GET /cluster/status
+	// keeps its encoding by pointer).
 	State() *wire.ClusterState
 	// Subscribe delivers each new state (the latest only, to a slow
 	// reader) until the returned function is called.
@@ -134,6 +136,8 @@ type Server struct {
 	adminFailures *failureLimiter
 	// budget is the memory the stego requests hold (Config.MemoryBudget).
 	budget *worker.Budget
+	// status is GET /cluster/status's last answer.
+	status statusCache
 }
 
 // orDefault sets *v to def unless *v is positive.

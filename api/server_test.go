@@ -284,6 +284,11 @@ func TestClusterStatusHealthAndReadiness(t *testing.T) {
 	if rec := do(t, s, "GET", "/cluster/status", nil, nil); rec.Code != 200 || decodeJSON(t, rec)["degraded"] != "no etcd member reached for 5s" {
 		t.Fatalf("status of a degraded worker: %d %s", rec.Code, rec.Body)
 	}
+	// Answers are encoded once per state: a new state is a new answer.
+	fc.setState(&wire.ClusterState{LeaderID: "n2", Epoch: 8})
+	if rec := do(t, s, "GET", "/cluster/status", nil, nil); decodeJSON(t, rec)["leader_id"] != "n2" {
+		t.Fatalf("status after a new state: %s", rec.Body)
+	}
 	s.Drain()
 	if rec := do(t, s, "GET", "/healthz", nil, nil); rec.Code != 503 {
 		t.Fatalf("healthz while draining: %d", rec.Code)

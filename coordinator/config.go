@@ -23,8 +23,14 @@ type Config struct {
 	LeaseTTL       int           // election lease, whole seconds (etcd's minimum is 1)
 	KeepAliveEvery time.Duration // election lease renewal
 	PublishEvery   time.Duration // the leader's state refresh
-	RegistryEvery  time.Duration // registry entry refresh
-	RegistryTTL    int           // registry lease, whole seconds
+	RegistryEvery  time.Duration // a member's registry entry refresh
+	RegistryTTL    int           // a member's registry lease, whole seconds
+	// A worker's entry is refreshed less often, so that the cluster's
+	// writes per worker stay small (docs/scaling.md has the formula);
+	// a worker that dies without a word leaves status after
+	// WorkerRegistryTTL (nginx stops sending it requests at once).
+	WorkerRegistryEvery time.Duration
+	WorkerRegistryTTL   int
 
 	// Fast failover (failover.go): followers probe the leader every
 	// ProbeEvery and revoke its lease after SuspectAfter without an
@@ -85,18 +91,20 @@ func DefaultConfig() Config {
 			ReadyTimeout: time.Minute,
 			QuotaBytes:   256 << 20, // a handful of small keys, compacted every minute
 		},
-		LeaseTTL:         1,
-		KeepAliveEvery:   50 * time.Millisecond,
-		PublishEvery:     time.Second,
-		RegistryEvery:    time.Second,
-		RegistryTTL:      2,
-		ProbeEvery:       50 * time.Millisecond,
-		SuspectAfter:     150 * time.Millisecond,
-		SuspectSlowAfter: 400 * time.Millisecond,
-		SweepEvery:       250 * time.Millisecond,
-		SweepTimeout:     800 * time.Millisecond,
-		AdvertiseIP:      "127.0.0.1",
-		Version:          "dev",
+		LeaseTTL:            1,
+		KeepAliveEvery:      50 * time.Millisecond,
+		PublishEvery:        time.Second,
+		RegistryEvery:       time.Second,
+		RegistryTTL:         2,
+		WorkerRegistryEvery: 2 * time.Second,
+		WorkerRegistryTTL:   6,
+		ProbeEvery:          50 * time.Millisecond,
+		SuspectAfter:        150 * time.Millisecond,
+		SuspectSlowAfter:    400 * time.Millisecond,
+		SweepEvery:          250 * time.Millisecond,
+		SweepTimeout:        800 * time.Millisecond,
+		AdvertiseIP:         "127.0.0.1",
+		Version:             "dev",
 	}
 }
 
@@ -120,6 +128,8 @@ func (c Config) withDefaults() Config {
 	fill(&c.PublishEvery, d.PublishEvery)
 	fill(&c.RegistryEvery, d.RegistryEvery)
 	fill(&c.RegistryTTL, d.RegistryTTL)
+	fill(&c.WorkerRegistryEvery, d.WorkerRegistryEvery)
+	fill(&c.WorkerRegistryTTL, d.WorkerRegistryTTL)
 	fill(&c.ProbeEvery, d.ProbeEvery)
 	fill(&c.SuspectAfter, d.SuspectAfter)
 	fill(&c.SuspectSlowAfter, d.SuspectSlowAfter)

@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"maps"
 	"os"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -28,7 +30,9 @@ type Node struct {
 	elector   *elector         // nil on a worker
 	publisher *publisher       // nil on a worker
 	registry  *registry
-	watcher   *stateWatcher
+	watcher   *stateWatcher // the published state: members only
+	workers   *workerList
+	status    latest[*wire.ClusterState] // the published state with the workers added: what the node serves
 	prober    *prober
 	started   time.Time
 
@@ -70,7 +74,8 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	client := member.Client()
 	n.client, n.member = client, member
 	n.watcher = &stateWatcher{client: client, log: log}
-	n.registry = &registry{client: client, log: log, ttl: int64(cfg.RegistryTTL), interval: cfg.RegistryEvery}
+	n.registry = &registry{client: client, key: NodeKey(cfg.Member.Name), log: log, ttl: int64(cfg.RegistryTTL), interval: cfg.RegistryEvery}
+	n.workers = newWorkerList(client, log, true, cfg.RegistryEvery, nil)
 	n.elector = newElector(client, electorConfig{
 		nodeID:         cfg.Member.Name,
 		leaseTTL:       time.Duration(cfg.LeaseTTL) * time.Second,
@@ -96,6 +101,8 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 func (n *Node) run(ctx context.Context, extra map[string]func(context.Context) error) {
 	loops := map[string]func(context.Context) error{
 		"state watcher": n.watcher.Run,
+		"worker list":   n.workers.Run,
+		"status":        n.serveStatus,
 		"registry":      func(ctx context.Context) error { return n.registry.Run(ctx, n.info) },
 		"prober": func(ctx context.Context) error {
 			n.prober.sweep(ctx, n.cfg.SweepEvery, n.cfg.SweepTimeout, n.sweepTargets)
@@ -138,9 +145,65 @@ func (n *Node) info() wire.NodeInfo {
 	return info
 }
 
+// workerMergeGap spaces out the rebuilds of the served state that the
+// workers' refreshes cause: with many workers they arrive all the time,
+// and each rebuild copies the whole list.
+const workerMergeGap = 250 * time.Millisecond
+
+// serveStatus keeps n.status: the published state with the workers
+// added. A new published state is served at once (failover is timed by
+// it); a change of the workers at most every workerMergeGap.
+func (n *Node) serveStatus(ctx context.Context) error {
+	states, unsubscribe := n.watcher.state.Subscribe()
+	defer unsubscribe()
+	var (
+		lastMerge time.Time
+		pending   <-chan time.Time
+	)
+	merge := func() {
+		n.status.publishIf(withWorkers(n.watcher.state.Current(), n.workers.Workers()), nil)
+		lastMerge, pending = time.Now(), nil
+	}
+	merge()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-states:
+			merge()
+		case <-n.workers.Changed():
+			if wait := workerMergeGap - time.Since(lastMerge); wait > 0 {
+				if pending == nil {
+					pending = time.After(wait)
+				}
+				continue
+			}
+			merge()
+		case <-pending:
+			merge()
+		}
+	}
+}
+
+// withWorkers is the published state s with the workers' entries added
+// as Worker nodes, or nil before a state was published.
+func withWorkers(s *wire.ClusterState, workers []wire.NodeInfo) *wire.ClusterState {
+	if s == nil {
+		return nil
+	}
+	out := *s
+	out.Nodes = make([]wire.NodeStatus, 0, len(s.Nodes)+len(workers))
+	out.Nodes = append(out.Nodes, s.Nodes...)
+	for _, w := range workers {
+		out.Nodes = append(out.Nodes, wire.NodeStatus{NodeInfo: w, Role: wire.RoleWorker, Healthy: !w.Paused})
+	}
+	slices.SortFunc(out.Nodes, func(a, b wire.NodeStatus) int { return strings.Compare(a.ID, b.ID) })
+	return &out
+}
+
 // sweepTargets are the nodes of the current state.
 func (n *Node) sweepTargets() []wire.NodeInfo {
-	st := n.State()
+	st := n.status.Current()
 	if st == nil {
 		return nil
 	}
@@ -170,13 +233,19 @@ func (n *Node) LeadershipChanges() uint64 {
 	return n.elector.changeCount()
 }
 
-// State is the latest published cluster state, or nil before one.
-// Callers must not modify it.
-func (n *Node) State() *wire.ClusterState { return n.watcher.state.Current() }
+// State is the latest published cluster state with the workers added, or
+// nil before one was published. Callers must not modify it.
+func (n *Node) State() *wire.ClusterState {
+	n.workers.Want()
+	return n.status.Current()
+}
 
 // Subscribe returns a channel that receives each new cluster state (only
 // the latest, if the reader falls behind) and a function to unsubscribe.
-func (n *Node) Subscribe() (<-chan *wire.ClusterState, func()) { return n.watcher.state.Subscribe() }
+func (n *Node) Subscribe() (<-chan *wire.ClusterState, func()) {
+	n.workers.Want()
+	return n.status.Subscribe()
+}
 
 // SubscribeProbes returns a channel that receives this node's latest
 // probe of every node's /healthz, keyed by node id, after each sweep

@@ -13,10 +13,12 @@ import (
 	"github.com/stegocluster/stegocluster/wire"
 )
 
-// registry keeps this node's entry under NodesPrefix alive under its own
-// lease: the entry disappears within the lease TTL of the node dying.
+// registry keeps this node's entry (NodeKey for a member, WorkerKey for
+// a worker) alive under its own lease: the entry disappears within the
+// lease TTL of the node dying.
 type registry struct {
 	client   *clientv3.Client
+	key      string
 	log      *slog.Logger
 	ttl      int64 // seconds
 	interval time.Duration
@@ -92,14 +94,14 @@ func (r *registry) put(ctx context.Context, n wire.NodeInfo, lease clientv3.Leas
 	}
 	rctx, cancel := context.WithTimeout(ctx, r.interval)
 	defer cancel()
-	if _, err := r.client.Put(rctx, NodeKey(n.ID), string(b), clientv3.WithLease(lease)); err != nil {
+	if _, err := r.client.Put(rctx, r.key, string(b), clientv3.WithLease(lease)); err != nil {
 		return fmt.Errorf("coordinator: register node %s: %w", n.ID, err)
 	}
 	return nil
 }
 
-// readNodes reads every live registry entry. Entries that do not decode are
-// skipped.
+// readNodes reads every live member's registry entry. Entries that do
+// not decode are skipped.
 func readNodes(ctx context.Context, client *clientv3.Client) ([]wire.NodeInfo, error) {
 	resp, err := client.Get(ctx, NodesPrefix, clientv3.WithPrefix())
 	if err != nil {

@@ -90,7 +90,7 @@ func registryChanged(events []*clientv3.Event) bool {
 		if json.Unmarshal(ev.PrevKv.Value, &before) != nil || json.Unmarshal(ev.Kv.Value, &after) != nil {
 			return true
 		}
-		if before.Paused != after.Paused || before.IP != after.IP || before.HTTPPort != after.HTTPPort || before.Worker != after.Worker {
+		if before.Paused != after.Paused || before.IP != after.IP || before.HTTPPort != after.HTTPPort {
 			return true
 		}
 	}
@@ -199,13 +199,9 @@ func (p *publisher) build(ctx context.Context, l Leadership) (*wire.ClusterState
 		}
 		state.Nodes = append(state.Nodes, s)
 	}
-	for _, n := range nodes { // workers, and members not (yet) in the member list
+	for _, n := range nodes { // members not (yet) in the member list
 		if !seen[n.ID] {
-			role := wire.RoleFollower
-			if n.Worker {
-				role = wire.RoleWorker
-			}
-			state.Nodes = append(state.Nodes, wire.NodeStatus{NodeInfo: n, Role: role, Healthy: !n.Paused})
+			state.Nodes = append(state.Nodes, wire.NodeStatus{NodeInfo: n, Role: wire.RoleFollower, Healthy: !n.Paused})
 		}
 	}
 	sort.Slice(state.Nodes, func(i, j int) bool { return state.Nodes[i].ID < state.Nodes[j].ID })

@@ -31,15 +31,19 @@ func (n *Node) startWorker(ctx context.Context) error {
 	}
 	n.client = client
 	n.watcher = &stateWatcher{client: client, log: n.log}
-	n.registry = &registry{client: client, log: n.log, ttl: int64(n.cfg.RegistryTTL), interval: n.cfg.RegistryEvery}
+	n.registry = &registry{client: client, key: WorkerKey(n.ID()), log: n.log, ttl: int64(n.cfg.WorkerRegistryTTL), interval: n.cfg.WorkerRegistryEvery}
+	n.workers = newWorkerList(client, n.log, false, n.cfg.RegistryEvery, func() bool { return n.status.subscribers() > 0 })
 	n.run(ctx, nil)
 	n.log.Info("worker started", "endpoints", n.cfg.Endpoints)
 	return nil
 }
 
 // degradedAfter is how long a worker goes without refreshing its
-// registry entry before it calls itself degraded: three missed refreshes.
-func (n *Node) degradedAfter() time.Duration { return 3 * n.cfg.RegistryEvery }
+// registry entry before it calls itself degraded: its lease's TTL, after
+// which its entry may be gone.
+func (n *Node) degradedAfter() time.Duration {
+	return time.Duration(n.cfg.WorkerRegistryTTL) * time.Second
+}
 
 // Degraded says why this node serves without coordination, or "" if it
 // does not: a worker whose registry entry has not been refreshed for

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -20,7 +21,8 @@ func startWorker(t *testing.T, c *testCluster, name string) *Node {
 	}
 	w, err := Start(context.Background(), Config{
 		Role: RoleWorker, Endpoints: endpoints, Member: MemberConfig{Name: name},
-		RegistryEvery: 200 * time.Millisecond, Version: "test", Logger: slog.New(slog.DiscardHandler),
+		RegistryEvery: 200 * time.Millisecond, WorkerRegistryEvery: 200 * time.Millisecond, WorkerRegistryTTL: 1,
+		Version: "test", Logger: slog.New(slog.DiscardHandler),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -58,6 +60,38 @@ func TestWorkerJoinsNeverLeadsAndSurvivesAMember(t *testing.T) {
 	if w.Leadership().IsLeader || w.LeadershipChanges() != 0 {
 		t.Errorf("a worker led: %+v, %d changes", w.Leadership(), w.LeadershipChanges())
 	}
+	// The leader publishes members only (its writes do not grow with the
+	// workers); every node adds the workers it follows when it serves.
+	published, err := c.nodes[leader].client.Get(context.Background(), StateKey)
+	if err != nil || len(published.Kvs) != 1 {
+		t.Fatalf("read the published state: %v", err)
+	}
+	if strings.Contains(string(published.Kvs[0].Value), "worker1") {
+		t.Errorf("the published state names a worker: %s", published.Kvs[0].Value)
+	}
+	testenv.WaitFor(t, 10*time.Second, "every member to serve the worker", func() bool {
+		for _, m := range c.nodes {
+			if s := m.State(); s == nil || s.Node("worker1") == nil {
+				return false
+			}
+		}
+		return true
+	})
+	// Workers read each other's entries on demand, not by watching them.
+	w2 := startWorker(t, c, "worker2")
+	testenv.WaitFor(t, 10*time.Second, "each worker to serve the other", func() bool {
+		a, b := w.State(), w2.State()
+		return a != nil && b != nil && a.Node("worker2") != nil && b.Node("worker1") != nil
+	})
+	closeCtx, cancelClose := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancelClose()
+	if err := w2.Close(closeCtx); err != nil {
+		t.Fatal(err)
+	}
+	testenv.WaitFor(t, 10*time.Second, "a worker that left to leave the others' status", func() bool {
+		return w.State().Node("worker2") == nil && c.nodes[leader].State().Node("worker2") == nil
+	})
+
 	if err := w.Ready(context.Background()); err != nil || w.Degraded() != "" {
 		t.Fatalf("a connected worker: Ready %v, Degraded %q", err, w.Degraded())
 	}

@@ -27,7 +27,7 @@ import (
 
 // localCluster is a compose/cluster.sh cluster run by a test.
 type localCluster struct {
-	t     *testing.T
+	t     testing.TB
 	dir   string   // CLUSTER_DIR
 	env   []string // the script's environment: its settings
 	nginx string   // base URL
@@ -36,7 +36,7 @@ type localCluster struct {
 // requireTools fails the test unless the programs compose/cluster.sh
 // needs are installed: a missing tool is a broken test machine, not a
 // reason to pass without testing.
-func requireTools(t *testing.T) {
+func requireTools(t testing.TB) {
 	t.Helper()
 	for _, tool := range []string{"nginx", "go", "curl"} {
 		if _, err := exec.LookPath(tool); err != nil {
@@ -52,7 +52,7 @@ func requireTools(t *testing.T) {
 // down (after logging the nodes' logs if the test failed). An empty
 // token leaves ADMIN_TOKEN unset, so that cluster.sh generates one, and
 // checks how it does.
-func newLocalCluster(t *testing.T, nginxPort, httpBase, peerBase int, token string) *localCluster {
+func newLocalCluster(t testing.TB, nginxPort, httpBase, peerBase int, token string) *localCluster {
 	t.Helper()
 	requireTools(t)
 	c := &localCluster{t: t, dir: filepath.Join(t.TempDir(), "cluster")}
