@@ -102,8 +102,8 @@ func (r *registry) put(ctx context.Context, n wire.NodeInfo, lease clientv3.Leas
 
 // readNodes reads every live member's registry entry. Entries that do
 // not decode are skipped.
-func readNodes(ctx context.Context, client *clientv3.Client) ([]wire.NodeInfo, error) {
-	resp, err := client.Get(ctx, NodesPrefix, clientv3.WithPrefix())
+func readNodes(ctx context.Context, client *clientv3.Client, opts ...clientv3.OpOption) ([]wire.NodeInfo, error) {
+	resp, err := client.Get(ctx, NodesPrefix, append(opts, clientv3.WithPrefix())...)
 	if err != nil {
 		return nil, fmt.Errorf("coordinator: read registry: %w", err)
 	}

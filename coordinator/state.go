@@ -150,11 +150,17 @@ func (p *publisher) build(ctx context.Context, l Leadership) (*wire.ClusterState
 	client := p.member.Client()
 	rctx, cancel := context.WithTimeout(ctx, p.interval)
 	defer cancel()
-	members, err := client.MemberList(rctx)
+	// Serializable reads, from this node's own member: a new leader
+	// publishes right after winning, and each linearizable read would
+	// first wait for a round to raft's leader, on CPUs that are busiest
+	// just then. A member list or registry a few milliseconds stale is
+	// harmless: the write is fenced, and the next publication, at most a
+	// second later, corrects it.
+	members, err := client.MemberList(rctx, clientv3.WithSerializable())
 	if err != nil {
 		return nil, fmt.Errorf("coordinator: member list: %w", err)
 	}
-	nodes, err := readNodes(rctx, client)
+	nodes, err := readNodes(rctx, client, clientv3.WithSerializable())
 	if err != nil {
 		return nil, err
 	}
