@@ -13,11 +13,15 @@
 #    core over SECONDS with no load), then the same hide load through
 #    nginx for SECONDS: hides/s, and CPU per request (user + system time
 #    of every stegod and nginx process, divided by the requests answered).
+#    Workers start with WORKER_ENV (default "GOMAXPROCS=1 WORKERS=1":
+#    eleven processes on two CPUs must not each run two threads of Go
+#    and two stego jobs; WORKER_ENV= starts them with the defaults).
 # Everything runs in a temporary cluster directory removed at exit.
 set -euo pipefail
 
 secs=${1:-20}
 rounds=${2:-4}
+worker_env=${WORKER_ENV-GOMAXPROCS=1 WORKERS=1}
 repo=$(cd "$(dirname "$0")/.." && pwd)
 command -v hey >/dev/null || { apt-get update -qq && apt-get install -y -qq hey >/dev/null; }
 work=$(mktemp -d)
@@ -88,11 +92,13 @@ done
 echo "mean ratio $(python3 -c "print(f'{$sum / $rounds:.3f}')")"
 echo
 
+echo "workers started with: ${worker_env:-the defaults}"
 echo "| workers | idle CPU per worker (% of a core) | hides/s through nginx | CPU per hide (ms) |"
 echo "| --- | --- | --- | --- |"
 have=0
 for n in 0 2 4 8; do
-	while [ $have -lt $n ]; do cluster add-worker >/dev/null; have=$((have + 1)); done
+	# shellcheck disable=SC2086 # worker_env is a list of VAR=value words
+	while [ $have -lt $n ]; do env $worker_env "$repo/compose/cluster.sh" add-worker >/dev/null; have=$((have + 1)); done
 	sleep 3 # the newest worker registered and settled
 	idle="—"
 	if [ $n -gt 0 ]; then
