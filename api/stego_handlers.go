@@ -163,6 +163,42 @@ func (s *Server) formWeight(f *form) int64 {
 	return total + decode
 }
 
+// richModelMaxSide caps the central region the API lets the
+// experimental rich model analyse: the model was trained on 512×512
+// crops, and a 2048×2048 region would reserve about 420 MB and take
+// seconds of CPU.
+const richModelMaxSide = 1024
+
+// richModelAsked reads the optional rich_model option, a form field or a
+// query parameter (the form field wins): the experimental rich-model
+// detector runs only when it is true. Absent or empty means false.
+func richModelAsked(c *gin.Context, f *form) (bool, error) {
+	v, ok := f.fields["rich_model"]
+	if !ok {
+		v = c.Query("rich_model")
+	}
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return false, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, badRequest("rich_model must be true or false")
+	}
+	return b, nil
+}
+
+// analyzeWeight is formWeight plus, when the rich model was asked for,
+// its working memory for the analysed image, at most what a
+// richModelMaxSide region takes.
+func (s *Server) analyzeWeight(f *form, richModel bool) int64 {
+	w := s.formWeight(f)
+	if richModel {
+		w += stego.RichModelCostOf(f.files["file"], s.cfg.MaxPixels, richModelMaxSide)
+	}
+	return w
+}
+
 // extractWeight is formWeight plus the secret extraction may decompress,
 // up to an upload's size: what the image claims is not trusted, so an
 // extraction is never small.
@@ -469,7 +505,15 @@ func (s *Server) analyze(c *gin.Context) {
 	res := s.budget.Reserve()
 	defer res.Release()
 	var report *stego.Analysis
-	ok := s.run(c, res, s.formWeight, func(ctx context.Context, f *form) error {
+	weigh := func(f *form) int64 {
+		rich, _ := richModelAsked(c, f) // a bad value is refused by the job
+		return s.analyzeWeight(f, rich)
+	}
+	ok := s.run(c, res, weigh, func(ctx context.Context, f *form) error {
+		rich, err := richModelAsked(c, f)
+		if err != nil {
+			return err
+		}
 		data, ok := f.files["file"]
 		if !ok {
 			return badRequest("missing form file \"file\" (the image to analyse)")
@@ -492,7 +536,27 @@ func (s *Server) analyze(c *gin.Context) {
 		if err := res.Grow(ctx, need); err != nil {
 			return err
 		}
-		report, err = stego.AnalyzeImage(img, cover)
+		if !rich {
+			// The default: the classic tests only, nothing reserved
+			// for the experimental rich model.
+			report, err = stego.AnalyzeImage(img, cover)
+			return err
+		}
+		// Asked for (rich_model=true): the experimental rich model
+		// (stego/steganalysis) needs about 100 bytes per pixel of the
+		// central region it analyses, at most richModelMaxSide (1024)
+		// a side here (about 105 MB). It gets the largest region,
+		// halving from there, that fits in what the budget has left
+		// after the decoded images; if not even 256×256 fits it is
+		// reported skipped.
+		opts := stego.AnalyzeOptions{RichModel: true}
+		opts.RichModelMaxSide = min(img.RichModelSideFor(s.budget.Size()-res.Held()), richModelMaxSide)
+		if opts.RichModelMaxSide == 0 {
+			opts.RichModelSkip = "not enough of the node's memory budget left for it"
+		} else if err := res.Grow(ctx, img.RichModelCost(opts.RichModelMaxSide)); err != nil {
+			return err
+		}
+		report, err = stego.AnalyzeImageWith(img, cover, opts)
 		return err
 	})
 	if ok {

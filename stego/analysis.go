@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"image"
 	"math"
+	"strings"
 	"sync"
 )
 
@@ -135,10 +136,24 @@ type Analysis struct {
 	// Distortion is present only when a cover was given.
 	Distortion *Distortion `json:"distortion,omitempty"`
 
-	// Suspicious is true when any detector crossed its threshold; Reasons
-	// then says which and by how much. Reasons is empty, never nil.
+	// Suspicious is true when any classic detector (chi-square, RS,
+	// SPA) crossed its threshold; Reasons then says which and by how
+	// much. Reasons is empty, never nil. The rich model does not set
+	// them (see FlaggedBy).
 	Suspicious bool     `json:"suspicious"`
 	Reasons    []string `json:"reasons"`
+
+	// RichModel is the experimental rich-model detector's result,
+	// present only when it was asked for (AnalyzeImageWith with
+	// AnalyzeOptions.RichModel; the API's rich_model=true, the CLI's
+	// --rich-model). It is off by default: see RichModelFalseAlarmRate.
+	RichModel *RichModelReport `json:"rich_model,omitempty"`
+	// FlaggedBy names every detector whose verdict is stego, in this
+	// order: "chi-square", "rs", "spa" (the classic tests, any of which
+	// sets Suspicious) and "rich-model". Empty, never nil.
+	FlaggedBy []string `json:"flagged_by"`
+	// Summary says in one sentence which detectors flag the image.
+	Summary string `json:"summary"`
 }
 
 // ChiSquareReport is the Westfeld–Pfitzmann attack. Its p-value is the
@@ -384,6 +399,45 @@ func (a *Analysis) judge() {
 			"SPA: estimated LSB replacement rate %.3f bits per channel (threshold %.3f for this size)", a.SPA.Rate, a.SPA.Threshold))
 	}
 	a.Suspicious = len(a.Reasons) > 0
+	a.summarize()
+}
+
+// summarize sets FlaggedBy and Summary from the reports: the classic
+// tests' verdicts and, when it ran, the rich model's.
+func (a *Analysis) summarize() {
+	a.FlaggedBy = []string{}
+	if a.ChiSquare.SuspectFraction > 0 {
+		a.FlaggedBy = append(a.FlaggedBy, "chi-square")
+	}
+	if a.RS.Rate >= a.RS.Threshold {
+		a.FlaggedBy = append(a.FlaggedBy, "rs")
+	}
+	if a.SPA.Rate >= a.SPA.Threshold {
+		a.FlaggedBy = append(a.FlaggedBy, "spa")
+	}
+	rm := a.RichModel
+	if rm != nil && rm.Verdict == "stego" {
+		a.FlaggedBy = append(a.FlaggedBy, "rich-model")
+	}
+	classic := len(a.FlaggedBy) > 0 && a.FlaggedBy[0] != "rich-model"
+	switch {
+	case rm == nil && !classic:
+		a.Summary = "no classic detector (chi-square, RS, SPA) flags this image"
+	case rm == nil:
+		a.Summary = fmt.Sprintf("flagged by %s", strings.Join(a.FlaggedBy, ", "))
+	case len(a.FlaggedBy) == 0 && rm.Verdict == RichModelSkipped:
+		a.Summary = "no classic detector flags this image; the rich model did not run (" + rm.Skipped + ")"
+	case len(a.FlaggedBy) == 0:
+		a.Summary = fmt.Sprintf("no detector flags this image (rich-model score %.2f)", rm.Score)
+	case !classic:
+		a.Summary = fmt.Sprintf("flagged by the rich model (score %.2f), not by the classic detectors", rm.Score)
+	case rm.Verdict == "stego":
+		a.Summary = fmt.Sprintf("flagged by %s (rich-model score %.2f)", strings.Join(a.FlaggedBy, ", "), rm.Score)
+	case rm.Verdict == RichModelSkipped:
+		a.Summary = fmt.Sprintf("flagged by %s; the rich model did not run (%s)", strings.Join(a.FlaggedBy, ", "), rm.Skipped)
+	default:
+		a.Summary = fmt.Sprintf("flagged by %s, not by the rich model (score %.2f)", strings.Join(a.FlaggedBy, ", "), rm.Score)
+	}
 }
 
 // anaClampRate keeps an estimate finite and within [-1, 1]. Outside that
