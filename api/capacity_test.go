@@ -1,6 +1,9 @@
 package api
 
 import (
+	"bytes"
+	"image"
+	"image/jpeg"
 	"net/http"
 	"strings"
 	"testing"
@@ -118,5 +121,56 @@ func TestCapacityRefusesWhatEmbedRefuses(t *testing.T) {
 				t.Fatalf("got %d %v, want %d %s", rec.Code, body, tc.status, tc.code)
 			}
 		})
+	}
+}
+
+// TestCapacityAndEmbedGiveStealthAdvice: the capacity answer carries the
+// per-cover stealthy figure, or why there is none (the public built-in
+// cover, a JPEG cover), and embed's answer rates what it made.
+func TestCapacityAndEmbedGiveStealthAdvice(t *testing.T) {
+	s, _ := newTestServer(t, nil)
+	opaque := coverPNG(t, 400, 300)
+	var jpegCover bytes.Buffer
+	if err := jpeg.Encode(&jpegCover, image.NewRGBA(image.Rect(0, 0, 400, 300)), nil); err != nil {
+		t.Fatal(err)
+	}
+	samples := 400 * 300 * 3
+	overhead := 45 + 2 + 16 + len("a.bin") + len(genericType)
+	stealthy := float64(int((0.05+0.05/6)*float64(samples)/8) - overhead)
+	cases := []struct {
+		name     string
+		parts    []part
+		stealthy any // JSON number, or nil for none
+		jpeg     any
+		rating   any
+	}{
+		{"built-in cover", nil, nil, nil, nil},
+		{"own PNG cover", []part{{"cover", "c.png", opaque}}, stealthy, nil, nil},
+		{"own PNG cover, a secret within", []part{{"cover", "c.png", opaque}, {"file", "a.bin", noise(int(stealthy))}}, stealthy, nil, "stealthy"},
+		{"own PNG cover, a secret over", []part{{"cover", "c.png", opaque}, {"file", "a.bin", noise(int(stealthy) + 1)}}, stealthy, nil, "detectable"},
+		{"JPEG cover", []part{{"cover", "c.jpg", jpegCover.Bytes()}, {"file", "a.bin", noise(10)}}, nil, true, "detectable"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			parts := append([]part{{"name", "", []byte("a.bin")}, {"mime", "", []byte(genericType)}}, tc.parts...)
+			rec := post(t, s, "/api/capacity", nil, parts...)
+			got := decodeJSON(t, rec)
+			st, _ := got["stealth"].(map[string]any)
+			if rec.Code != http.StatusOK || st == nil {
+				t.Fatalf("capacity: %d %v", rec.Code, got)
+			}
+			if st["stealthy_bytes"] != tc.stealthy || st["jpeg_cover"] != tc.jpeg || st["rating"] != tc.rating || st["advice"] == "" {
+				t.Errorf("stealth %v, want stealthy_bytes %v, jpeg_cover %v, rating %v", st, tc.stealthy, tc.jpeg, tc.rating)
+			}
+			if tc.stealthy == nil && st["no_stealthy_reason"] == nil {
+				t.Errorf("no stealthy figure and no reason: %v", st)
+			}
+		})
+	}
+
+	rec := post(t, s, "/api/embed", nil, part{"cover", "c.png", opaque}, part{"file", "a.bin", noise(100)})
+	got := decodeJSON(t, rec)
+	if st, _ := got["stealth"].(map[string]any); rec.Code != http.StatusOK || st == nil || st["rating"] != "stealthy" || st["bits_per_channel"] != got["bits_per_channel"] {
+		t.Fatalf("embed: %d, stealth %v (bits_per_channel %v)", rec.Code, got["stealth"], got["bits_per_channel"])
 	}
 }

@@ -177,6 +177,7 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("api: built-in cover: %w", err)
 	}
+	cover.Public = true
 	s := &Server{
 		cfg: cfg, cover: cover,
 		streamSlots:   make(chan struct{}, cfg.MaxEventStreams),

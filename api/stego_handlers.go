@@ -355,6 +355,7 @@ func (s *Server) embed(c *gin.Context) {
 			"changed_samples":    stats.ChangedSamples,
 			"matrix_k":           stats.MatrixK,
 			"compressed":         stats.Compressed,
+			"stealth":            stego.StealthOf(out, opts, secret.Name, secret.MIME, stats),
 			"notes":              notes,
 		}
 		return nil
@@ -444,6 +445,9 @@ type capacityInfo struct {
 	SecretSizeBytes *int   `json:"secret_size_bytes,omitempty"` // with "file" only
 	Fits            *bool  `json:"fits,omitempty"`              // with "file" only: whether embed takes it (compressed if need be)
 	Assumes         string `json:"assumes,omitempty"`
+	// Stealth is how much of that stays stealthy against a modern
+	// detector and, with "file", how detectable that secret would be.
+	Stealth stego.Stealth `json:"stealth"`
 }
 
 func (s *Server) capacity(c *gin.Context) {
@@ -486,12 +490,16 @@ func (s *Server) capacity(c *gin.Context) {
 		}
 		info.coverInfo = coverInfo{Width: cover.Width(), Height: cover.Height(), Channels: cover.Channels(), LSBPerChannel: depth, CapacityBytes: n}
 		info.Name, info.MIME = secret.Name, secret.MIME
+		size := -1
+		if hasFile {
+			size = len(secret.Data)
+		}
+		info.Stealth = stego.StealthFor(cover, opts, secret.Name, secret.MIME, size)
 		if hasFile {
 			fits, err := stego.Fits(cover, secret, opts)
 			if err != nil {
 				return err
 			}
-			size := len(secret.Data)
 			info.SecretSizeBytes, info.Fits = &size, &fits
 		}
 		return nil

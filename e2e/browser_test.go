@@ -263,6 +263,15 @@ func TestBrowserWebApp(t *testing.T) {
 	if caption := text("#cmp-diff-caption"); !strings.Contains(caption, "changed pixel") {
 		t.Errorf("difference view caption: %q", caption)
 	}
+	// 3,000 bytes in 480×320 is 0.054 bits per channel: within the
+	// stealthy figure the server gives (0.058, docs/stealth.md), said
+	// before hiding and again in the result.
+	if advice := text("#cap-advice"); !strings.HasPrefix(advice, "Stealthy") {
+		t.Errorf("capacity advice for a stealthy payload: %q", advice)
+	}
+	if notes := text("#hide-notes"); !strings.Contains(notes, "Stealthy: 0.05") {
+		t.Errorf("result notes do not rate the payload: %q", notes)
+	}
 	t.Logf("advice: %s", text("#cap-advice"))
 	t.Logf("verdict: %s", text("#hide-verdict"))
 	t.Logf("stats: %s", text("#hide-stats"))

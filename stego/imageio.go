@@ -2,6 +2,7 @@ package stego
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"image"
@@ -45,6 +46,13 @@ type Image struct {
 	// Notes says what decoding changed that a user should know, e.g. that
 	// a lossy or paletted cover becomes a truecolor PNG.
 	Notes []string
+	// Public marks a cover that is published, such as a service's
+	// built-in one: whoever has it sees every changed sample by
+	// comparison, so stealth advice gives it no stealthy payload.
+	Public bool
+	// lossyWebP: decoded from a lossy (VP8) WebP, which stealth advice
+	// treats like a JPEG.
+	lossyWebP bool
 }
 
 // Width and Height are the image's dimensions in pixels.
@@ -94,6 +102,7 @@ func Decode(data []byte, maxPixels int64) (*Image, error) {
 	if m.r, err = rasterFromImage(img, format == "png" && png.GrayAlpha(data)); err != nil {
 		return nil, err
 	}
+	m.lossyWebP = format == "webp" && webpLossy(data)
 	switch format {
 	case "jpeg", "webp":
 		m.Notes = append(m.Notes, fmt.Sprintf("%s cover decoded to pixels; the result is a lossless image, not %s", format, format))
@@ -156,4 +165,26 @@ func (m *Image) Encode(w io.Writer, f Format) error {
 	default:
 		return fmt.Errorf("%w: output format %q (want png or bmp)", ErrUnsupportedFormat, f)
 	}
+}
+
+// webpLossy reports whether a WebP file's image is lossy: whether its
+// RIFF chunks hold a "VP8 " bitstream (lossy) rather than "VP8L"
+// (lossless). An extended file (VP8X) lists other chunks first.
+func webpLossy(data []byte) bool {
+	const riffHeader = 12 // "RIFF", size, "WEBP"
+	for off := riffHeader; off+8 <= len(data); {
+		fourCC := string(data[off : off+4])
+		size := int(binary.LittleEndian.Uint32(data[off+4:]))
+		switch fourCC {
+		case "VP8 ":
+			return true
+		case "VP8L":
+			return false
+		}
+		if size < 0 || size > len(data) {
+			return false
+		}
+		off += 8 + size + size&1 // chunks are padded to even sizes
+	}
+	return false
 }

@@ -225,6 +225,7 @@ func runEmbed(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	for _, note := range result.Notes {
 		fmt.Fprintf(stderr, "note: %s\n", note)
 	}
+	fmt.Fprintf(stderr, "stealth: %s\n", stego.StealthOf(img, opts, secret.Name, secret.MIME, stats).Advice)
 	return nil
 }
 
@@ -348,6 +349,9 @@ type capacityReport struct {
 	SecretSizeBytes *int   `json:"secret_size_bytes,omitempty"` // with --secret only
 	Fits            *bool  `json:"fits,omitempty"`              // with --secret only: whether embed takes it (compressed if need be)
 	Assumes         string `json:"assumes,omitempty"`
+	// Stealth: how much stays stealthy against a modern detector and,
+	// with --secret, how detectable that secret would be.
+	Stealth stego.Stealth `json:"stealth"`
 }
 
 func runCapacity(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
@@ -409,12 +413,16 @@ func runCapacity(args []string, stdin io.Reader, stdout, stderr io.Writer) error
 		return err
 	}
 	r.CapacityBytes, r.Name, r.MIME = capacity, secret.Name, secret.MIME
+	size := -1
+	if *secretPath != "" {
+		size = len(secret.Data)
+	}
+	r.Stealth = stego.StealthFor(img, opts, secret.Name, secret.MIME, size)
 	if *secretPath != "" {
 		fits, err := stego.Fits(img, secret, opts)
 		if err != nil {
 			return err
 		}
-		size := len(secret.Data)
 		r.SecretSizeBytes, r.Fits = &size, &fits
 	}
 	if *asJSON {
@@ -444,6 +452,7 @@ func printCapacity(w io.Writer, r capacityReport) error {
 	if r.Assumes != "" {
 		fmt.Fprintf(&b, "assumes %s\n", r.Assumes)
 	}
+	fmt.Fprintf(&b, "stealth: %s\n", r.Stealth.Advice)
 	_, err := io.WriteString(w, b.String())
 	return err
 }

@@ -109,6 +109,39 @@ func TestCapacityJSON(t *testing.T) {
 	if want := (640*426*3-360)/8 - 18; got.CapacityBytes != want || got.Width != 640 || got.Height != 426 || got.Channels != 3 || got.LSBPerChannel != 1 {
 		t.Fatalf("capacity report %+v, want capacity_bytes %d", got, want)
 	}
+	// 0.0583 bits per channel (where the measured P_E crosses 0.4) less
+	// the container's 63 bytes: docs/stealth.md.
+	if want := int((0.05+0.05/6)*640*426*3/8) - 63; got.Stealth.StealthyBytes == nil || *got.Stealth.StealthyBytes != want {
+		t.Fatalf("stealthy figure %v, want %d", got.Stealth.StealthyBytes, want)
+	}
+}
+
+// TestStealthAdvice: capacity and embed say how detectable the result
+// is; a JPEG cover has no stealthy figure and says why.
+func TestStealthAdvice(t *testing.T) {
+	dir := t.TempDir()
+	small := filepath.Join(dir, "small.txt")
+	if err := os.WriteFile(small, []byte("a short note"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name  string
+		args  []string
+		human string // in the output
+	}{
+		{"capacity of a PNG", []string{"capacity", "--cover", testenv.CoverPath(t, testenv.CoverSmallPNG)}, "stealth: Stealthy up to "},
+		{"capacity of a JPEG", []string{"capacity", "--cover", testenv.CoverPath(t, testenv.CoverLargeJPG)}, "JPEG-compatibility analysis"},
+		{"embed within", []string{"embed", "--cover", testenv.CoverPath(t, testenv.CoverSmallPNG), "--secret", small, "-o", filepath.Join(dir, "a.png")}, "stealth: Stealthy: "},
+		{"embed over", []string{"embed", "--cover", testenv.CoverPath(t, testenv.CoverSmallPNG), "--secret", "offline_test.go", "--no-compress", "-o", filepath.Join(dir, "b.png")}, "stealth: Detectable: "},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := stegoctl(t, "", tc.args...)
+			if r.code != exitOK || !strings.Contains(r.stdout+r.stderr, tc.human) {
+				t.Fatalf("exit %d, want %q in\n%s%s", r.code, tc.human, r.stdout, r.stderr)
+			}
+		})
+	}
 }
 
 func TestAnalyzeJSON(t *testing.T) {
