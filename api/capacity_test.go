@@ -174,3 +174,37 @@ func TestCapacityAndEmbedGiveStealthAdvice(t *testing.T) {
 		t.Fatalf("embed: %d, stealth %v (bits_per_channel %v)", rec.Code, got["stealth"], got["bits_per_channel"])
 	}
 }
+
+// TestModeField: embed and capacity take the embedding mode by name, and
+// refuse one they do not know.
+func TestModeField(t *testing.T) {
+	s, _ := newTestServer(t, nil)
+	cover := coverPNG(t, 200, 150)
+	for _, tc := range []struct {
+		mode   string
+		status int
+	}{{"", http.StatusOK}, {"keyed", http.StatusOK}, {"sequential", http.StatusOK}, {"lsb", http.StatusBadRequest}} {
+		t.Run("mode "+tc.mode, func(t *testing.T) {
+			parts := []part{{"cover", "c.png", cover}, {"file", "a.bin", noise(50)}}
+			if tc.mode != "" {
+				parts = append(parts, part{"mode", "", []byte(tc.mode)})
+			}
+			rec := post(t, s, "/api/embed", nil, parts...)
+			got := decodeJSON(t, rec)
+			if rec.Code != tc.status {
+				t.Fatalf("embed: %d %v, want %d", rec.Code, got, tc.status)
+			}
+			want := tc.mode
+			if want == "" {
+				want = "keyed"
+			}
+			if tc.status == http.StatusOK && got["mode"] != want {
+				t.Errorf("embed answered mode %v, want %s", got["mode"], want)
+			}
+			rec = post(t, s, "/api/capacity", nil, parts...)
+			if rec.Code != tc.status {
+				t.Fatalf("capacity: %d %v, want %d", rec.Code, decodeJSON(t, rec), tc.status)
+			}
+		})
+	}
+}

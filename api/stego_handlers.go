@@ -114,6 +114,13 @@ func (f *form) depth() (int, error) {
 	return d, nil
 }
 
+// mode reads the optional mode field, a name stego.ParseMode accepts
+// ("keyed", the default when absent, or "sequential"); another value is
+// refused with stego.ErrInvalidOptions (400).
+func (f *form) mode() (stego.Mode, error) {
+	return stego.ParseMode(strings.TrimSpace(f.fields["mode"]))
+}
+
 // run parses the form and runs job in the worker pool with the job
 // timeout, so that a busy node answers 503 at once and a client that
 // leaves stops its job. Every byte the form keeps is reserved from res,
@@ -312,7 +319,11 @@ func (s *Server) embed(c *gin.Context) {
 				return err
 			}
 		}
-		opts := stego.Options{Password: f.fields["password"], Depth: depth}
+		mode, err := f.mode()
+		if err != nil {
+			return err
+		}
+		opts := stego.Options{Password: f.fields["password"], Depth: depth, Mode: mode}
 		if err := s.reserveKDF(ctx, res, opts.Password); err != nil {
 			return err
 		}
@@ -354,6 +365,7 @@ func (s *Server) embed(c *gin.Context) {
 			"bits_per_channel":   stats.BitsPerChannel,
 			"changed_samples":    stats.ChangedSamples,
 			"matrix_k":           stats.MatrixK,
+			"mode":               stats.Mode.String(),
 			"compressed":         stats.Compressed,
 			"stealth":            stego.StealthOf(out, opts, secret.Name, secret.MIME, stats),
 			"notes":              notes,
@@ -463,7 +475,11 @@ func (s *Server) capacity(c *gin.Context) {
 		if err != nil {
 			return err
 		}
-		opts := stego.Options{Depth: depth}
+		mode, err := f.mode()
+		if err != nil {
+			return err
+		}
+		opts := stego.Options{Depth: depth, Mode: mode}
 		_, hasFile := f.files["file"]
 		_, hasName := f.fields["name"]
 		_, hasMIME := f.fields["mime"]
