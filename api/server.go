@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -126,7 +127,14 @@ func DefaultConfig() Config {
 // Server is the node's HTTP API.
 type Server struct {
 	cfg      Config
-	cover    *stego.Image // decoded once; never modified (Embed copies)
+	cover    *stego.Image // decoded once; never modified (embed hides in copies)
+	// coverCopies and answers recycle embed's two big buffers, a copy of
+	// the built-in cover (1.8 MB) and the encoded answer (up to 2 MB):
+	// allocated afresh they were two-thirds of what a hide allocates, and
+	// the collections they caused cost about a tenth of its CPU
+	// (docs/performance.md, "CPU per hide").
+	coverCopies sync.Pool // *stego.Image
+	answers     sync.Pool // *bytes.Buffer
 	metrics  *metrics
 	draining atomic.Bool
 	engine   *gin.Engine

@@ -301,6 +301,20 @@ func (s *Server) embed(c *gin.Context) {
 	defer res.Release()
 	var resp gin.H
 	var png []byte
+	// The pooled buffers go back once the answer is written: the job runs
+	// on this goroutine (worker.Pool.Do), so nothing holds them after.
+	var copied *stego.Image
+	buf, _ := s.answers.Get().(*bytes.Buffer)
+	if buf == nil {
+		buf = new(bytes.Buffer)
+	}
+	defer func() {
+		buf.Reset()
+		s.answers.Put(buf)
+		if copied != nil {
+			s.coverCopies.Put(copied)
+		}
+	}()
 	ok := s.run(c, res, s.formWeight, func(ctx context.Context, f *form) error {
 		data, ok := f.files["file"]
 		if !ok {
@@ -314,7 +328,7 @@ func (s *Server) embed(c *gin.Context) {
 		if err != nil {
 			return err
 		}
-		if !own { // Embed works on a copy of the shared built-in cover
+		if !own { // the job hides in a copy of the shared built-in cover
 			if err := res.Grow(ctx, cover.Bytes()); err != nil {
 				return err
 			}
@@ -332,12 +346,12 @@ func (s *Server) embed(c *gin.Context) {
 			return err
 		}
 		out := cover
-		var stats stego.Stats
-		if own {
-			stats, err = stego.EmbedInPlace(ctx, cover, secret, opts)
-		} else {
-			out, stats, err = stego.Embed(ctx, cover, secret, opts)
+		if !own {
+			dst, _ := s.coverCopies.Get().(*stego.Image)
+			out = cover.CloneInto(dst)
+			copied = out
 		}
+		stats, err := stego.EmbedInPlace(ctx, out, secret, opts)
 		s.releaseKDF(res, opts.Password)
 		if err != nil {
 			return err
@@ -345,9 +359,8 @@ func (s *Server) embed(c *gin.Context) {
 		if err := res.Grow(ctx, out.EncodedSize()+out.EncodeCost()); err != nil {
 			return err
 		}
-		var buf bytes.Buffer
 		buf.Grow(int(out.EncodedSize()))
-		if err := out.Encode(&buf, stego.PNG); err != nil {
+		if err := out.Encode(buf, stego.PNG); err != nil {
 			return err
 		}
 		png = buf.Bytes()

@@ -128,8 +128,24 @@ func Embed(ctx context.Context, cover *Image, secret Secret, opts Options) (*Ima
 }
 
 // Clone returns a deep copy of the image.
-func (m *Image) Clone() *Image {
-	return &Image{r: m.r.clone(), SourceFormat: m.SourceFormat, Notes: append([]string(nil), m.Notes...), lossyWebP: m.lossyWebP, Public: m.Public}
+func (m *Image) Clone() *Image { return m.CloneInto(nil) }
+
+// CloneInto is Clone into dst's memory: it makes dst a deep copy of m,
+// reusing dst's pixel buffer when it is large enough, and returns dst (a
+// new image when dst is nil). A server that hides into one shared cover
+// recycles its copies this way instead of allocating megabytes a request.
+func (m *Image) CloneInto(dst *Image) *Image {
+	if dst == nil {
+		dst = new(Image)
+	}
+	var pix []byte
+	if dst.r != nil {
+		pix = dst.r.pix
+	}
+	r := *m.r
+	r.pix = append(pix[:0], m.r.pix...)
+	*dst = Image{r: &r, SourceFormat: m.SourceFormat, Notes: append(dst.Notes[:0], m.Notes...), lossyWebP: m.lossyWebP, Public: m.Public}
+	return dst
 }
 
 // EmbedInPlace is Embed without the copy: it hides secret in cover

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/stegocluster/stegocluster/internal/testenv"
@@ -277,5 +278,36 @@ func TestCancellation(t *testing.T) {
 	cover := &Image{r: noiseRaster(300, 300, 3, false, false, 1)}
 	if _, _, err := Embed(ctx, cover, Secret{Data: testenv.RandomBytes(1000, 1)}, Options{}); !errors.Is(err, context.Canceled) {
 		t.Fatalf("embed with cancelled context: %v", err)
+	}
+}
+
+// TestCloneInto: a copy made into recycled memory is the image, whatever
+// that memory held, and shares nothing with the original.
+func TestCloneInto(t *testing.T) {
+	src := &Image{r: newRaster(30, 20, 3, true, false), SourceFormat: "png", Notes: []string{"a note"}, Public: true}
+	copy(src.r.pix, testenv.RandomBytes(len(src.r.pix), 3))
+	for _, tc := range []struct {
+		name string
+		dst  *Image
+	}{
+		{"nil", nil},
+		{"smaller", &Image{r: newRaster(4, 4, 1, false, false), Notes: []string{"old", "older"}}},
+		{"larger", &Image{r: newRaster(100, 100, 3, true, true), SourceFormat: "jpeg", lossyWebP: true}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := src.CloneInto(tc.dst)
+			if tc.dst != nil && got != tc.dst {
+				t.Fatal("did not return dst")
+			}
+			if !bytes.Equal(got.r.pix, src.r.pix) || got.r.width != 30 || got.r.height != 20 || !got.r.alpha || got.r.depth16 ||
+				got.SourceFormat != "png" || !slices.Equal(got.Notes, src.Notes) || !got.Public || got.lossyWebP {
+				t.Fatalf("copy differs: %+v", got)
+			}
+			got.r.pix[0]++
+			got.Notes[0] = "changed"
+			if got.r.pix[0] == src.r.pix[0] || src.Notes[0] != "a note" {
+				t.Fatal("the copy shares memory with the original")
+			}
+		})
 	}
 }
