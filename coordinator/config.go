@@ -40,9 +40,11 @@ type Config struct {
 	SuspectAfter     time.Duration
 	SuspectSlowAfter time.Duration
 	// Event streams' view of every node (Node.SubscribeProbes): a sweep of
-	// all nodes every SweepEvery, each probe bounded by SweepTimeout.
+	// all nodes every SweepEvery, each probe bounded by SweepTimeout, of
+	// which at most SweepWorkers workers, the least recently probed.
 	SweepEvery   time.Duration
 	SweepTimeout time.Duration
+	SweepWorkers int
 
 	// What this node advertises in its registry entry besides its id
 	// (Member.Name) and raft port (from Member.PeerURL).
@@ -103,6 +105,7 @@ func DefaultConfig() Config {
 		SuspectSlowAfter:    400 * time.Millisecond,
 		SweepEvery:          250 * time.Millisecond,
 		SweepTimeout:        800 * time.Millisecond,
+		SweepWorkers:        16,
 		AdvertiseIP:         "127.0.0.1",
 		Version:             "dev",
 	}
@@ -135,6 +138,7 @@ func (c Config) withDefaults() Config {
 	fill(&c.SuspectSlowAfter, d.SuspectSlowAfter)
 	fill(&c.SweepEvery, d.SweepEvery)
 	fill(&c.SweepTimeout, d.SweepTimeout)
+	fill(&c.SweepWorkers, d.SweepWorkers)
 	fill(&c.AdvertiseIP, d.AdvertiseIP)
 	fill(&c.Version, d.Version)
 	fill(&c.Role, d.Role)

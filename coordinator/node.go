@@ -105,7 +105,7 @@ func (n *Node) run(ctx context.Context, extra map[string]func(context.Context) e
 		"status":        n.serveStatus,
 		"registry":      func(ctx context.Context) error { return n.registry.Run(ctx, n.info) },
 		"prober": func(ctx context.Context) error {
-			n.prober.sweep(ctx, n.cfg.SweepEvery, n.cfg.SweepTimeout, n.sweepTargets)
+			n.prober.sweep(ctx, sweepPlan{every: n.cfg.SweepEvery, timeout: n.cfg.SweepTimeout, maxWorkers: n.cfg.SweepWorkers, targets: n.sweepTargets})
 			return nil
 		},
 	}

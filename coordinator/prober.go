@@ -2,6 +2,7 @@ package coordinator
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 
@@ -47,14 +48,28 @@ func (p *prober) Subscribe() (<-chan map[string]wire.NodeProbe, func()) {
 	return p.rounds.Subscribe()
 }
 
-// sweep probes, every `every`, each node that targets returns, all at
-// once and each within timeout, and hands the results to subscribers. A
+// sweepPlan says what a sweep probes: every `every`, each node targets
+// returns, all at once and each within timeout — but at most maxWorkers
+// workers a round, those whose results are oldest (never probed first).
+// Members are few and are what people watch elections on; workers can
+// be thousands, and probing each every round would cost a node watched
+// by one stream thousands of probes a second. With maxWorkers or fewer
+// workers every worker is probed every round; with W more, each is
+// probed every ⌈W/maxWorkers⌉ rounds and its result's CheckedAt says
+// how old it is.
+type sweepPlan struct {
+	every, timeout time.Duration
+	maxWorkers     int
+	targets        func() []wire.NodeInfo
+}
+
+// sweep probes what plan says and hands the results to subscribers. A
 // node probed within the last half interval (the leader, by the failure
 // detector; not by the previous sweep, which is a whole interval old) is
-// not probed again: its fresh result is shared. It skips rounds while nobody is subscribed and
-// returns when ctx ends.
-func (p *prober) sweep(ctx context.Context, every, timeout time.Duration, targets func() []wire.NodeInfo) {
-	ticker := time.NewTicker(every)
+// not probed again: its fresh result is shared. It skips rounds while
+// nobody is subscribed and returns when ctx ends.
+func (p *prober) sweep(ctx context.Context, plan sweepPlan) {
+	ticker := time.NewTicker(plan.every)
 	defer ticker.Stop()
 	for {
 		select {
@@ -65,18 +80,25 @@ func (p *prober) sweep(ctx context.Context, every, timeout time.Duration, target
 		if p.rounds.subscribers() == 0 {
 			continue
 		}
-		nodes := targets()
+		nodes := plan.targets()
 		live := make(map[string]bool, len(nodes))
-		var wg sync.WaitGroup
+		var members, workers []wire.NodeInfo
 		for _, n := range nodes {
 			live[n.ID] = true
-			if p.fresh(n.ID, every/2) {
-				continue
+			switch {
+			case p.fresh(n.ID, plan.every/2):
+			case n.Worker:
+				workers = append(workers, n)
+			default:
+				members = append(members, n)
 			}
+		}
+		var wg sync.WaitGroup
+		for _, n := range append(members, p.stalest(workers, plan.maxWorkers)...) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				pctx, cancel := context.WithTimeout(ctx, timeout)
+				pctx, cancel := context.WithTimeout(ctx, plan.timeout)
 				defer cancel()
 				_ = p.Probe(pctx, n) // recorded; the round reports it
 			}()
@@ -87,6 +109,22 @@ func (p *prober) sweep(ctx context.Context, every, timeout time.Duration, target
 		}
 		p.rounds.publishIf(p.snapshot(live), nil)
 	}
+}
+
+// stalest returns the n nodes of ns whose results are oldest, those never
+// probed first; all of ns when it has no more than n.
+func (p *prober) stalest(ns []wire.NodeInfo, n int) []wire.NodeInfo {
+	if len(ns) <= n {
+		return ns
+	}
+	p.mu.Lock()
+	checked := make(map[string]time.Time, len(ns))
+	for _, node := range ns {
+		checked[node.ID] = p.seen[node.ID].CheckedAt // zero if never probed
+	}
+	p.mu.Unlock()
+	slices.SortFunc(ns, func(a, b wire.NodeInfo) int { return checked[a.ID].Compare(checked[b.ID]) })
+	return ns[:n]
 }
 
 // fresh: node id was probed less than d ago.

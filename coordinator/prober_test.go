@@ -3,7 +3,9 @@ package coordinator
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -50,7 +52,7 @@ func TestProberSweepsAreSharedAndOnlyWhileSubscribed(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		p.sweep(ctx, 20*time.Millisecond, 100*time.Millisecond, func() []wire.NodeInfo { return nodes })
+		p.sweep(ctx, sweepPlan{every: 20 * time.Millisecond, timeout: 100 * time.Millisecond, maxWorkers: 16, targets: func() []wire.NodeInfo { return nodes }})
 	}()
 	defer func() {
 		cancel()
@@ -103,7 +105,7 @@ func TestProberSweepReusesFreshResults(t *testing.T) {
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
-		p.sweep(ctx, 100*time.Millisecond, time.Second, func() []wire.NodeInfo { return []wire.NodeInfo{{ID: "leader"}, {ID: "b"}} })
+		p.sweep(ctx, sweepPlan{every: 100 * time.Millisecond, timeout: time.Second, maxWorkers: 16, targets: func() []wire.NodeInfo { return []wire.NodeInfo{{ID: "leader"}, {ID: "b"}} }})
 	}()
 	external := 0
 	go func() { // the failure detector's probes of the leader
@@ -153,5 +155,56 @@ func TestHTTPProbeOfAFrozenNodeTimesOut(t *testing.T) {
 	_, err = HTTPProbe(time.Second)(ctx, n)
 	if err == nil || errors.Is(err, ErrNodeDown) || time.Since(start) > time.Second {
 		t.Fatalf("probe of a frozen node: %v after %s", err, time.Since(start))
+	}
+}
+
+// A sweep probes every member each round but at most maxWorkers workers,
+// the least recently probed: a stream watching thousands of workers
+// costs a bounded number of probes a round, and each worker's turn comes
+// round-robin.
+func TestProberSweepBoundsWorkerProbes(t *testing.T) {
+	const members, workers, maxWorkers = 3, 40, 8
+	var nodes []wire.NodeInfo
+	for i := range members {
+		nodes = append(nodes, wire.NodeInfo{ID: fmt.Sprintf("m%d", i)})
+	}
+	for i := range workers {
+		nodes = append(nodes, wire.NodeInfo{ID: fmt.Sprintf("w%02d", i), Worker: true})
+	}
+	cp := &countingProbe{count: map[string]int{}}
+	p := newProber(cp.probe)
+	ch, unsubscribe := p.Subscribe()
+	defer unsubscribe()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		p.sweep(ctx, sweepPlan{every: 20 * time.Millisecond, timeout: 100 * time.Millisecond, maxWorkers: maxWorkers, targets: func() []wire.NodeInfo { return slices.Clone(nodes) }})
+	}()
+	for range 12 {
+		<-ch
+	}
+	cancel()
+	<-done
+
+	cp.mu.Lock()
+	defer cp.mu.Unlock()
+	rounds := cp.count["m0"]
+	for i := range members {
+		if c := cp.count[fmt.Sprintf("m%d", i)]; c != rounds {
+			t.Errorf("member m%d probed %d times, m0 %d: every member is probed every round", i, c, rounds)
+		}
+	}
+	total, least, most := 0, rounds, 0
+	for i := range workers {
+		c := cp.count[fmt.Sprintf("w%02d", i)]
+		total += c
+		least, most = min(least, c), max(most, c)
+	}
+	if total != maxWorkers*rounds {
+		t.Errorf("%d worker probes in %d rounds, want %d a round", total, rounds, maxWorkers)
+	}
+	if rounds < 12 || most-least > 1 {
+		t.Errorf("%d rounds; workers probed between %d and %d times each, want round-robin (a spread of at most 1)", rounds, least, most)
 	}
 }
