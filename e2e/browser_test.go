@@ -273,6 +273,16 @@ func TestBrowserWebApp(t *testing.T) {
 		t.Errorf("result notes do not rate the payload: %q", notes)
 	}
 	t.Logf("advice: %s", text("#cap-advice"))
+	// The mode reaches /api/capacity: sequential has no stealthy payload.
+	setMode := func(mode string) chromedp.Action[chromedp.Void] {
+		return chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`(() => { const m = document.getElementById("hide-mode"); m.value = %q; m.dispatchEvent(new Event("change")); })()`, mode))
+	}
+	do("sequential mode's advice",
+		setMode("sequential"),
+		until(`document.getElementById("cap-advice").textContent.includes("sequential mode")`, 10*time.Second),
+		setMode("keyed"),
+		until(`document.getElementById("cap-advice").textContent.startsWith("Stealthy")`, 10*time.Second),
+	)
 	t.Logf("verdict: %s", text("#hide-verdict"))
 	t.Logf("stats: %s", text("#hide-stats"))
 	shot("1-hide")

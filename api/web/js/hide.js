@@ -55,6 +55,7 @@ export function initHide() {
     textTimer = setTimeout(refreshCapacity, 200);
   });
   $("hide-depth").addEventListener("change", () => refreshCapacity(true));
+  $("hide-mode").addEventListener("change", () => refreshCapacity(true));
   $("hide-password").addEventListener("input", () => {
     const s = strength($("hide-password").value);
     const bar = $("pw-meter");
@@ -74,14 +75,15 @@ export function initHide() {
 
   /**
    * refreshCapacity asks the cluster how much the cover holds at the
-   * chosen depth for the chosen secret's name and type (again only when
-   * cover, depth or those changed: embed stores the name and type beside
+   * chosen depth and mode for the chosen secret's name and type (again
+   * only when cover, depth, mode or those changed: embed stores the name and type beside
    * the data, and they cost their length) and shows how full the secret
    * makes it and what that means for detection.
    */
   async function refreshCapacity(refetch = false) {
     const seq = ++state.capSeq;
     const depth = $("hide-depth").value;
+    const mode = $("hide-mode").value;
     const file = secret();
     const key = file ? `${file.name}\u0000${file.type}` : "";
     if (refetch || !state.capInfo || key !== state.capKey) {
@@ -89,7 +91,7 @@ export function initHide() {
       try {
         // The same name and type the browser sends with the file to embed.
         const meta = file ? { name: file.name, mime: file.type } : {};
-        state.capInfo = await postJSON("/api/capacity", { cover: state.coverFile, depth, ...meta });
+        state.capInfo = await postJSON("/api/capacity", { cover: state.coverFile, depth, mode, ...meta });
         state.capKey = key;
       } catch (err) {
         if (seq !== state.capSeq) return;
@@ -164,6 +166,7 @@ export function initHide() {
     try {
       const resp = await postJSON("/api/embed", {
         file, cover: state.coverFile, password: $("hide-password").value, depth: $("hide-depth").value,
+        mode: $("hide-mode").value,
       });
       const stego = new Blob([fromBase64(resp.stego_image_b64)], { type: "image/png" });
       await showResult(resp, stego, file);
