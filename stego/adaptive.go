@@ -42,11 +42,11 @@ import (
 // makes this cost nothing in payload.
 
 // adaptiveSegment bounds a trellis segment: the Viterbi back-pointers
-// take 2^h bits per sample, 4 MiB per segment at h = 7, and segments run
-// in parallel, so embedding holds at most GOMAXPROCS × 4 MiB of them
+// take 2^h bits per sample, 1 MiB per segment at h = 7, and segments run
+// in parallel, so embedding holds at most GOMAXPROCS MiB of them
 // whatever the image's size (a 960×640 RGB cover in one segment would
 // need 29 MB per image).
-const adaptiveSegment = 1 << 18
+const adaptiveSegment = 1 << 16
 
 // defaultSyncFactor is CMD's α: the cost of a flip that follows its
 // neighbours' direction is divided by it (Li et al. found 9 best for

@@ -96,8 +96,8 @@ func stcEmbed(ctx context.Context, h int, x []byte, rho []float32, msg []byte, p
 	states := 1 << h
 	words := stcWords(h)
 	inf := float32(math.Inf(1))
-	wght := make([]float32, states)
-	next := make([]float32, states)
+	wght := make([]float32, max(states, 128))
+	next := make([]float32, max(states, 128))
 	for k := range wght {
 		wght[k] = inf
 	}
@@ -112,41 +112,49 @@ func stcEmbed(ctx context.Context, h int, x []byte, rho []float32, msg []byte, p
 		if to-from > w {
 			cols = wide
 		}
-		for j := range to - from {
-			col := cols[j]
-			// y = 0 costs rho if x = 1; y = 1 costs rho if x = 0.
-			var c0, c1 float32
-			if x[idx] == 0 {
-				c1 = rho[idx]
-			} else {
-				c0 = rho[idx]
+		if states <= 128 {
+			stcColumnsSmall(cols[:to-from], x[idx:to], rho[idx:to], path[idx*words:to*words], words, (*[128]float32)(wght[:128]), (*[128]float32)(next[:128]), states)
+			if (to-from)%2 == 1 {
+				wght, next = next, wght
 			}
-			p := path[idx*words : idx*words+words]
-			for q := range p {
-				p[q] = 0
-			}
-			// col has bit 0 set, so k and k^col pair an even state with
-			// an odd one: one load of each serves both.
-			for k := 0; k < states; k += 2 {
-				k2 := k ^ int(col)
-				a, b := wght[k], wght[k2]
-				v0, v1 := a+c0, b+c1
-				if v1 < v0 {
-					next[k] = v1
-					p[k>>6] |= 1 << (k & 63)
+			idx = to
+		} else {
+			for j := range to - from {
+				col := cols[j]
+				// y = 0 costs rho if x = 1; y = 1 costs rho if x = 0.
+				var c0, c1 float32
+				if x[idx] == 0 {
+					c1 = rho[idx]
 				} else {
-					next[k] = v0
+					c0 = rho[idx]
 				}
-				v0, v1 = b+c0, a+c1
-				if v1 < v0 {
-					next[k2] = v1
-					p[k2>>6] |= 1 << (k2 & 63)
-				} else {
-					next[k2] = v0
+				p := path[idx*words : idx*words+words]
+				for q := range p {
+					p[q] = 0
 				}
+				// col has bit 0 set, so k and k^col pair an even state
+				// with an odd one: one load of each serves both.
+				for k := 0; k < states; k += 2 {
+					k2 := k ^ int(col)
+					a, b := wght[k], wght[k2]
+					v0, v1 := a+c0, b+c1
+					if v1 < v0 {
+						next[k] = v1
+						p[k>>6] |= 1 << (k & 63)
+					} else {
+						next[k] = v0
+					}
+					v0, v1 = b+c0, a+c1
+					if v1 < v0 {
+						next[k2] = v1
+						p[k2>>6] |= 1 << (k2 & 63)
+					} else {
+						next[k2] = v0
+					}
+				}
+				wght, next = next, wght
+				idx++
 			}
-			wght, next = next, wght
-			idx++
 		}
 		// Row i is complete: keep the states whose bit 0 is the message
 		// bit and shift it out.
@@ -185,6 +193,56 @@ func stcEmbed(ctx context.Context, h int, x []byte, rho []float32, msg []byte, p
 		}
 	}
 	return cost, nil
+}
+
+// stcColumnsSmall is the Viterbi step of stcEmbed over one block's
+// columns for h ≤ 7, on fixed-size arrays so that the compiler drops
+// the bounds checks (states beyond 2^h stay unused), and without
+// branches on the comparisons, which are coin flips to a predictor. The
+// weights alternate between a and b, column by column, starting in a.
+func stcColumnsSmall(cols []uint32, x []byte, rho []float32, path []uint64, words int, a, b *[128]float32, states int) {
+	for j, col := range cols {
+		var c0, c1 float32
+		if x[j] == 0 {
+			c1 = rho[j]
+		} else {
+			c0 = rho[j]
+		}
+		// States k < 64 have their path bits in word 0; k^col is in the
+		// same word as k unless col has bit 6 set.
+		var pw [2]uint64
+		cross := int(col>>6) & 1
+		for half := 0; half*64 < states; half++ {
+			var pk, pk2 uint64
+			for k := half * 64; k < min(states, half*64+64); k += 2 {
+				k1 := k & 127
+				k2 := (k ^ int(col)) & 127
+				wa, wb := a[k1], a[k2]
+				v0, v1 := wa+c0, wb+c1
+				u0, u1 := wb+c0, wa+c1
+				b[k1] = min(v0, v1)
+				b[k2] = min(u0, u1)
+				pk |= uint64(b2u(v1 < v0)) << (k1 & 63)
+				pk2 |= uint64(b2u(u1 < u0)) << (k2 & 63)
+			}
+			pw[half&1] |= pk
+			pw[(half^cross)&1] |= pk2
+		}
+		path[j*words] = pw[0]
+		if words > 1 {
+			path[j*words+1] = pw[1]
+		}
+		a, b = b, a
+	}
+}
+
+// b2u is 1 for true; the compiler makes it a SETcc.
+func b2u(c bool) uint8 {
+	var v uint8
+	if c {
+		v = 1
+	}
+	return v
 }
 
 // stcWords is the number of path words per cover element.

@@ -124,3 +124,24 @@ func TestSTCEfficiency(t *testing.T) {
 	}
 }
 
+// BenchmarkSTCEmbed: one full segment at rate 1/10, h = stcHeight.
+func BenchmarkSTCEmbed(b *testing.B) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	n, m := adaptiveSegment, adaptiveSegment/10
+	x, rho, msg := make([]byte, n), make([]float32, n), make([]byte, m)
+	for i := range x {
+		x[i], rho[i] = byte(rng.IntN(2)), float32(rng.ExpFloat64())
+	}
+	for i := range msg {
+		msg[i] = byte(rng.IntN(2))
+	}
+	path := make([]uint64, n*stcWords(stcHeight))
+	y := make([]byte, n)
+	b.SetBytes(int64(n))
+	for b.Loop() {
+		copy(y, x)
+		if _, err := stcEmbed(context.Background(), stcHeight, y, rho, msg, path); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
