@@ -144,14 +144,21 @@ func embedAdaptive(ctx context.Context, r *raster, order *sampleOrder, msg []byt
 	c, w, ht, maxV := r.channels, r.width, r.height, r.maxSample()
 	workers := max(1, runtime.GOMAXPROCS(0))
 	paths := make([][]uint64, workers)
+	largest := 0
+	for _, pass := range passes {
+		largest = max(largest, len(pass))
+	}
+	// Per-pass scratch, allocated once at the largest pass's size.
+	xs, ys := make([]byte, largest), make([]byte, largest)
+	costs, prefs := make([]float32, largest), make([]int8, largest)
 	changed := 0
 	for pi, pass := range passes {
 		if err := ctx.Err(); err != nil {
 			return 0, err
 		}
-		x := make([]byte, len(pass))
-		cost := make([]float32, len(pass))
-		pref := make([]int8, len(pass))
+		x, y := xs[:len(pass)], ys[:len(pass)]
+		cost, pref := costs[:len(pass)], prefs[:len(pass)]
+		clear(pref)
 		for i, s32 := range pass {
 			s := int(s32)
 			v := r.sample(s)
@@ -191,7 +198,7 @@ func embedAdaptive(ctx context.Context, r *raster, order *sampleOrder, msg []byt
 				cost[i] /= alpha
 			}
 		}
-		y := append([]byte(nil), x...)
+		copy(y, x)
 		if err := runSegments(ctx, segs[pi], y, cost, bits, h, paths); err != nil {
 			return 0, err
 		}

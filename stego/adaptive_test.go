@@ -274,3 +274,29 @@ func benchHide(b *testing.B, mode Mode) {
 		}
 	}
 }
+
+// TestAdaptiveEmbedCostBounds checks AdaptiveEmbedCost against what an
+// adaptive hide allocates (testing.AllocsPerRun cannot weigh bytes, so
+// it reads the runtime's count of allocated bytes around one Embed,
+// less the copy).
+func TestAdaptiveEmbedCostBounds(t *testing.T) {
+	photo, err := FromImage(photoCrop(t, 300, 200))
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret := Secret{Data: testenv.RandomBytes(2000, 1)}
+	ctx := context.Background()
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	if _, _, err := Embed(ctx, photo, secret, Options{Mode: ModeAdaptive}); err != nil {
+		t.Fatal(err)
+	}
+	runtime.ReadMemStats(&after)
+	got := int64(after.TotalAlloc-before.TotalAlloc) - photo.Bytes()
+	bound := photo.AdaptiveEmbedCost()
+	t.Logf("allocated %d bytes besides the copy, bound %d", got, bound)
+	if got > bound {
+		t.Errorf("adaptive hide allocated %d bytes besides the copy, over AdaptiveEmbedCost %d", got, bound)
+	}
+}
