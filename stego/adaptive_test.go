@@ -300,3 +300,38 @@ func TestAdaptiveEmbedCostBounds(t *testing.T) {
 		t.Errorf("adaptive hide allocated %d bytes besides the copy, over AdaptiveEmbedCost %d", got, bound)
 	}
 }
+
+// TestAdaptiveForgedHeaders: anyone can write a header under the public
+// key. Adaptive headers with extreme fields must give ErrCorrupt, never
+// a panic or data.
+func TestAdaptiveForgedHeaders(t *testing.T) {
+	ctx := context.Background()
+	r := noiseRaster(40, 30, 3, false, false, 3)
+	room := adaptiveBodyCapacityBytes(r.dataSamples())
+	cases := []header{
+		{version: formatVersion, mode: ModeAdaptive, depth: 1, k: 1, bodyLen: tagSize + metaFixedSize},
+		{version: formatVersion, mode: ModeAdaptive, depth: 1, k: maxSTCHeight, bodyLen: uint32(room)},
+		{version: formatVersion, mode: ModeAdaptive, depth: 1, k: stcHeight, bodyLen: uint32(room + 1)},
+		{version: formatVersion, mode: ModeAdaptive, depth: 1, k: stcHeight, bodyLen: 1 << 31},
+		{version: formatVersion, mode: ModeAdaptive, depth: 2, k: stcHeight, bodyLen: 100},
+		{version: formatVersion, mode: ModeAdaptive, depth: 1, k: maxSTCHeight + 1, bodyLen: 100},
+	}
+	for i, h := range cases {
+		img := &Image{r: r.clone()}
+		salt := make([]byte, saltSize)
+		aead, err := newAEAD("", salt, formatVersion)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sealed := append(salt, aead.Seal(nil, nonce(0), h.marshal(), []byte(aadHeader))...)
+		seed, err := positionSeed("")
+		if err != nil {
+			t.Fatal(err)
+		}
+		rng, _ := newTieRand()
+		newKernel(img.r, seed).writeHeader(sealed, rng)
+		if _, err := Extract(ctx, img, Options{}); !errors.Is(err, ErrCorrupt) {
+			t.Errorf("case %d (%+v): err = %v, want ErrCorrupt", i, h, err)
+		}
+	}
+}
