@@ -335,3 +335,23 @@ func TestAdaptiveForgedHeaders(t *testing.T) {
 		}
 	}
 }
+
+// TestAdaptiveManySegments: passes over 65,536 samples are cut into
+// segments embedded in parallel; the secret must still come back.
+func TestAdaptiveManySegments(t *testing.T) {
+	ctx := context.Background()
+	cover := &Image{r: noiseRaster(700, 420, 3, false, false, 5)} // 73,500 samples a pass: 2 segments
+	r := cover.r
+	if segs := adaptiveSegments(adaptivePasses(r, newSampleOrder(r.dataSamples(), [32]byte{}, ModeKeyed)), 1000); len(segs[0]) < 2 {
+		t.Fatalf("pass 0 has %d segments, want ≥ 2", len(segs[0]))
+	}
+	secret := Secret{Data: testenv.RandomBytes(30000, 6)}
+	out, _, err := Embed(ctx, cover, secret, Options{Mode: ModeAdaptive, Password: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := Extract(ctx, out, Options{Password: "x"})
+	if err != nil || !bytes.Equal(got.Data, secret.Data) {
+		t.Fatalf("extract: %v", err)
+	}
+}
