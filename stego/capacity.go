@@ -32,14 +32,17 @@ func DataCapacity(cover *Image, opts Options, name, mimeType string) (int, error
 	if err != nil {
 		return 0, err
 	}
-	if opts.Mode != ModeKeyed && opts.Mode != ModeSequential {
+	switch {
+	case opts.Mode != ModeKeyed && opts.Mode != ModeSequential && opts.Mode != ModeAdaptive:
 		return 0, fmt.Errorf("%w: mode %d", ErrInvalidOptions, opts.Mode)
+	case opts.Mode == ModeAdaptive && d != 1:
+		return 0, fmt.Errorf("%w: adaptive mode embeds at depth 1 only, not %d", ErrInvalidOptions, d)
 	}
 	if len(name) > maxMetaField || len(mimeType) > maxMetaField {
 		return 0, fmt.Errorf("%w: file name and MIME type must be at most %d bytes", ErrInvalidOptions, maxMetaField)
 	}
 	meta := len(name) + len(mimeType)
-	room := secretCapacity(cover.r.dataSamples(), d) - meta
+	room := secretCapacity(cover.r.dataSamples(), d, opts.Mode) - meta
 	if room < 0 {
 		return 0, &CapacityError{Needed: -room, Available: 0, Metadata: meta}
 	}

@@ -78,8 +78,9 @@ func parseHeader(b []byte) (header, error) {
 	}
 	switch {
 	case h.version < 1 || h.version > formatVersion,
-		h.mode != ModeKeyed && h.mode != ModeSequential,
+		h.mode != ModeKeyed && h.mode != ModeSequential && h.mode != ModeAdaptive,
 		h.depth < 1 || h.depth > 4,
+		h.mode == ModeAdaptive && h.depth != 1,
 		h.k < 1 || h.k > maxMatrixK,
 		h.bodyLen < tagSize+metaFixedSize:
 		return header{}, fmt.Errorf("%w: header fields out of range", ErrCorrupt)
@@ -259,11 +260,19 @@ func bodyCapacityBytes(samples, depth int) int {
 	return (samples - headerSamples) * depth / 8
 }
 
+// bodyCapacity is the largest sealed body a mode embeds.
+func bodyCapacity(samples, depth int, mode Mode) int {
+	if mode == ModeAdaptive {
+		return adaptiveBodyCapacityBytes(samples)
+	}
+	return bodyCapacityBytes(samples, depth)
+}
+
 // secretCapacity is the room for a secret's data, name and MIME type
 // together: the body less its tag and two length bytes. It is negative
 // when the cover cannot hold even an empty secret.
-func secretCapacity(samples, depth int) int {
-	return bodyCapacityBytes(samples, depth) - tagSize - metaFixedSize
+func secretCapacity(samples, depth int, mode Mode) int {
+	return bodyCapacity(samples, depth, mode) - tagSize - metaFixedSize
 }
 
 // chooseK picks the largest Hamming parameter whose blocks still fit:

@@ -75,3 +75,22 @@ const encoderBytesPerWorker = 3 << 20
 func (m *Image) EncodeCost() int64 {
 	return int64(runtime.GOMAXPROCS(0))*encoderBytesPerWorker + decodeOverhead
 }
+
+// AdaptiveEmbedCost bounds what Embed and EmbedInPlace allocate in
+// ModeAdaptive besides the copy Embed makes (Bytes) and the key
+// derivation: per data sample its cost (4 bytes), its place in a pass
+// (4), the direction it moved (1) and at most half a message bit, one
+// byte each (0.5); per pixel two float32 planes for
+// the costs' filters (8); per sample of the largest pass its cover and
+// stego LSBs, cost and preferred direction (7); and per goroutine the
+// trellis back-pointers of one segment (2^h bits × 65,536 samples = 1 MiB
+// at h = 7). On 2 CPUs a 960×640 RGB cover needs about 26 MB, a 1920×1280 one
+// about 96 MB. A caller that holds a memory budget reserves it before an
+// adaptive hide.
+func (m *Image) AdaptiveEmbedCost() int64 {
+	r := m.r
+	n, pixels := int64(r.dataSamples()), int64(r.width)*int64(r.height)
+	largestPass := (int64(r.width)/2 + 1) * (int64(r.height)/2 + 1) // a channel's sub-lattice
+	paths := int64(runtime.GOMAXPROCS(0)) * adaptiveSegment * int64(stcWords(stcHeight)) * 8
+	return 19*n/2 + 8*pixels + 7*largestPass + paths + decodeOverhead
+}

@@ -7,7 +7,11 @@
 // Each sample changes by at most ±1 at depth 1 (LSB matching, not LSB
 // replacement), and Hamming matrix coding, chosen from the
 // payload-to-capacity ratio, lets a small payload change far fewer samples
-// than it has bits. The image carries no readable marker: a clean image
+// than it has bits. ModeAdaptive instead puts the changes where the
+// image is busy: HILL costs, a syndrome-trellis code that embeds near the
+// payload–distortion bound, and ±1 directions synchronised across the
+// colour channels and neighbours of each pixel; it carries half as much
+// and is harder to detect (docs/stealth.md). The image carries no readable marker: a clean image
 // and a wrong password give the same ErrNoHiddenData. The container format
 // is versioned and specified in docs/format.md.
 //

@@ -20,6 +20,15 @@ const (
 	// is fast and easy to detect; it exists for comparison and as the
 	// control that proves the detectors in Analyze work.
 	ModeSequential Mode = 1
+	// ModeAdaptive embeds where the image is busy: each sample gets a
+	// HILL cost (cheap in texture and noise, dear in smooth regions), a
+	// syndrome-trellis code carries the payload in the LSBs at close to
+	// the least total cost, and the ±1 directions follow the changes
+	// already made at the same pixel's other channels and at its
+	// neighbours, so the channels' residuals stay consistent. Depth 1
+	// only; it carries at most half of keyed mode's capacity and hides
+	// about 10× slower (docs/stealth.md says which to choose when).
+	ModeAdaptive Mode = 2
 )
 
 func (m Mode) String() string {
@@ -28,19 +37,23 @@ func (m Mode) String() string {
 		return "keyed"
 	case ModeSequential:
 		return "sequential"
+	case ModeAdaptive:
+		return "adaptive"
 	}
 	return fmt.Sprintf("Mode(%d)", byte(m))
 }
 
-// ParseMode accepts "keyed" (or "") and "sequential".
+// ParseMode accepts "keyed" (or ""), "sequential" and "adaptive".
 func ParseMode(s string) (Mode, error) {
 	switch s {
 	case "", "keyed":
 		return ModeKeyed, nil
 	case "sequential":
 		return ModeSequential, nil
+	case "adaptive":
+		return ModeAdaptive, nil
 	}
-	return 0, fmt.Errorf("%w: mode %q (want keyed or sequential)", ErrInvalidOptions, s)
+	return 0, fmt.Errorf("%w: mode %q (want keyed, sequential or adaptive)", ErrInvalidOptions, s)
 }
 
 // Options control embedding and extraction. The zero value is the
@@ -104,7 +117,7 @@ type Stats struct {
 	Capacity       int     // Capacity of the cover under these options (data, name and MIME type together)
 	PayloadBytes   int     // sealed bytes in the image: header, metadata, data, tags
 	Compressed     bool    // the data was stored compressed
-	MatrixK        int     // Hamming parameter chosen (1 means no matrix coding)
+	MatrixK        int     // Hamming parameter chosen (1 means no matrix coding; 0 in adaptive mode, which codes with STC)
 	SamplesUsed    int     // samples that carry data, header included
 	ChangedSamples int     // samples whose value changed
 	BitsPerChannel float64 // payload bits per data sample of the cover
@@ -175,12 +188,15 @@ func EmbedInPlace(ctx context.Context, cover *Image, secret Secret, opts Options
 	bodyLen := metaFixedSize + meta + len(data) + tagSize
 	// The body test restates the room test in the container's terms, as a
 	// guard on the sealed body's size should the two ever disagree.
-	if len(data) > room || bodyLen > bodyCapacityBytes(samples, d) || len(secret.Data) > math.MaxUint32 {
+	if len(data) > room || bodyLen > bodyCapacity(samples, d, opts.Mode) || len(secret.Data) > math.MaxUint32 {
 		return Stats{}, &CapacityError{Needed: len(data), Available: room, Metadata: meta}
 	}
 	k := 1
-	if opts.Mode == ModeKeyed {
+	switch opts.Mode {
+	case ModeKeyed:
 		k, _ = chooseK(8*bodyLen, (samples-headerSamples)*d)
+	case ModeAdaptive:
+		k = stcHeight // the k byte holds the trellis's constraint height
 	}
 	h := header{
 		version:  formatVersion,
@@ -211,17 +227,30 @@ func EmbedInPlace(ctx context.Context, cover *Image, secret Secret, opts Options
 		return Stats{}, err
 	}
 	kern := newKernel(cover.r, seed)
-	kern.setBody(opts.Mode, layout{depth: d, k: k, bodyBits: 8 * bodyLen})
-	changed, err := kern.embed(ctx, body, sealedHeader)
-	if err != nil {
-		return Stats{}, err
+	var changed, used int
+	if opts.Mode == ModeAdaptive {
+		rng, err := newTieRand()
+		if err != nil {
+			return Stats{}, err
+		}
+		if changed, err = embedAdaptive(ctx, cover.r, kern.order, body, k, rng); err != nil {
+			return Stats{}, err
+		}
+		changed += kern.writeHeader(sealedHeader, rng)
+		used, k = samples-headerSamples, 0
+	} else {
+		kern.setBody(opts.Mode, layout{depth: d, k: k, bodyBits: 8 * bodyLen})
+		if changed, err = kern.embed(ctx, body, sealedHeader); err != nil {
+			return Stats{}, err
+		}
+		used = kern.layout.samplesUsed()
 	}
 	return Stats{
 		Capacity:       room + meta,
 		PayloadBytes:   headerSize + bodyLen,
 		Compressed:     compressed,
 		MatrixK:        k,
-		SamplesUsed:    headerSamples + kern.layout.samplesUsed(),
+		SamplesUsed:    headerSamples + used,
 		ChangedSamples: changed,
 		BitsPerChannel: float64(8*(headerSize+bodyLen)) / float64(samples),
 		Depth:          d,
@@ -248,11 +277,16 @@ func Extract(ctx context.Context, img *Image, opts Options) (*Secret, error) {
 		return nil, err
 	}
 	l := layout{depth: h.depth, k: h.k, bodyBits: 8 * int(h.bodyLen)}
-	if int(h.bodyLen) > bodyCapacityBytes(samples, h.depth) || l.samplesUsed() > samples-headerSamples {
+	if int(h.bodyLen) > bodyCapacity(samples, h.depth, h.mode) || (h.mode != ModeAdaptive && l.samplesUsed() > samples-headerSamples) {
 		return nil, fmt.Errorf("%w: header declares %d bytes, more than the image holds", ErrCorrupt, h.bodyLen)
 	}
-	kern.setBody(h.mode, l)
-	sealed, err := kern.extractBody(ctx)
+	var sealed []byte
+	if h.mode == ModeAdaptive {
+		sealed, err = extractAdaptive(ctx, img.r, kern.order, int(h.bodyLen), h.k)
+	} else {
+		kern.setBody(h.mode, l)
+		sealed, err = kern.extractBody(ctx)
+	}
 	if err != nil {
 		return nil, err
 	}

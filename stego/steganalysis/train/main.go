@@ -1,6 +1,8 @@
 // Command train builds the steganalysis corpus from testdata/photos,
-// measures the detector's P_E against stego.Embed and against simulated
-// ±1 embedding, estimates its false alarms, and writes the shipped model.
+// measures the detector's P_E against stego.Embed (keyed mode and adaptive
+// mode, with and without its colour synchronisation) and against
+// simulated ±1 embedding, estimates its false alarms, and writes the
+// shipped model.
 //
 //	go run ./stego/steganalysis/train -photos testdata/photos -out stego/steganalysis/model.gob
 //
@@ -17,7 +19,9 @@
 //
 // Evaluation: for each payload, -splits random halvings of the photos
 // (never of the crops: all of a photo's variants are on the same side);
-// an ensemble is trained on one half's cover/stego pairs and P_E = min
+// an ensemble is trained on one half's cover/stego pairs — separately for
+// each embedder, so each is measured against a detector trained on it —
+// and P_E = min
 // over thresholds of (P_FA + P_MD)/2 measured on the other half. The
 // table gives the mean and standard deviation over splits; a second
 // table gives the test halves' false-alarm and miss rates at the
@@ -52,6 +56,7 @@ import (
 	xdraw "golang.org/x/image/draw"
 
 	"github.com/stegocluster/stegocluster/stego"
+	"github.com/stegocluster/stegocluster/stego/internal/adaptivetune"
 	"github.com/stegocluster/stegocluster/stego/steganalysis"
 	"github.com/stegocluster/stegocluster/stego/steganalysis/internal/corpus"
 )
@@ -97,6 +102,28 @@ type feats struct {
 	Cover []float32
 	Codec map[float64][]float32
 	Sim   map[float64][]float32
+	// Adaptive mode (stego.ModeAdaptive), and the same without
+	// synchronised directions (sync factor 1): the ablation that shows
+	// what the synchronisation buys.
+	Adapt       map[float64][]float32
+	AdaptNoSync map[float64][]float32
+}
+
+// kinds of stego image the evaluation trains and tests on, in table
+// order.
+var allKinds = []string{"codec", "adaptive", "adaptive-nosync", "sim"}
+
+// stegoFeats returns a crop's features for one kind and payload.
+func (f feats) stegoFeats(kind string, p float64) []float32 {
+	switch kind {
+	case "sim":
+		return f.Sim[p]
+	case "adaptive":
+		return f.Adapt[p]
+	case "adaptive-nosync":
+		return f.AdaptNoSync[p]
+	}
+	return f.Codec[p]
 }
 
 func main() {
@@ -117,6 +144,7 @@ func main() {
 	maxFA := flag.Float64("maxfa", 0, "if > 0, ship the lowest threshold ≥ 0.5 whose out-of-fold false-alarm rate is at most this")
 	check := flag.String("check", "testdata/covers/street-640x427.png,testdata/covers/street-1920x1280.png,api/assets/cover.png,testdata/covers/street-1920x1280.jpg", "clean images the shipped model is run on ('' for none)")
 	diag := flag.Bool("diag", false, "print, per photo, how often its test crops are misclassified by majority vote")
+	ablation := flag.Bool("ablation", true, "also measure adaptive mode without its synchronised directions")
 	flag.Parse()
 	start := time.Now()
 	var flags []string
@@ -157,10 +185,14 @@ func main() {
 			cfg.DSubs = append(cfg.DSubs, v)
 		}
 	}
-	key := fmt.Sprintf("%s size=%d crops=%d payloads=%s seed=%d n=%d dim=%d variants=%s", *photos, *size, *perPhoto, *payloadList, *seed, len(crops), steganalysis.Dim, strings.Join(vdesc, ","))
+	kinds := allKinds
+	if !*ablation {
+		kinds = []string{"codec", "adaptive", "sim"}
+	}
+	key := fmt.Sprintf("%s size=%d crops=%d payloads=%s seed=%d n=%d dim=%d variants=%s kinds=%s", *photos, *size, *perPhoto, *payloadList, *seed, len(crops), steganalysis.Dim, strings.Join(vdesc, ","), strings.Join(kinds, ","))
 	fs, ok := loadCache(*cache, key)
 	if !ok {
-		fs = extractAll(crops, payloads, *workers, *seed)
+		fs = extractAll(crops, payloads, *workers, *seed, *ablation)
 		saveCache(*cache, key, fs)
 	}
 
@@ -175,19 +207,20 @@ func main() {
 	}
 	rng := rand.New(rand.NewPCG(*seed, 99))
 	type cell struct{ mean, sd float64 }
-	table := map[string]map[float64]cell{"codec": {}, "sim": {}}
+	table := map[string]map[float64]cell{}
 	// test-half cover scores of every split, to count false alarms at the
 	// shipped threshold once it is known
 	type splitScores struct{ covers, stegos []float64 }
-	evalScores := map[string]map[float64][]splitScores{"codec": {}, "sim": {}}
-	wrong := map[string]map[float64]map[string]float64{"codec": {}, "sim": {}}
-	seen := map[string]map[float64]map[string]float64{"codec": {}, "sim": {}}
-	for _, k := range []string{"codec", "sim"} {
+	evalScores := map[string]map[float64][]splitScores{}
+	wrong := map[string]map[float64]map[string]float64{}
+	seen := map[string]map[float64]map[string]float64{}
+	for _, k := range kinds {
+		table[k], evalScores[k], wrong[k], seen[k] = map[float64]cell{}, map[float64][]splitScores{}, map[float64]map[string]float64{}, map[float64]map[string]float64{}
 		for _, p := range payloads {
 			wrong[k][p], seen[k][p] = map[string]float64{}, map[string]float64{}
 		}
 	}
-	for _, kind := range []string{"codec", "sim"} {
+	for _, kind := range kinds {
 		for _, p := range payloads {
 			var pes []float64
 			for s := 0; s < *splits; s++ {
@@ -198,10 +231,7 @@ func main() {
 				}
 				var trC, trS, teC, teS [][]float32
 				for i, c := range crops {
-					st := fs[i].Codec[p]
-					if kind == "sim" {
-						st = fs[i].Sim[p]
-					}
+					st := fs[i].stegoFeats(kind, p)
 					if inA[names[c.photo]] {
 						trC, trS = append(trC, fs[i].Cover), append(trS, st)
 					} else {
@@ -238,7 +268,7 @@ func main() {
 		}
 	}
 	if *diag {
-		for _, k := range []string{"codec", "sim"} {
+		for _, k := range kinds {
 			for _, p := range payloads {
 				var parts []string
 				for _, name := range order {
@@ -250,10 +280,23 @@ func main() {
 			}
 		}
 	}
-	fmt.Printf("\n| payload (bits per channel) | our `stego.Embed` (keyed mode) | simulated random ±1, no coding |\n| --- | --- | --- |\n")
+	heading := map[string]string{
+		"codec":           "keyed mode (today's default)",
+		"adaptive":        "adaptive mode",
+		"adaptive-nosync": "adaptive, directions not synchronised",
+		"sim":             "simulated random ±1, no coding",
+	}
+	fmt.Printf("\n| payload (bits per channel) |")
+	for _, k := range kinds {
+		fmt.Printf(" %s |", heading[k])
+	}
+	fmt.Printf("\n| --- |%s\n", strings.Repeat(" --- |", len(kinds)))
 	for _, p := range payloads {
-		c, s := table["codec"][p], table["sim"][p]
-		fmt.Printf("| %g | %.2f ± %.2f | %.2f ± %.2f |\n", p, c.mean, c.sd, s.mean, s.sd)
+		fmt.Printf("| %g |", p)
+		for _, k := range kinds {
+			fmt.Printf(" %.2f ± %.2f |", table[k][p].mean, table[k][p].sd)
+		}
+		fmt.Println()
 	}
 	fmt.Printf("\nP_E: mean ± sd over %d random halvings of the %d photos (train on one half, test on the other).\n", *splits, nPhotos)
 
@@ -359,18 +402,20 @@ func main() {
 
 	// false alarms and misses of the evaluation's test halves at the
 	// shipped threshold (and at 0.5)
-	fmt.Printf("\nevaluation test halves, today's mode (mean ± sd over %d splits):\n", *splits)
-	fmt.Printf("| payload | threshold | false alarms (test covers) | missed detections |\n| --- | --- | --- | --- |\n")
-	for _, p := range payloads {
-		for _, t := range uniq(0.5, threshold) {
-			var fa, md []float64
-			for _, sp := range evalScores["codec"][p] {
-				fa = append(fa, rate(sp.covers, t, true))
-				md = append(md, rate(sp.stegos, t, false))
+	fmt.Printf("\nevaluation test halves (mean ± sd over %d splits):\n", *splits)
+	fmt.Printf("| embedder | payload | threshold | false alarms (test covers) | missed detections |\n| --- | --- | --- | --- | --- |\n")
+	for _, kind := range []string{"codec", "adaptive"} {
+		for _, p := range payloads {
+			for _, t := range uniq(0.5, threshold) {
+				var fa, md []float64
+				for _, sp := range evalScores[kind][p] {
+					fa = append(fa, rate(sp.covers, t, true))
+					md = append(md, rate(sp.stegos, t, false))
+				}
+				fm, fsd := meanSD(fa)
+				mm, msd := meanSD(md)
+				fmt.Printf("| %s | %g | %.3f | %.3f ± %.3f | %.3f ± %.3f |\n", heading[kind], p, t, fm, fsd, mm, msd)
 			}
-			fm, fsd := meanSD(fa)
-			mm, msd := meanSD(md)
-			fmt.Printf("| %g | %.3f | %.3f ± %.3f | %.3f ± %.3f |\n", p, t, fm, fsd, mm, msd)
 		}
 	}
 
@@ -428,7 +473,7 @@ func main() {
 
 // extractAll computes every crop's features with the given number of
 // goroutines.
-func extractAll(crops []crop, payloads []float64, workers int, seed uint64) []feats {
+func extractAll(crops []crop, payloads []float64, workers int, seed uint64, ablation bool) []feats {
 	fs := make([]feats, len(crops))
 	var wg sync.WaitGroup
 	next := make(chan int)
@@ -439,7 +484,7 @@ func extractAll(crops []crop, payloads []float64, workers int, seed uint64) []fe
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				f, err := cropFeatures(crops[i], payloads, seed+uint64(i))
+				f, err := cropFeatures(crops[i], payloads, seed+uint64(i), ablation)
 				if err != nil {
 					mu.Lock()
 					firstErr = fmt.Errorf("crop %d of %s: %w", i, crops[i].photo, err)
@@ -459,9 +504,20 @@ func extractAll(crops []crop, payloads []float64, workers int, seed uint64) []fe
 	if firstErr != nil {
 		log.Fatal(firstErr)
 	}
-	nExtract := len(crops) * (1 + 2*len(payloads))
-	fmt.Printf("features: %d extractions in %v (%v each per worker)\n", nExtract, time.Since(t0).Round(time.Second),
+	perPayload := 3
+	if ablation {
+		perPayload = 4
+	}
+	nExtract := len(crops) * (1 + perPayload*len(payloads))
+	fmt.Printf("features: %d extractions in %v (%v each per worker, embedding included)\n", nExtract, time.Since(t0).Round(time.Second),
 		(time.Since(t0) * time.Duration(workers) / time.Duration(nExtract)).Round(time.Millisecond))
+	hideMu.Lock()
+	for _, k := range []string{"codec", "adaptive"} {
+		if n := hideCount[k]; n > 0 {
+			fmt.Printf("hide time (stego.Embed, %d×%d crops, with password): %s %v per image over %d images\n", crops[0].img.Bounds().Dx(), crops[0].img.Bounds().Dy(), k, (hideTime[k] / time.Duration(n)).Round(time.Millisecond), n)
+		}
+	}
+	hideMu.Unlock()
 
 	return fs
 }
@@ -585,10 +641,37 @@ func toRGBA(img image.Image) *image.RGBA {
 	return m
 }
 
+// hide times per mode, summed over crops (wall time of stego.Embed on a
+// shared machine: indicative only).
+var (
+	hideMu    sync.Mutex
+	hideTime  = map[string]time.Duration{}
+	hideCount = map[string]int{}
+)
+
+// embed hides data in cover under mode and checks the payload.
+func embed(ctx context.Context, cover *stego.Image, data []byte, mode stego.Mode, p float64, label string) (image.Image, error) {
+	t0 := time.Now()
+	st, stats, err := stego.Embed(ctx, cover, stego.Secret{Data: data}, stego.Options{Password: "steganalysis-train", DisableCompression: true, Mode: mode})
+	if err != nil {
+		return nil, fmt.Errorf("embed %s %.2f bpc: %w", label, p, err)
+	}
+	hideMu.Lock()
+	hideTime[label] += time.Since(t0)
+	hideCount[label]++
+	hideMu.Unlock()
+	if math.Abs(stats.BitsPerChannel-p) > 0.001 {
+		return nil, fmt.Errorf("embed %s: %.4f bpc, wanted %.4f", label, stats.BitsPerChannel, p)
+	}
+	return st.Image(), nil
+}
+
 // cropFeatures extracts the cover's features and, per payload, those of
-// a stego.Embed image and of a simulated ±1 image.
-func cropFeatures(c crop, payloads []float64, seed uint64) (feats, error) {
-	f := feats{Codec: map[float64][]float32{}, Sim: map[float64][]float32{}}
+// a stego.Embed image in keyed mode, in adaptive mode (and, with
+// ablation, adaptive without synchronised directions), and of a
+// simulated ±1 image.
+func cropFeatures(c crop, payloads []float64, seed uint64, ablation bool) (feats, error) {
+	f := feats{Codec: map[float64][]float32{}, Sim: map[float64][]float32{}, Adapt: map[float64][]float32{}, AdaptNoSync: map[float64][]float32{}}
 	var err error
 	if f.Cover, err = features(c.img); err != nil {
 		return f, err
@@ -604,15 +687,27 @@ func cropFeatures(c crop, payloads []float64, seed uint64) (feats, error) {
 		for i := range data {
 			data[i] = byte(rng.Uint32())
 		}
-		st, stats, err := stego.Embed(context.Background(), cover, stego.Secret{Data: data}, stego.Options{Password: "steganalysis-train", DisableCompression: true})
+		ctx := context.Background()
+		st, err := embed(ctx, cover, data, stego.ModeKeyed, p, "codec")
 		if err != nil {
-			return f, fmt.Errorf("embed %.2f bpc: %w", p, err)
-		}
-		if math.Abs(stats.BitsPerChannel-p) > 0.001 {
-			return f, fmt.Errorf("embed: %.4f bpc, wanted %.4f", stats.BitsPerChannel, p)
-		}
-		if f.Codec[p], err = features(st.Image()); err != nil {
 			return f, err
+		}
+		if f.Codec[p], err = features(st); err != nil {
+			return f, err
+		}
+		if st, err = embed(ctx, cover, data, stego.ModeAdaptive, p, "adaptive"); err != nil {
+			return f, err
+		}
+		if f.Adapt[p], err = features(st); err != nil {
+			return f, err
+		}
+		if ablation {
+			if st, err = embed(adaptivetune.WithSyncFactor(ctx, 1), cover, data, stego.ModeAdaptive, p, "adaptive-nosync"); err != nil {
+				return f, err
+			}
+			if f.AdaptNoSync[p], err = features(st); err != nil {
+				return f, err
+			}
 		}
 		if f.Sim[p], err = features(simulatePM1(c.img, p/2, rng)); err != nil {
 			return f, err
