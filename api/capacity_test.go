@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"encoding/base64"
 	"image"
 	"image/jpeg"
 	"net/http"
@@ -183,7 +184,7 @@ func TestModeField(t *testing.T) {
 	for _, tc := range []struct {
 		mode   string
 		status int
-	}{{"", http.StatusOK}, {"keyed", http.StatusOK}, {"sequential", http.StatusOK}, {"lsb", http.StatusBadRequest}} {
+	}{{"", http.StatusOK}, {"keyed", http.StatusOK}, {"sequential", http.StatusOK}, {"adaptive", http.StatusOK}, {"lsb", http.StatusBadRequest}} {
 		t.Run("mode "+tc.mode, func(t *testing.T) {
 			parts := []part{{"cover", "c.png", cover}, {"file", "a.bin", noise(50)}}
 			if tc.mode != "" {
@@ -200,6 +201,16 @@ func TestModeField(t *testing.T) {
 			}
 			if tc.status == http.StatusOK && got["mode"] != want {
 				t.Errorf("embed answered mode %v, want %s", got["mode"], want)
+			}
+			if tc.status == http.StatusOK { // and the image gives the secret back
+				img, err := base64.StdEncoding.DecodeString(got["stego_image_b64"].(string))
+				if err != nil {
+					t.Fatal(err)
+				}
+				rec = post(t, s, "/api/extract", nil, part{"file", "s.png", img})
+				if back := decodeJSON(t, rec); rec.Code != http.StatusOK || back["recovered_b64"] != base64.StdEncoding.EncodeToString(parts[1].data) {
+					t.Fatalf("extract: %d %v", rec.Code, back["error"])
+				}
 			}
 			rec = post(t, s, "/api/capacity", nil, parts...)
 			if rec.Code != tc.status {

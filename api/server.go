@@ -126,8 +126,8 @@ func DefaultConfig() Config {
 
 // Server is the node's HTTP API.
 type Server struct {
-	cfg      Config
-	cover    *stego.Image // decoded once; never modified (embed hides in copies)
+	cfg   Config
+	cover *stego.Image // decoded once; never modified (embed hides in copies)
 	// coverCopies and answers recycle embed's two big buffers, a copy of
 	// the built-in cover (1.8 MB) and the encoded answer (up to 2 MB):
 	// allocated afresh they were two-thirds of what a hide allocates, and
@@ -135,9 +135,9 @@ type Server struct {
 	// (docs/performance.md, "CPU per hide").
 	coverCopies sync.Pool // *stego.Image
 	answers     sync.Pool // *bytes.Buffer
-	metrics  *metrics
-	draining atomic.Bool
-	engine   *gin.Engine
+	metrics     *metrics
+	draining    atomic.Bool
+	engine      *gin.Engine
 	// streamSlots holds one value per open /cluster/events stream.
 	streamSlots chan struct{}
 	// adminFailures limits wrong admin tokens per client address.

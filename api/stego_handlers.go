@@ -170,6 +170,18 @@ func (s *Server) formWeight(f *form) int64 {
 	return total + decode
 }
 
+// embedWeight is formWeight, except that an adaptive hide is never a
+// small job: its trellis search costs about 8× a keyed hide's CPU
+// (docs/stealth.md), and on the express slot it would hold up the small
+// jobs that slot keeps quick.
+func (s *Server) embedWeight(f *form) int64 {
+	w := s.formWeight(f)
+	if mode, err := f.mode(); err == nil && mode == stego.ModeAdaptive {
+		w = max(w, smallJob+1)
+	}
+	return w
+}
+
 // richModelMaxSide caps the central region the API lets the
 // experimental rich model analyse: the model was trained on 512×512
 // crops, and a 2048×2048 region would reserve about 420 MB and take
@@ -315,7 +327,7 @@ func (s *Server) embed(c *gin.Context) {
 			s.coverCopies.Put(copied)
 		}
 	}()
-	ok := s.run(c, res, s.formWeight, func(ctx context.Context, f *form) error {
+	ok := s.run(c, res, s.embedWeight, func(ctx context.Context, f *form) error {
 		data, ok := f.files["file"]
 		if !ok {
 			return badRequest("missing form file \"file\" (the secret to hide)")
@@ -344,6 +356,11 @@ func (s *Server) embed(c *gin.Context) {
 		secret, err := uploadedSecret(f)
 		if err != nil {
 			return err
+		}
+		if mode == stego.ModeAdaptive {
+			if err := res.Grow(ctx, cover.AdaptiveEmbedCost()); err != nil {
+				return err
+			}
 		}
 		out := cover
 		if !own {

@@ -166,7 +166,7 @@ func runEmbed(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		secretPath = fs.String("secret", "", "file to hide; - for stdin")
 		out        = fs.String("o", "", "output image; - for stdout")
 		depth      = fs.Int("depth", 1, "low bits per channel that may carry data, 1-4 (more: capacity up, stealth down)")
-		modeName   = fs.String("mode", "keyed", "keyed (default: ±1 at keyed positions, matrix coding) or sequential (LSB replacement in raster order; for comparison)")
+		modeName   = fs.String("mode", "keyed", modeUsage)
 		format     = fs.String("format", "", "output format: png or bmp (default: from -o's extension, else png)")
 		name       = fs.String("name", "", "file name stored with the secret (default: the secret's base name)")
 		mimeType   = fs.String("mime", "", "MIME type stored with the secret (default: from the name or content)")
@@ -333,6 +333,9 @@ Nothing is overwritten without --force, and a symlink is never followed.
 	return nil
 }
 
+// modeUsage documents --mode for embed and capacity.
+const modeUsage = "keyed (default: ±1 at keyed positions, matrix coding), adaptive (±1 where the image is busy, syndrome-trellis coding: harder to detect, half the capacity, about 8x slower) or sequential (LSB replacement in raster order; for comparison)"
+
 // capacityReport is capacity's answer. CapacityBytes is how many bytes of
 // data fit beside the name and MIME type embed would store (those of
 // --secret, --name and --mime, else none); Assumes says what the figure
@@ -362,6 +365,7 @@ func runCapacity(args []string, stdin io.Reader, stdout, stderr io.Writer) error
 	var (
 		cover      = fs.String("cover", "", "cover image; - for stdin")
 		depth      = fs.Int("depth", 1, "low bits per channel, 1-4")
+		modeName   = fs.String("mode", "keyed", modeUsage)
 		asJSON     = fs.Bool("json", false, "print JSON")
 		secretPath = fs.String("secret", "", "the file to hide: the figure is for its name and type, and the answer says whether it fits")
 		name       = fs.String("name", "", "file name embed will store (default: the secret's base name); it costs its length")
@@ -404,7 +408,11 @@ func runCapacity(args []string, stdin io.Reader, stdout, stderr io.Writer) error
 	default:
 		r.Assumes = "a secret with no file name and no MIME type; embed stores both beside the data and each costs its length in bytes, so pass --name (and --mime) or --secret for the figure that fits exactly"
 	}
-	opts := stego.Options{Depth: *depth}
+	mode, err := stego.ParseMode(*modeName)
+	if err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	opts := stego.Options{Depth: *depth, Mode: mode}
 	capacity, err := stego.DataCapacity(img, opts, secret.Name, secret.MIME)
 	switch {
 	case errors.Is(err, stego.ErrInvalidOptions):

@@ -132,6 +132,7 @@ func TestStealthAdvice(t *testing.T) {
 		{"capacity of a PNG", []string{"capacity", "--cover", testenv.CoverPath(t, testenv.CoverSmallPNG)}, "stealth: Stealthy up to "},
 		{"capacity of a JPEG", []string{"capacity", "--cover", testenv.CoverPath(t, testenv.CoverLargeJPG)}, "JPEG-compatibility analysis"},
 		{"embed within", []string{"embed", "--cover", testenv.CoverPath(t, testenv.CoverSmallPNG), "--secret", small, "-o", filepath.Join(dir, "a.png")}, "stealth: Stealthy: "},
+		{"capacity in adaptive mode", []string{"capacity", "--cover", testenv.CoverPath(t, testenv.CoverSmallPNG), "--mode", "adaptive"}, "bits per channel): there our detector"},
 		{"embed over", []string{"embed", "--cover", testenv.CoverPath(t, testenv.CoverSmallPNG), "--secret", "offline_test.go", "--no-compress", "-o", filepath.Join(dir, "b.png")}, "stealth: Detectable: "},
 	}
 	for _, tc := range cases {
@@ -208,6 +209,7 @@ func TestCapacityIsWhatEmbedTakes(t *testing.T) {
 		{"name at depth 2", "cap.bin", nil, "2"},
 		{"name and type", "cap.bin", []string{"--mime", "application/x-stego-test"}, "1"},
 		{"stored name", "cap.bin", []string{"--name", "a-longer-stored-name.pdf"}, "1"},
+		{"adaptive mode", "cap.bin", []string{"--mode", "adaptive"}, "1"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
