@@ -23,50 +23,58 @@ import (
 //
 // The test, from pixels only:
 //
-//  1. Convert to the decoder's colour space in floating point: Y, Cb, Cr
-//     by inverting the exact fixed-point conversion of image/color
-//     (color.YCbCrToRGB, which image/draw uses for every JPEG this
-//     package decodes). The conversion's rounding leaves an error of
-//     about ±0.5 per sample, std ≈ 0.2, which the DCT spreads evenly.
+//  1. Recover the decoder's Y, Cb, Cr per pixel by inverting
+//     color.YCbCrToRGB exactly (jpegInvertRGB; image/draw uses that
+//     conversion for every JPEG this package decodes). A float inverse
+//     is not enough: its error is the same on every pixel of a flat
+//     block, which moves the DC coefficient by up to 8 times as much.
 //     Chroma is averaged over the subsampling cell: image/jpeg's
-//     4:2:0 output is upsampled by repetition, so the cell's true value
-//     is one number.
-//  2. Transform the blocks (8×8 grid aligned at (0,0): a decoded JPEG
-//     that was not cropped is always aligned; crops off the grid are not
-//     recognised) with the orthonormal DCT that JPEG uses.
+//     subsampled output is upsampled by repetition. The subsampling
+//     (4:2:0, 4:4:4, 4:2:2, 4:4:0) is the one under which most of a
+//     sample of MCUs decode exactly.
+//  2. Transform the blocks with JPEG's orthonormal DCT, on the 8×8 grid
+//     aligned at (0,0) (16×16 MCUs for 4:2:0). A decoded JPEG that was
+//     not cropped is always aligned; crops off the grid, rescaled or
+//     rotated-by-other-than-90° JPEGs are not recognised (the other 63
+//     alignments are not tried: our covers are whole decoded JPEGs).
 //  3. Estimate each component's 64 quantisation steps from a sample of
-//     blocks: for every frequency, the largest step q for which the
-//     clearly non-zero coefficients lie within a rounding tolerance of
-//     non-zero multiples of q (Fan & de Queiroz 2003 use a likelihood
-//     over the same histogram; the largest fitting lattice is the
-//     cheap version of that and works because a multiple of the true
-//     step fits only when every coefficient happens to be an even
-//     multiple, which a few dozen values rule out). Frequencies with
-//     too few non-zero values keep the largest step consistent with
-//     them, which rounds the rest to zero — as the encoder did.
+//     MCUs (jpegEstimateStep): the largest step q on whose non-zero
+//     multiples at least 90% of the coefficients q would not round to
+//     zero lie, within the decoding noise. (Fan & de Queiroz 2003 fit a
+//     likelihood to the same histogram; the largest fitting lattice is
+//     the cheap version, and a multiple of the true step fits only when
+//     nearly every coefficient happens to be an even multiple.) The
+//     evidence for "JPEG" is the number of luma frequencies with a
+//     lattice of step 3 or more fitted on at least 20 coefficients.
 //  4. Decide per MCU: round every coefficient to its lattice, decode
-//     exactly as image/jpeg does (IDCT, round half up, clamp; chroma
-//     repeated; color.YCbCrToRGB) and compare with the pixels. Where
-//     the first candidate is off (a coefficient that the conversion
-//     noise pushed past a half step, which happens for steps of 1–2 at
-//     high quality), the most ambiguous coefficients are tried at their
-//     other neighbour. An MCU is compatible when some candidate
-//     reproduces it exactly; "near" when the best candidate differs in
-//     some samples, all by exactly 1 — the trace of ±1 embedding; and
-//     "far" otherwise (another decoder, clipping, not a JPEG).
+//     exactly as image/jpeg does (its integer IDCT, copied in
+//     jpeg_idct.go; clamp; chroma repeated; color.YCbCrToRGB) and
+//     compare with the pixels. Where the first candidate is off, the
+//     most ambiguous coefficients are tried at their other neighbour.
+//     An MCU is compatible when a candidate reproduces it exactly,
+//     "near" when the best candidate is off by exactly 1 in some
+//     samples, "far" otherwise; MCUs with a sample at 0 or 255 are not
+//     tested (clamping hides their coefficients).
 //
-// JPEG-like: the luma lattice is there (jpegCompatLattice frequencies).
-// Modified: a JPEG-like image with incompatible MCUs — for colour, ones
-// holding a pixel whose G alone is off by 1 from the best decoding
-// (which no decoding error produces; see compare); for gray, near MCUs
-// beyond what clean decoded JPEGs show (jpegCompatModifiedMin,
-// jpegCompatGrayFraction).
+// Near MCUs alone do not prove a change: at quality 90 and above the
+// steps of 1–3 are comparable to the decoding noise, the coefficients
+// are not all recovered, and clean decoded JPEGs have many near and far
+// MCUs. What no decoding error produces in colour is a pixel whose G
+// alone is off by 1 while R and B match (compare explains why), and ±1
+// embedding produces one for about every third sample it changes.
 //
-// Cost: at most jpegCompatMaxMCUs MCUs (evenly spread over the image)
-// are tested and the first jpegCompatEstMCUs of them estimate the
-// tables; working memory is the estimation sample (≤ 3·64·1024 float32,
-// 768 KB) plus a few MCU-sized buffers — independent of image size.
-// CPU: ~10 µs per MCU.
+// JPEG-like: at least jpegCompatLattice luma frequencies show the
+// lattice. Modified: a JPEG-like image with at least
+// jpegCompatModifiedMin incompatible MCUs — for colour, MCUs with a
+// lone-G pixel; for gray, near MCUs, and then also at least
+// jpegCompatGrayFraction of the MCUs.
+//
+// Cost, bounded whatever the image size: at most jpegCompatMaxMCUs MCUs
+// (evenly spread) are tested, and at most jpegCompatEstMCUs of them
+// estimate the tables; memory is their coefficients (≤ 6·64·1024
+// float32, 1.5 MB) and a sorted copy of one frequency's (≤ 48 KB) plus
+// MCU-sized buffers. CPU: about 0.1–0.3 s for a 512×512 or larger
+// colour image on one core of the shared test machine.
 
 const (
 	// jpegCompatMaxMCUs bounds the MCUs tested: 4096 MCUs are 1 Mpixel
@@ -117,9 +125,9 @@ type JPEGCompatReport struct {
 	// grid aligned at (0,0), i.e. the image was decoded from a JPEG
 	// (and not rescaled or cropped off the grid since).
 	JPEGLike bool `json:"jpeg_like"`
-	// Modified: JPEG-like, and more MCUs than decoding alone explains
-	// are off by ±1 in a few samples — the trace of ±1 embedding (or of
-	// any small edit after decoding). Detectable at almost any payload.
+	// Modified: JPEG-like, and samples were changed one by one after
+	// decoding (Incompatible) — the trace of ±1 embedding, or of any
+	// small edit. Detectable at almost any payload.
 	Modified bool `json:"modified"`
 	// Subsampling of the decoded JPEG that fits best: "4:4:4", "4:2:0",
 	// "4:2:2", "4:4:0", or "gray". Empty when not JPEG-like.
@@ -158,9 +166,10 @@ type JPEGCompatReport struct {
 	MinIncompatible      int     `json:"min_incompatible"`
 	Threshold            float64 `json:"threshold"`
 	// ChangedSamples counts the samples of the Near MCUs that differ
-	// from their JPEG decoding: for an image made by ±1 embedding into a
-	// decoded JPEG, an estimate of the changed samples in the tested
-	// part of the image.
+	// from their best JPEG decoding. When nearly all clean MCUs decode
+	// exactly (quality up to about 85) it estimates the samples changed
+	// in the tested part of the image; at higher quality it also counts
+	// decoding misses and means little.
 	ChangedSamples int `json:"changed_samples"`
 	// LoneG counts the MCUs (colour only) with at least one lone-G
 	// pixel — G off by 1 from the JPEG decoding while R and B match,
@@ -193,7 +202,7 @@ func LooksDecompressedJPEG(img *Image) (quality int, ok bool) {
 // image embedded into then carries JPEG-compatibility traces that
 // Analyze (JPEGCompatReport) exposes at almost any payload; see
 // LooksDecompressedJPEG for images whose file says otherwise.
-func (m *Image) FromJPEG() bool { return m.SourceFormat == "jpeg" }
+func (m *Image) FromJPEG() bool { return m != nil && m.SourceFormat == "jpeg" }
 
 // jpegSub is a chroma subsampling: the chroma cell is h×v pixels.
 type jpegSub struct {
