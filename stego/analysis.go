@@ -414,7 +414,7 @@ func (a *Analysis) judge() {
 	if j := a.JPEGCompat; j != nil && j.Modified {
 		what := fmt.Sprintf("%d of %d tested 8×8 blocks hold a pixel whose green alone is off by 1 from the best JPEG decoding", j.Incompatible, j.MCUs)
 		if a.Channels == 1 {
-			what = fmt.Sprintf("%d of %d tested 8×8 blocks are off by ±1 from every JPEG decoding", j.Incompatible, j.MCUs)
+			what = fmt.Sprintf("in %d of %d tested 8×8 blocks a single pixel is off by 1 from the only JPEG decoding that fits the rest", j.Incompatible, j.MCUs)
 		}
 		a.Reasons = append(a.Reasons, fmt.Sprintf(
 			"JPEG compatibility: the image is a decoded JPEG (about quality %d) and %s — samples were changed after decoding, as ±1 embedding does",

@@ -268,8 +268,15 @@ func TestJPEGCompatRates(t *testing.T) {
 			m, _ := FromImage(src)
 			variants["never"] = m
 		}
+		gray := image.NewGray(src.Bounds())
+		for y := 0; y < src.Bounds().Dy(); y++ {
+			for x := 0; x < src.Bounds().Dx(); x++ {
+				gray.Set(x, y, src.At(x, y))
+			}
+		}
 		for _, q := range []int{50, 75, 90, 95} {
 			variants[fmt.Sprintf("q%d", q)] = jcViaJPEG(t, src, q)
+			variants[fmt.Sprintf("gray-q%d", q)] = jcViaJPEG(t, gray, q)
 		}
 		for kind, m := range variants {
 			r := jpegCompat(m.r)
@@ -300,5 +307,19 @@ func TestJPEGCompatRates(t *testing.T) {
 	sort.Strings(keys)
 	for _, k := range keys {
 		t.Logf("RATE %-40s %3d/%3d = %.2f", k, rates[k].hit, rates[k].n, float64(rates[k].hit)/float64(rates[k].n))
+	}
+}
+
+// BenchmarkJPEGCompat is the test's cost on a 1920×1280 decoded JPEG
+// (testdata/covers) — the bound (4,096 MCUs) applies above about 1 Mpixel.
+func BenchmarkJPEGCompat(b *testing.B) {
+	m, err := Decode(testenv.Cover(b, "street-1920x1280.jpg"), 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if r := jpegCompat(m.r); r == nil || !r.JPEGLike {
+			b.Fatal("not JPEG-like")
+		}
 	}
 }
