@@ -87,9 +87,10 @@ const (
 	// jpegCompatMinMCUs: with fewer testable MCUs the test does not run.
 	jpegCompatMinMCUs = 16
 	// jpegCompatTol is the distance from the lattice, in DCT units, that
-	// still counts as on it when estimating steps: the conversion and
-	// IDCT rounding give each coefficient an error of std ≈ 0.35, rarely
-	// above 1.
+	// still counts as on it when estimating steps (and at most q/4): the
+	// decoder's rounding to integer pixels gives each coefficient an
+	// error of std ≈ 0.3, but up to about 2 in smooth blocks, where the
+	// rounding errors of neighbouring pixels are alike.
 	jpegCompatTol = 2.0
 	// jpegCompatTolDC is the same for the DC coefficient: in a flat
 	// block every pixel rounds the same way, so the DC (8 × the mean)
@@ -98,9 +99,9 @@ const (
 	// jpegCompatNonZero: coefficients at least this large count as
 	// clearly non-zero when estimating steps.
 	jpegCompatNonZero = 3.0
-	// jpegCompatMinNonZero: a frequency with fewer clearly non-zero
-	// coefficients in the estimation sample does not count as lattice
-	// evidence (its step is still estimated for reconstruction).
+	// jpegCompatMinNonZero: a frequency whose step was fitted on fewer
+	// coefficients does not count as lattice evidence (its step is still
+	// used for decoding).
 	jpegCompatMinNonZero = 20
 	// jpegCompatRefine: how many of the most ambiguous coefficients of an
 	// MCU are tried at their other neighbour when the first candidate
@@ -615,17 +616,18 @@ func (s *jpegCompatState) estimate(list []int) (evidence int) {
 }
 
 // jpegEstimateStep returns the step q (1–255) of one frequency's
-// coefficients: the largest q for which at least 3 coefficients would
-// round to a non-zero multiple of q (|v| ≥ q/2, and ≥ jpegCompatNonZero)
-// and at least 90% of those lie within the tolerance of such a multiple
-// (q/4, at most jpegCompatTol, or jpegCompatTolDC for the DC). Counting only the values that q would not round to zero
-// keeps the many zeros from fitting every q and keeps rare outliers
-// (clipped blocks) from vetoing a large step. Among q and its
+// coefficients: the largest q for which at least 3 coefficients (1% of
+// them for q < 8) would round to a non-zero multiple of q (|v| ≥ q/2)
+// and at least 90% of those lie within q/4 (at most jpegCompatTol, or
+// jpegCompatTolDC for the DC) of such a multiple. Counting only the
+// values that q would not round to zero keeps the many zeros from
+// fitting every q, and the values between q/2 and q−tol, off the
+// lattice, from letting a spurious small q fit noise. Among q and its
 // neighbours fitting as well, the one with the smaller squared residual
-// wins. When no q ≥ 2 fits: 255 (round everything to zero) if at most 1%
-// of the values are clearly non-zero, else 1. nz counts the clearly
-// non-zero values. support is the number of values the chosen q was
-// fitted on (0 when none fits).
+// wins. When no q ≥ 2 fits: 255 (round everything to zero) if at most
+// 1% of the values are clearly non-zero (jpegCompatNonZero), else 1.
+// support is the number of values the chosen q was fitted on (0 when
+// none fits). scratch is reused for the values' magnitudes.
 func jpegEstimateStep(vals []float32, dc bool, scratch []float64) (q, support int) {
 	// Only values of at least 1 can matter (q ≥ 2 counts |v| ≥ q/2),
 	// and most high-frequency coefficients are near 0.
