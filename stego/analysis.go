@@ -136,10 +136,16 @@ type Analysis struct {
 	// Distortion is present only when a cover was given.
 	Distortion *Distortion `json:"distortion,omitempty"`
 
+	// JPEGCompat is the JPEG-compatibility test (analysis_jpegcompat.go):
+	// was the image decoded from a JPEG, and changed since? Present for
+	// 8-bit images of at least 32×32 pixels; omitted for 16-bit ones.
+	JPEGCompat *JPEGCompatReport `json:"jpeg_compat,omitempty"`
+
 	// Suspicious is true when any classic detector (chi-square, RS,
-	// SPA) crossed its threshold; Reasons then says which and by how
-	// much. Reasons is empty, never nil. The rich model does not set
-	// them (see FlaggedBy).
+	// SPA) crossed its threshold or the JPEG-compatibility test found a
+	// decoded JPEG with samples changed since; Reasons then says which
+	// and by how much. Reasons is empty, never nil. The rich model does
+	// not set them (see FlaggedBy).
 	Suspicious bool     `json:"suspicious"`
 	Reasons    []string `json:"reasons"`
 
@@ -149,8 +155,8 @@ type Analysis struct {
 	// --rich-model). It is off by default: see RichModelFalseAlarmRate.
 	RichModel *RichModelReport `json:"rich_model,omitempty"`
 	// FlaggedBy names every detector whose verdict is stego, in this
-	// order: "chi-square", "rs", "spa" (the classic tests, any of which
-	// sets Suspicious) and "rich-model". Empty, never nil.
+	// order: "chi-square", "rs", "spa", "jpeg-compat" (any of which sets
+	// Suspicious) and "rich-model". Empty, never nil.
 	FlaggedBy []string `json:"flagged_by"`
 	// Summary says in one sentence which detectors flag the image.
 	Summary string `json:"summary"`
@@ -269,6 +275,12 @@ func analyzeRaster(img, cover *raster) (*Analysis, error) {
 	// The detectors work on a dense slice of colour samples, generic over
 	// the sample width so the 8-bit case runs on bytes (and, for RGB
 	// without alpha, on the raster's own pix with no copy).
+	// The JPEG test reads the raster itself and is independent of the
+	// others: run it beside them (bounded: at most 4096 MCUs, ~2 MB).
+	var jwg sync.WaitGroup
+	if !img.depth16 {
+		jwg.Go(func() { a.JPEGCompat = jpegCompat(img) })
+	}
 	if img.depth16 {
 		vals := denseSamples16(img)
 		runDetectors(a, vals, img.width, img.height, img.channels, img.maxSample())
@@ -282,6 +294,7 @@ func analyzeRaster(img, cover *raster) (*Analysis, error) {
 			a.Distortion = measureDistortion(vals, denseSamples8(cover), img.maxSample())
 		}
 	}
+	jwg.Wait()
 	a.judge()
 	return a, nil
 }
@@ -398,6 +411,15 @@ func (a *Analysis) judge() {
 		a.Reasons = append(a.Reasons, fmt.Sprintf(
 			"SPA: estimated LSB replacement rate %.3f bits per channel (threshold %.3f for this size)", a.SPA.Rate, a.SPA.Threshold))
 	}
+	if j := a.JPEGCompat; j != nil && j.Modified {
+		what := fmt.Sprintf("%d of %d tested 8×8 blocks hold a pixel whose green alone is off by 1 from the best JPEG decoding", j.Incompatible, j.MCUs)
+		if a.Channels == 1 {
+			what = fmt.Sprintf("in %d of %d tested 8×8 blocks a single pixel is off by 1 from the only JPEG decoding that fits the rest", j.Incompatible, j.MCUs)
+		}
+		a.Reasons = append(a.Reasons, fmt.Sprintf(
+			"JPEG compatibility: the image is a decoded JPEG (about quality %d) and %s — samples were changed after decoding, as ±1 embedding does",
+			j.Quality, what))
+	}
 	a.Suspicious = len(a.Reasons) > 0
 	a.summarize()
 }
@@ -415,6 +437,9 @@ func (a *Analysis) summarize() {
 	if a.SPA.Rate >= a.SPA.Threshold {
 		a.FlaggedBy = append(a.FlaggedBy, "spa")
 	}
+	if a.JPEGCompat != nil && a.JPEGCompat.Modified {
+		a.FlaggedBy = append(a.FlaggedBy, "jpeg-compat")
+	}
 	rm := a.RichModel
 	if rm != nil && rm.Verdict == "stego" {
 		a.FlaggedBy = append(a.FlaggedBy, "rich-model")
@@ -422,7 +447,7 @@ func (a *Analysis) summarize() {
 	classic := len(a.FlaggedBy) > 0 && a.FlaggedBy[0] != "rich-model"
 	switch {
 	case rm == nil && !classic:
-		a.Summary = "no classic detector (chi-square, RS, SPA) flags this image"
+		a.Summary = "no classic detector (chi-square, RS, SPA, JPEG compatibility) flags this image"
 	case rm == nil:
 		a.Summary = fmt.Sprintf("flagged by %s", strings.Join(a.FlaggedBy, ", "))
 	case len(a.FlaggedBy) == 0 && rm.Verdict == RichModelSkipped:
@@ -437,6 +462,9 @@ func (a *Analysis) summarize() {
 		a.Summary = fmt.Sprintf("flagged by %s; the rich model did not run (%s)", strings.Join(a.FlaggedBy, ", "), rm.Skipped)
 	default:
 		a.Summary = fmt.Sprintf("flagged by %s, not by the rich model (score %.2f)", strings.Join(a.FlaggedBy, ", "), rm.Score)
+	}
+	if j := a.JPEGCompat; j != nil && j.JPEGLike && !j.Modified {
+		a.Summary += fmt.Sprintf("; the pixels are a decoded JPEG (about quality %d): hiding data in them would be exposed by JPEG-compatibility analysis", j.Quality)
 	}
 }
 

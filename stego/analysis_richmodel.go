@@ -20,8 +20,9 @@ import (
 // tests miss — not yet reliably (its P_E is in docs/stealth.md).
 //
 // How it enters the verdict: Suspicious and Reasons keep their meaning,
-// the classic tests only (existing consumers and calibrations rely on
-// it, and the rich model has a higher false-alarm rate). The rich
+// the classic tests and the JPEG-compatibility test only (existing
+// consumers and calibrations rely on it, and the rich model has a
+// higher false-alarm rate). The rich
 // model's verdict is reported in RichModel; FlaggedBy lists every
 // detector whose verdict is stego, the rich model included, and Summary
 // says the same in a sentence.

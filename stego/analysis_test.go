@@ -320,9 +320,10 @@ func TestAnalyzeControls(t *testing.T) {
 				}
 				t.Logf("%-34s %s psnr=%.2f changed=%.4f", c.name, saSummary(a), a.Distortion.PSNR, a.Distortion.ChangedFraction)
 				ctl.add(a)
-				if a.Suspicious != tc.suspicious {
-					t.Errorf("%s: suspicious=%v, want %v (reasons %v)", c.name, a.Suspicious, tc.suspicious, a.Reasons)
+				if saClassicSuspicious(a) != tc.suspicious {
+					t.Errorf("%s: classic suspicious=%v, want %v (reasons %v)", c.name, saClassicSuspicious(a), tc.suspicious, a.Reasons)
 				}
+				saCheckJPEGCompat(t, c.name, a)
 				if tc.suspicious {
 					saCheckCaught(t, c.name, a, clean[i], tc.rate, st)
 				} else {
@@ -846,5 +847,36 @@ func BenchmarkAnalyzeCalibrationSweep(t *testing.B) {
 			t.Logf("size %4d  %-27s flagged %4d/%4d  (chi-square %d, RS %d, SPA %d)",
 				size, m.name, c.any, tiles, c.chi, c.rs, c.spa)
 		}
+	}
+}
+
+// saClassicSuspicious is Suspicious from the classic LSB tests alone
+// (chi-square, RS, SPA), which these tests calibrate. The
+// JPEG-compatibility test flags any change to a decoded JPEG, ±1
+// included — that is what it is for — so it is checked on its own
+// (saCheckJPEGCompat).
+func saClassicSuspicious(a *Analysis) bool {
+	for _, f := range a.FlaggedBy {
+		if f == "chi-square" || f == "rs" || f == "spa" {
+			return true
+		}
+	}
+	return false
+}
+
+// saCheckJPEGCompat checks the JPEG-compatibility verdict on a changed
+// test cover: every change to a decoded JPEG cover (names with "jpeg")
+// is caught, and no other cover is called a JPEG.
+func saCheckJPEGCompat(t *testing.T, name string, a *Analysis) {
+	t.Helper()
+	j := a.JPEGCompat
+	if j == nil {
+		return
+	}
+	if strings.Contains(name, "jpeg") != j.JPEGLike {
+		t.Errorf("%s: jpeg_like=%v", name, j.JPEGLike)
+	}
+	if strings.Contains(name, "jpeg") && !j.Modified {
+		t.Errorf("%s: changed decoded JPEG not flagged by JPEG compatibility: %+v", name, *j)
 	}
 }

@@ -20,8 +20,10 @@
 // or BMP. Alpha is never used for data and is kept bit for bit. Decode
 // checks the declared size against a pixel cap before it allocates.
 //
-// Analyze runs the classic LSB detectors (chi-square, RS, SPA) so that
-// users can see what a steganalyst would see.
+// Analyze runs the classic LSB detectors (chi-square, RS, SPA) and the
+// JPEG-compatibility test, which exposes any change to a decoded JPEG —
+// a JPEG cover's PNG result at any payload — so that users can see what
+// a steganalyst would see.
 //
 // PNG is read and written by the package's own codec (internal/png),
 // which decodes 2.4–3.6× and encodes 33× faster than image/png on the

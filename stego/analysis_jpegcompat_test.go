@@ -1,0 +1,325 @@
+package stego
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"image"
+	"image/color"
+	"image/jpeg"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/stegocluster/stegocluster/internal/testenv"
+)
+
+// jcPhoto decodes a photograph of testdata/photos and returns its
+// central side×side region (offsets multiples of 16, so a JPEG's grid
+// stays aligned) as an RGB image.
+func jcPhoto(t testing.TB, name string, side int) *image.RGBA {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(testenv.RepoRoot(t), "testdata", "photos", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := Decode(data, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, h := min(side, m.Width()), min(side, m.Height())
+	x0, y0 := (m.Width()-w)/2/16*16, (m.Height()-h)/2/16*16
+	src := m.Image()
+	dst := image.NewRGBA(image.Rect(0, 0, w, h))
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			dst.Set(x, y, src.At(x0+x, y0+y))
+		}
+	}
+	return dst
+}
+
+// jcBoxHalve is a 2×2 box downscale (rounded mean), which removes the
+// JPEG grid: the never-JPEG control for camera JPEGs.
+func jcBoxHalve(src *image.RGBA) *image.RGBA {
+	b := src.Bounds()
+	dst := image.NewRGBA(image.Rect(0, 0, b.Dx()/2, b.Dy()/2))
+	for y := 0; y < b.Dy()/2; y++ {
+		for x := 0; x < b.Dx()/2; x++ {
+			var s [3]int
+			for _, d := range [][2]int{{0, 0}, {1, 0}, {0, 1}, {1, 1}} {
+				c := src.RGBAAt(2*x+d[0], 2*y+d[1])
+				s[0] += int(c.R)
+				s[1] += int(c.G)
+				s[2] += int(c.B)
+			}
+			dst.SetRGBA(x, y, color.RGBA{uint8((s[0] + 2) / 4), uint8((s[1] + 2) / 4), uint8((s[2] + 2) / 4), 255})
+		}
+	}
+	return dst
+}
+
+// jcViaJPEG encodes img with image/jpeg (4:2:0 for colour) and decodes
+// the file as the package does.
+func jcViaJPEG(t testing.TB, img image.Image, quality int) *Image {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := jpeg.Encode(&buf, img, &jpeg.Options{Quality: quality}); err != nil {
+		t.Fatal(err)
+	}
+	m, err := Decode(buf.Bytes(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// jcPayloads are the stego versions every cover is tested with.
+var jcPayloads = []struct {
+	name string
+	size func(m *Image) int // secret bytes
+}{
+	{"100 B", func(*Image) int { return 100 }},
+	{"1 KB", func(*Image) int { return 1024 }},
+	{"0.05 bpc", func(m *Image) int {
+		return int(0.05*float64(m.r.dataSamples())/8) - headerSize - metaFixedSize - tagSize
+	}},
+}
+
+func jcEmbed(t testing.TB, m *Image, size int, seed uint64) *Image {
+	t.Helper()
+	out, _, err := Embed(context.Background(), m, Secret{Data: testenv.RandomBytes(size, seed)}, Options{DisableCompression: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func jcString(r *JPEGCompatReport) string {
+	if r == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("jpeg_like=%v modified=%v %s q≈%d lattice=%d mcus=%d exact=%d near=%d far=%d clipped=%d incompatible=%d",
+		r.JPEGLike, r.Modified, r.Subsampling, r.Quality, r.LatticeFrequencies, r.MCUs, r.Compatible, r.Near, r.Far, r.Clipped, r.Incompatible)
+}
+
+// TestJPEGCompatDecodedJPEG: decoded JPEGs of several kinds are JPEG-like
+// and not modified; after embedding 100 bytes, 1 KB or 0.05 bits per
+// channel they are modified.
+func TestJPEGCompatDecodedJPEG(t *testing.T) {
+	type cover struct {
+		name string
+		m    *Image
+	}
+	var covers []cover
+	// Go's encoder (4:2:0 for colour) at four qualities, on two camera
+	// photographs (re-encoded from decoded pixels) and a HEIC-derived PNG.
+	for _, photo := range []string{"pool.jpg", "skyline.jpg", "bottles-half.png"} {
+		src := jcPhoto(t, photo, 256)
+		for _, q := range []int{50, 75, 90, 95} {
+			covers = append(covers, cover{fmt.Sprintf("%s image/jpeg q%d", photo, q), jcViaJPEG(t, src, q)})
+		}
+	}
+	// libjpeg via ImageMagick: 4:4:4, gray, and 4:2:0 at q95
+	// (testdata/jpegcompat/README.md).
+	files, _ := filepath.Glob("testdata/jpegcompat/*.jpg")
+	if len(files) < 4 {
+		t.Fatalf("testdata/jpegcompat: %d files", len(files))
+	}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := Decode(data, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		covers = append(covers, cover{filepath.Base(f), m})
+	}
+	for i, c := range covers {
+		t.Run(c.name, func(t *testing.T) {
+			if !c.m.FromJPEG() {
+				t.Errorf("FromJPEG false for a decoded JPEG")
+			}
+			r := jpegCompat(c.m.r)
+			t.Logf("clean:    %s", jcString(r))
+			if r == nil || !r.JPEGLike || r.Modified {
+				t.Fatalf("clean decoded JPEG: want jpeg_like and not modified")
+			}
+			if q, ok := LooksDecompressedJPEG(c.m); !ok || q != r.Quality {
+				t.Errorf("LooksDecompressedJPEG = %d, %v", q, ok)
+			}
+			for _, p := range jcPayloads {
+				s := jcEmbed(t, c.m, p.size(c.m), uint64(i))
+				r := jpegCompat(s.r)
+				t.Logf("%-9s %s", p.name+":", jcString(r))
+				if r == nil || !r.Modified {
+					t.Errorf("%s embedded: not flagged as modified", p.name)
+				}
+			}
+		})
+	}
+}
+
+// TestJPEGCompatNeverJPEG: images that never were JPEGs at 8×8 grid
+// alignment — the HEIC-derived PNG photographs and box-halved camera
+// JPEGs — are not JPEG-like, embedded or not.
+func TestJPEGCompatNeverJPEG(t *testing.T) {
+	cases := map[string]*image.RGBA{}
+	for _, p := range []string{"bottles-half.png", "buffet-half.png", "limes-half.png"} {
+		cases[p] = jcPhoto(t, p, 256)
+	}
+	for _, p := range []string{"pool.jpg", "skyline.jpg", "moon.jpg"} {
+		cases[p+" box-halved"] = jcBoxHalve(jcPhoto(t, p, 512))
+	}
+	for name, img := range cases {
+		t.Run(name, func(t *testing.T) {
+			m, err := FromImage(img)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := jpegCompat(m.r)
+			t.Logf("clean:    %s", jcString(r))
+			if r == nil || r.JPEGLike || r.Modified {
+				t.Errorf("never-JPEG image: want not jpeg_like")
+			}
+			if _, ok := LooksDecompressedJPEG(m); ok || m.FromJPEG() {
+				t.Errorf("LooksDecompressedJPEG or FromJPEG true")
+			}
+			s := jcEmbed(t, m, jcPayloads[1].size(m), 7)
+			if r := jpegCompat(s.r); r == nil || r.JPEGLike || r.Modified {
+				t.Errorf("never-JPEG image, embedded: %s", jcString(r))
+			}
+		})
+	}
+}
+
+// TestJPEGCompatInAnalysis: the report reaches Analysis, its verdict,
+// FlaggedBy and Summary.
+func TestJPEGCompatInAnalysis(t *testing.T) {
+	data, err := os.ReadFile("testdata/jpegcompat/pool-444-q90.jpg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cover, err := Decode(data, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := AnalyzeImage(cover, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.JPEGCompat == nil || !a.JPEGCompat.JPEGLike || a.Suspicious || !strings.Contains(a.Summary, "decoded JPEG") {
+		t.Errorf("clean: %s; suspicious %v; summary %q", jcString(a.JPEGCompat), a.Suspicious, a.Summary)
+	}
+	s := jcEmbed(t, cover, 100, 1)
+	a, err = AnalyzeImage(s, cover)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !a.Suspicious || !strings.Contains(strings.Join(a.FlaggedBy, ","), "jpeg-compat") || !strings.Contains(a.Summary, "jpeg-compat") {
+		t.Errorf("100 B: suspicious %v flagged_by %v summary %q reasons %v", a.Suspicious, a.FlaggedBy, a.Summary, a.Reasons)
+	}
+	// A 16-bit image has no JPEG test.
+	r16 := newRaster(64, 64, 3, false, true)
+	if a, err := analyzeRaster(r16, nil); err != nil || a.JPEGCompat != nil {
+		t.Errorf("16-bit: %v %v", err, a.JPEGCompat)
+	}
+}
+
+// TestJPEGCompatRates measures the detection and false-alarm rates over
+// every photograph in testdata/photos (docs/stealth.md, "JPEG covers").
+// It takes about a minute; run it with
+//
+//	STEGO_JPEGCOMPAT_RATES=1 go test -p 1 -run TestJPEGCompatRates -v ./stego/
+func TestJPEGCompatRates(t *testing.T) {
+	if os.Getenv("STEGO_JPEGCOMPAT_RATES") == "" {
+		t.Skip("set STEGO_JPEGCOMPAT_RATES=1 to measure the rates over all photographs")
+	}
+	files, _ := filepath.Glob(filepath.Join(testenv.RepoRoot(t), "testdata", "photos", "*"))
+	type tally struct{ n, hit int }
+	rates := map[string]*tally{}
+	count := func(key string, hit bool) {
+		if rates[key] == nil {
+			rates[key] = &tally{}
+		}
+		rates[key].n++
+		if hit {
+			rates[key].hit++
+		}
+	}
+	for i, f := range files {
+		name := filepath.Base(f)
+		if strings.HasSuffix(name, ".md") {
+			continue
+		}
+		src := jcPhoto(t, name, 512)
+		variants := map[string]*Image{}
+		if strings.HasSuffix(name, ".jpg") {
+			// The camera JPEG itself, decoded by image/jpeg.
+			m, _ := FromImage(src)
+			variants["camera"] = m
+			b, _ := FromImage(jcBoxHalve(jcPhoto(t, name, 1024)))
+			variants["never"] = b
+		} else {
+			m, _ := FromImage(src)
+			variants["never"] = m
+		}
+		gray := image.NewGray(src.Bounds())
+		for y := 0; y < src.Bounds().Dy(); y++ {
+			for x := 0; x < src.Bounds().Dx(); x++ {
+				gray.Set(x, y, src.At(x, y))
+			}
+		}
+		for _, q := range []int{50, 75, 90, 95} {
+			variants[fmt.Sprintf("q%d", q)] = jcViaJPEG(t, src, q)
+			variants[fmt.Sprintf("gray-q%d", q)] = jcViaJPEG(t, gray, q)
+		}
+		for kind, m := range variants {
+			r := jpegCompat(m.r)
+			t.Logf("%-22s %-6s clean    %s", name, kind, jcString(r))
+			if kind == "never" {
+				count("never-JPEG: called jpeg_like", r.JPEGLike)
+				count("never-JPEG: called modified", r.Modified)
+			} else {
+				count(kind+": jpeg_like", r.JPEGLike)
+				count(kind+": clean called modified", r.Modified)
+			}
+			for _, p := range jcPayloads {
+				s := jcEmbed(t, m, p.size(m), uint64(i))
+				r := jpegCompat(s.r)
+				t.Logf("%-22s %-6s %-8s %s", name, kind, p.name, jcString(r))
+				if kind == "never" {
+					count("never-JPEG+stego: called modified", r.Modified)
+				} else {
+					count(kind+": "+p.name+" detected", r.Modified)
+				}
+			}
+		}
+	}
+	var keys []string
+	for k := range rates {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		t.Logf("RATE %-40s %3d/%3d = %.2f", k, rates[k].hit, rates[k].n, float64(rates[k].hit)/float64(rates[k].n))
+	}
+}
+
+// BenchmarkJPEGCompat is the test's cost on a 1920×1280 decoded JPEG
+// (testdata/covers) — the bound (4,096 MCUs) applies above about 1 Mpixel.
+func BenchmarkJPEGCompat(b *testing.B) {
+	m, err := Decode(testenv.Cover(b, "street-1920x1280.jpg"), 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if r := jpegCompat(m.r); r == nil || !r.JPEGLike {
+			b.Fatal("not JPEG-like")
+		}
+	}
+}
