@@ -58,9 +58,10 @@ type Stealth struct {
 	// StealthyBitsPerChannel is the payload StealthyBytes stands for.
 	StealthyBitsPerChannel float64 `json:"stealthy_bits_per_channel,omitempty"`
 	NoStealthyReason       string  `json:"no_stealthy_reason,omitempty"`
-	// JPEGCover: the cover was a JPEG. Its result is a lossless image of
-	// a decompressed JPEG with ±1 changes, which JPEG-compatibility
-	// analysis exposes at almost any payload.
+	// JPEGCover: the cover was a JPEG, or its pixels are a decompressed
+	// JPEG's. Its result is a lossless image of a decompressed JPEG with
+	// ±1 changes, which JPEG-compatibility analysis exposes at almost
+	// any payload.
 	JPEGCover bool `json:"jpeg_cover,omitempty"`
 	// For a payload of known size (a secret sent along, or embedded):
 	// BitsPerChannel is its payload, container overhead included;
@@ -138,6 +139,9 @@ func stealth(cover *Image, opts Options, overhead, payloadBytes int) Stealth {
 	case cover.r.depth16 || cover.r.channels != 3:
 		known = false
 		st.NoStealthyReason = "the detector was measured on 8-bit colour photographs only; this cover is not one"
+	case decodedJPEG(cover):
+		st.JPEGCover = true
+		st.NoStealthyReason = "the cover's pixels are a decompressed JPEG (its file was re-saved losslessly): the result carries ±1 changes that JPEG-compatibility analysis detects at almost any payload; hide in the original from before it was a JPEG"
 	default:
 		stealthy := stealthyBPC(curve)
 		if stealthy <= 0 {
@@ -171,6 +175,15 @@ func stealth(cover *Image, opts Options, overhead, payloadBytes int) Stealth {
 	}
 	st.Advice = st.payloadAdvice()
 	return st
+}
+
+// decodedJPEG reports whether a cover whose file is no JPEG has a
+// decoded JPEG's pixels, by the analysis's JPEG-compatibility test: it is
+// asked last, as it costs about 40 ms of CPU for a colour photo that never
+// was a JPEG (docs/stealth.md, "JPEG covers").
+func decodedJPEG(cover *Image) bool {
+	_, ok := LooksDecompressedJPEG(cover)
+	return ok
 }
 
 // interpolatePE reads the measured curve at bpc: linearly between the

@@ -1,6 +1,7 @@
 package stego
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"slices"
@@ -95,6 +96,31 @@ func TestStealthFigureIsWhatEmbedReports(t *testing.T) {
 		if within := stats.BitsPerChannel <= st.StealthyBitsPerChannel+1e-9; within != (extra == 0) {
 			t.Errorf("%d bytes: embed reports %.5f bits per channel, stealthy limit %.5f", len(secret.Data), stats.BitsPerChannel, st.StealthyBitsPerChannel)
 		}
+	}
+}
+
+// TestStealthOfAJPEGSavedAsPNG: a cover whose file is a PNG but whose
+// pixels are a decompressed JPEG gets no stealthy figure either.
+func TestStealthOfAJPEGSavedAsPNG(t *testing.T) {
+	data, err := os.ReadFile("../testdata/covers/street-1920x1280.jpg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	decoded, err := Decode(data, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var png bytes.Buffer
+	if err := decoded.Encode(&png, PNG); err != nil {
+		t.Fatal(err)
+	}
+	asPNG, err := Decode(png.Bytes(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := StealthFor(asPNG, Options{}, "", "", 1000)
+	if asPNG.SourceFormat != "png" || !st.JPEGCover || st.StealthyBytes != nil || st.Rating != RatingDetectable {
+		t.Fatalf("%s cover of JPEG pixels: %+v", asPNG.SourceFormat, st)
 	}
 }
 
