@@ -61,6 +61,16 @@ func runAnalyze(args []string, stdin io.Reader, stdout, stderr io.Writer) error 
 	fmt.Fprintf(stdout, "  chi-square    p=%.4f (whole image), suspect prefix %.0f%%\n", a.ChiSquare.PValue, 100*a.ChiSquare.SuspectFraction)
 	fmt.Fprintf(stdout, "  RS            rate %.4f bits/channel (flagged above %.4f)\n", a.RS.Rate, a.RS.Threshold)
 	fmt.Fprintf(stdout, "  SPA           rate %.4f bits/channel (flagged above %.4f)\n", a.SPA.Rate, a.SPA.Threshold)
+	if j := a.JPEGCompat; j != nil {
+		switch {
+		case !j.JPEGLike:
+			fmt.Fprintf(stdout, "  JPEG compat   not a decoded JPEG\n")
+		case j.Modified:
+			fmt.Fprintf(stdout, "  JPEG compat   decoded JPEG (about quality %d) MODIFIED since: %d of %d blocks changed (flagged from %d)\n", j.Quality, j.Incompatible, j.MCUs, j.MinIncompatible)
+		default:
+			fmt.Fprintf(stdout, "  JPEG compat   decoded JPEG (about quality %d), not modified: %d of %d blocks changed (flagged from %d)\n", j.Quality, j.Incompatible, j.MCUs, j.MinIncompatible)
+		}
+	}
 	if rm := a.RichModel; rm != nil {
 		fa := 100 * stego.RichModelFalseAlarmRate
 		if rm.Verdict == stego.RichModelSkipped {

@@ -145,6 +145,28 @@ func TestStealthAdvice(t *testing.T) {
 	}
 }
 
+// TestAnalyzeJPEGCompat: a JPEG cover's result is caught by the JPEG
+// test even with a small secret, and the line says so.
+func TestAnalyzeJPEGCompat(t *testing.T) {
+	dir := t.TempDir()
+	small := filepath.Join(dir, "small.txt")
+	if err := os.WriteFile(small, []byte("a short note"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	jpegCover, out := testenv.CoverPath(t, testenv.CoverLargeJPG), filepath.Join(dir, "out.png")
+	if r := stegoctl(t, "", "embed", "--cover", jpegCover, "--secret", small, "-o", out); r.code != exitOK {
+		t.Fatalf("embed: exit %d: %s", r.code, r.stderr)
+	}
+	for _, tc := range []struct{ image, want string }{
+		{jpegCover, "JPEG compat   decoded JPEG (about quality 90), not modified"},
+		{out, "MODIFIED since"},
+	} {
+		if r := stegoctl(t, "", "analyze", tc.image); !strings.Contains(r.stdout, tc.want) {
+			t.Errorf("analyze %s: exit %d, want %q in\n%s", tc.image, r.code, tc.want, r.stdout)
+		}
+	}
+}
+
 func TestAnalyzeJSON(t *testing.T) {
 	smallCover := testenv.CoverPath(t, testenv.CoverSmallPNG)
 	r := stegoctl(t, "", "analyze", smallCover, "--json")
