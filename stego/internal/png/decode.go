@@ -124,6 +124,8 @@ func Decode(data []byte, maxPixels int64) (*Image, error) {
 	stage := seenIHDR
 	off := len(pngSignature) + 12 + 13
 	idatStart, idatLen, inRun := -1, int64(0), false
+	layout := &Layout{Width: width, Height: height, ColorType: colorType, Depth: depth}
+	kept := 0
 	for stage != seenIEND {
 		c, nextOff, err := pngNextChunk(data, off)
 		if err != nil {
@@ -162,6 +164,11 @@ func Decode(data []byte, maxPixels int64) (*Image, error) {
 				stage = seenIDAT
 			}
 			if inRun {
+				if idatLen == 0 {
+					layout.Chunks = append(layout.Chunks, Chunk{Type: "IDAT"})
+				} else if layout.IDATSize == 0 {
+					layout.IDATSize = int(idatLen)
+				}
 				idatLen += int64(len(c.data))
 			} // else a detached later IDAT, ignored like image/png does
 		case "IEND":
@@ -169,6 +176,11 @@ func Decode(data []byte, maxPixels int64) (*Image, error) {
 				return nil, pngFormatErr("IEND before image data")
 			}
 			stage = seenIEND
+		default:
+			if c.typ[0]&0x20 != 0 && pngKeepChunk(c.typ) && kept+len(c.data) <= pngMaxKeptChunkBytes {
+				kept += len(c.data)
+				layout.Chunks = append(layout.Chunks, Chunk{Type: c.typ, Data: bytes.Clone(c.data)})
+			}
 		}
 		off = nextOff
 	}
@@ -198,10 +210,12 @@ func Decode(data []byte, maxPixels int64) (*Image, error) {
 	// it (its filter-type byte and theirs), so the image needs no second
 	// buffer. The extra height bytes at the end are sliced away.
 	buf := make([]byte, filteredLen)
-	if err := pngDecodeIDAT(data, idatStart, idatLen, buf, rs, r.pixelStride()); err != nil {
+	layout.Filters = make([]byte, height)
+	if err := pngDecodeIDAT(data, idatStart, idatLen, buf, rs, r.pixelStride(), layout); err != nil {
 		return nil, err
 	}
 	r.Pix = buf[: height*rs : height*rs]
+	r.Layout = layout
 	return r, nil
 }
 
@@ -228,19 +242,10 @@ func pngIDATData(data []byte, start int, n int64) []byte {
 const pngPipelineMin = 256 << 10
 
 // pngDecodeIDAT inflates the zlib stream in the IDAT run at data[start:]
-// into buf, which it must fill exactly, unfilters the rows in place and
-// checks the stream's adler32.
-func pngDecodeIDAT(data []byte, start int, idatLen int64, buf []byte, rs, bpp int) error {
-	// The zlib header is in the first chunk (an empty first chunk is
-	// legal but unheard of; it just skips the parallel path).
-	if first := data[start+8 : start+8+int(binary.BigEndian.Uint32(data[start:]))]; len(first) >= 2 {
-		if first[0]&0x0f != 8 || first[0]>>4 > 7 || first[1]&0x20 != 0 || (uint(first[0])<<8|uint(first[1]))%31 != 0 {
-			return pngFormatErr("bad zlib header %#x %#x", first[0], first[1])
-		}
-		if pngDecodeBands(data, start, buf, rs, bpp) {
-			return nil
-		}
-	}
+// into buf, which it must fill exactly, unfilters the rows in place,
+// checks the stream's adler32 and records the zlib header and the rows'
+// filter types in layout.
+func pngDecodeIDAT(data []byte, start int, idatLen int64, buf []byte, rs, bpp int, layout *Layout) error {
 	z := pngIDATData(data, start, idatLen)
 	if len(z) < 2 {
 		return pngFormatErr("missing zlib header")
@@ -248,7 +253,11 @@ func pngDecodeIDAT(data []byte, start int, idatLen int64, buf []byte, rs, bpp in
 	if z[0]&0x0f != 8 || z[0]>>4 > 7 || z[1]&0x20 != 0 || (uint(z[0])<<8|uint(z[1]))%31 != 0 {
 		return pngFormatErr("bad zlib header %#x %#x", z[0], z[1])
 	}
-	u := pngUnfilterer{buf: buf, rs: rs, bpp: bpp, adler: adler32.New()}
+	layout.ZlibHeader = [2]byte{z[0], z[1]}
+	if pngDecodeBands(z, buf, rs, bpp, layout.Filters) {
+		return nil
+	}
+	u := pngUnfilterer{buf: buf, rs: rs, bpp: bpp, adler: adler32.New(), filters: layout.Filters}
 	var want uint32
 	var err error
 	if len(buf) < pngPipelineMin || runtime.GOMAXPROCS(0) == 1 {
@@ -286,29 +295,32 @@ func pngDecodeIDAT(data []byte, start int, idatLen int64, buf []byte, rs, bpp in
 const pngSyncFlush = "\x00\x00\xff\xff"
 
 // pngDecodeBands is the parallel path for PNGs written the way Encode
-// writes them: several IDAT chunks, each but the last ending in a sync
-// flush, each inflatable without the others' history. Other encoders'
-// files can look like that by chance; then a band fails to inflate on its
-// own, or the whole stream's adler32 does not match, and ok is false: the
-// caller decodes sequentially, overwriting whatever was written to buf.
-// It reports whether buf now holds the verified, unfiltered image.
-func pngDecodeBands(data []byte, start int, buf []byte, rs, bpp int) bool {
-	var bands [][]byte
-	for off := start; off+8 <= len(data) && string(data[off+4:off+8]) == "IDAT"; {
-		l := int(binary.BigEndian.Uint32(data[off:]))
-		bands = append(bands, data[off+8:off+8+l])
-		off += 12 + l
-	}
+// writes them: a zlib stream cut into bands by sync flushes, each band
+// inflatable without the others' history, all but the last holding the
+// same number of bytes of filtered rows. The bands are found by looking
+// for the sync flush's bytes, which other encoders' streams can hold by
+// chance; then a band fails to inflate on its own, or the whole stream's
+// adler32 does not match, and ok is false: the caller decodes
+// sequentially, overwriting whatever was written to buf. It reports
+// whether buf now holds the verified, unfiltered image.
+func pngDecodeBands(z []byte, buf []byte, rs, bpp int, filters []byte) bool {
 	workers := runtime.GOMAXPROCS(0)
-	if len(bands) < 2 || workers < 2 || len(bands[0]) < 2 {
+	if workers < 2 || len(buf) < 2*pngBandBytes {
 		return false
 	}
-	for _, b := range bands[:len(bands)-1] {
-		if !bytes.HasSuffix(b, []byte(pngSyncFlush)) {
-			return false
+	var bands [][]byte
+	for rest := z[2:]; ; {
+		i := bytes.Index(rest, []byte(pngSyncFlush))
+		if i < 0 {
+			bands = append(bands, rest)
+			break
 		}
+		bands = append(bands, rest[:i+len(pngSyncFlush)])
+		rest = rest[i+len(pngSyncFlush):]
 	}
-	bands[0] = bands[0][2:] // the zlib header, checked by the caller
+	if len(bands) < 2 {
+		return false
+	}
 
 	// Encode's bands hold equal numbers of rows, but for the last: the
 	// first band's size gives every band's place in buf, so each is
@@ -364,7 +376,7 @@ func pngDecodeBands(data []byte, start int, buf []byte, rs, bpp int) bool {
 
 	// Unfilter behind the inflaters, band by band in order. A band's rows
 	// move only into bytes of bands already unfiltered or its own.
-	u := pngUnfilterer{buf: buf, rs: rs, bpp: bpp, adler: adler32.New()}
+	u := pngUnfilterer{buf: buf, rs: rs, bpp: bpp, adler: adler32.New(), filters: filters}
 	if err := u.advance(stride); err != nil {
 		failed.Store(true)
 		return false
@@ -420,6 +432,7 @@ type pngUnfilterer struct {
 	next    int // first row not yet unfiltered
 	zero    []byte
 	adler   hash.Hash32 // of the filtered bytes, if not nil
+	filters []byte      // if not nil, gets each row's filter type
 }
 
 // advance unfilters every complete row within buf[:avail].
@@ -435,6 +448,9 @@ func (u *pngUnfilterer) advance(avail int) error {
 	}
 	for y := u.next; y < end; y++ {
 		ft := u.buf[y*frow]
+		if u.filters != nil {
+			u.filters[y] = ft
+		}
 		src := u.buf[y*frow+1 : (y+1)*frow]
 		dst := u.buf[y*rs : (y+1)*rs]
 		var prev []byte

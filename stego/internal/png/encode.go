@@ -68,10 +68,6 @@ const (
 	pngMaxDim = 1<<31 - 1
 )
 
-// pngZlibHeader is CMF/FLG for deflate with a 32 KiB window and the
-// "fastest" level hint; 0x7801 is a multiple of 31 as zlib requires.
-const pngZlibHeader = "\x78\x01"
-
 // pngBandEncoderPool recycles per-worker state across encodes: the
 // deflaters alone are several hundred KiB each and costly to set up.
 var pngBandEncoderPool = sync.Pool{New: func() any { return new(pngBandEncoder) }}
@@ -82,6 +78,7 @@ var pngChunkPool = sync.Pool{New: func() any { return new([]byte) }}
 // pngBandEncoder is one worker's reusable state.
 type pngBandEncoder struct {
 	filtered []byte
+	zero     []byte        // a row of zeros, the one above row 0
 	huff     *flate.Writer // Huffman-only
 	lz       *flate.Writer // pngLZLevel
 	out      pngAppendWriter
@@ -97,7 +94,7 @@ func (w *pngAppendWriter) Write(p []byte) (int, error) {
 
 // pngBand is one band's result, handed from a worker to the writer.
 type pngBand struct {
-	chunk []byte // 8 bytes reserved for the chunk length and type, then zlib data
+	data  []byte // deflate data
 	adler uint32 // adler32 of this band's filtered bytes
 	n     int    // number of filtered bytes
 	err   error
@@ -105,17 +102,23 @@ type pngBand struct {
 }
 
 // Encode writes r as a non-interlaced PNG of the matching colour type
-// and bit depth. The rows are cut into horizontal bands that are filtered
-// and deflated in parallel, each with its own choice of filter and coder;
-// every band but the last ends with a sync flush so it stops on a byte
-// boundary, which makes the concatenation of the bands' outputs a single
-// valid deflate stream. Each band becomes one IDAT chunk. The zlib
-// checksum is combined from the bands' adler32s.
+// and bit depth, with r.Layout's structure if it has one of r's shape
+// and libpng's otherwise (see Layout): the same chunks in the same
+// order, IDAT chunks of the same size, the same zlib header and each row
+// filtered as the layout says or, for libpng's, as libpng's adaptive
+// choice would.
+//
+// The rows are cut into horizontal bands that are filtered and deflated
+// in parallel, each with its own choice of coder; every band but the
+// last ends with a sync flush so it stops on a byte boundary, which makes
+// the concatenation of the bands' outputs a single valid deflate stream.
+// The zlib checksum is combined from the bands' adler32s.
 func Encode(w io.Writer, r *Image) error {
 	colorType, depth, err := pngFormatOf(r)
 	if err != nil {
 		return err
 	}
+	layout := layoutFor(r, colorType, depth)
 	frow := r.rowStride() + 1
 	rowsPerBand := max(1, pngBandBytes/frow)
 	nBands := (r.Height + rowsPerBand - 1) / rowsPerBand
@@ -131,7 +134,30 @@ func Encode(w io.Writer, r *Image) error {
 	if _, err := w.Write(head[:]); err != nil {
 		return fmt.Errorf("png: write header: %w", err)
 	}
+	cw := pngChunkWriter{w: w}
+	wroteIDAT := false
+	for _, c := range layout.Chunks {
+		if c.Type == "IDAT" {
+			if !wroteIDAT {
+				if err := encodeIDAT(&cw, r, layout, rowsPerBand, nBands); err != nil {
+					return err
+				}
+			}
+			wroteIDAT = true
+			continue
+		}
+		if err := cw.chunk(c.Type, c.Data); err != nil {
+			return err
+		}
+	}
+	if !wroteIDAT {
+		return fmt.Errorf("png: layout has no IDAT")
+	}
+	return cw.chunk("IEND", nil)
+}
 
+// encodeIDAT writes the image data as IDAT chunks of layout.IDATSize.
+func encodeIDAT(cw *pngChunkWriter, r *Image, layout *Layout, rowsPerBand, nBands int) error {
 	bands := make([]pngBand, nBands)
 	for i := range bands {
 		bands[i].done = make(chan struct{})
@@ -140,6 +166,9 @@ func Encode(w io.Writer, r *Image) error {
 		return i * rowsPerBand, min(r.Height, (i+1)*rowsPerBand)
 	}
 	workers := min(runtime.GOMAXPROCS(0), nBands)
+	// LZ matches must stay within the window the zlib header declares
+	// (libpng declares a smaller one for small images).
+	lzOK := layout.window() >= 32<<10
 
 	// A worker takes a token before it claims a band and the writer gives
 	// it back once the band is written. Claiming after the token (not
@@ -167,13 +196,17 @@ func Encode(w io.Writer, r *Image) error {
 				}
 				b := &bands[i]
 				y0, y1 := bandRows(i)
-				b.chunk, b.adler, b.n, b.err = enc.encode(r, y0, y1, i == 0, i == nBands-1)
+				b.data, b.adler, b.n, b.err = enc.encode(r, layout, y0, y1, i == nBands-1, lzOK)
 				close(b.done)
 			}
 		}()
 	}
 
+	cw.startIDAT(layout.IDATSize)
 	werr := func() error {
+		if err := cw.write(layout.ZlibHeader[:]); err != nil {
+			return err
+		}
 		adler := uint32(1)
 		for i := range bands {
 			b := &bands[i]
@@ -183,33 +216,86 @@ func Encode(w io.Writer, r *Image) error {
 			}
 			adler = pngAdler32Combine(adler, b.adler, b.n)
 			if i == nBands-1 {
-				b.chunk = binary.BigEndian.AppendUint32(b.chunk, adler)
+				b.data = binary.BigEndian.AppendUint32(b.data, adler)
 			}
-			b.chunk = append(b.chunk, 0, 0, 0, 0)
-			if len(b.chunk)-12 > pngMaxDim {
-				return &inputError{kind: ErrFormat, msg: "png: a row band compressed to more than a chunk can hold"}
+			if err := cw.write(b.data); err != nil {
+				return err
 			}
-			pngFinishChunk(b.chunk, "IDAT")
-			if _, err := w.Write(b.chunk); err != nil {
-				return fmt.Errorf("png: write image data: %w", err)
-			}
-			buf := b.chunk[:0]
+			buf := b.data[:0]
 			pngChunkPool.Put(&buf)
-			b.chunk = nil
+			b.data = nil
 			<-tokens
 		}
-		return nil
+		return cw.endIDAT()
 	}()
 	close(quit)
 	wg.Wait()
-	if werr != nil {
-		return werr
+	return werr
+}
+
+// pngChunkWriter writes chunks to w, and the zlib stream as a run of
+// IDAT chunks of a fixed size.
+type pngChunkWriter struct {
+	w    io.Writer
+	size int    // IDAT data size, 0 for a single chunk
+	buf  []byte // the IDAT chunk being filled: 8 header bytes, then data
+}
+
+// chunk writes one whole chunk.
+func (cw *pngChunkWriter) chunk(typ string, data []byte) error {
+	c := make([]byte, 12+len(data))
+	copy(c[8:], data)
+	pngFinishChunk(c, typ)
+	if _, err := cw.w.Write(c); err != nil {
+		return fmt.Errorf("png: write %s: %w", typ, err)
 	}
-	var iend [12]byte
-	pngFinishChunk(iend[:], "IEND")
-	if _, err := w.Write(iend[:]); err != nil {
-		return fmt.Errorf("png: write trailer: %w", err)
+	return nil
+}
+
+func (cw *pngChunkWriter) startIDAT(size int) {
+	cw.size = size
+	if cap(cw.buf) < 12+size {
+		cw.buf = make([]byte, 8, 12+size)
 	}
+	cw.buf = cw.buf[:8]
+}
+
+// write appends zlib data, writing each IDAT chunk as it fills.
+func (cw *pngChunkWriter) write(p []byte) error {
+	if cw.size == 0 {
+		cw.buf = append(cw.buf, p...)
+		return nil
+	}
+	for len(p) > 0 {
+		n := copy(cw.buf[len(cw.buf):8+cw.size], p)
+		cw.buf, p = cw.buf[:len(cw.buf)+n], p[n:]
+		if len(cw.buf) == 8+cw.size {
+			if err := cw.flushIDAT(); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// endIDAT writes the last, partly filled IDAT chunk.
+func (cw *pngChunkWriter) endIDAT() error {
+	if len(cw.buf) == 8 {
+		return nil
+	}
+	return cw.flushIDAT()
+}
+
+func (cw *pngChunkWriter) flushIDAT() error {
+	if len(cw.buf)-8 > pngMaxDim {
+		return &inputError{kind: ErrFormat, msg: "png: image data too large for one chunk"}
+	}
+	cw.buf = append(cw.buf, 0, 0, 0, 0)
+	pngFinishChunk(cw.buf, "IDAT")
+	if _, err := cw.w.Write(cw.buf); err != nil {
+		return fmt.Errorf("png: write image data: %w", err)
+	}
+	cw.buf = cw.buf[:8]
 	return nil
 }
 
@@ -249,10 +335,9 @@ func pngFinishChunk(c []byte, typ string) {
 	binary.BigEndian.PutUint32(c[8+n:], crc32.ChecksumIEEE(c[4:8+n]))
 }
 
-// encode filters and deflates rows [y0, y1) and returns them as an IDAT
-// chunk whose length, type and CRC are still to be filled in (the last
-// band's chunk also lacks the zlib checksum).
-func (e *pngBandEncoder) encode(r *Image, y0, y1 int, first, last bool) (chunk []byte, adler uint32, n int, err error) {
+// encode filters and deflates rows [y0, y1) and returns the deflate
+// data (the last band's lacks the zlib checksum).
+func (e *pngBandEncoder) encode(r *Image, layout *Layout, y0, y1 int, last, lzOK bool) (data []byte, adler uint32, n int, err error) {
 	bpp, rs := r.pixelStride(), r.rowStride()
 	frow := rs + 1
 	n = (y1 - y0) * frow
@@ -260,33 +345,36 @@ func (e *pngBandEncoder) encode(r *Image, y0, y1 int, first, last bool) (chunk [
 		e.filtered = make([]byte, n)
 	}
 	f := e.filtered[:n]
-	synthetic := pngLooksSynthetic(r, y0, y1)
+	lz := lzOK && pngLooksSynthetic(r, y0, y1)
 	for y := y0; y < y1; y++ {
 		dst := f[(y-y0)*frow : (y-y0+1)*frow]
 		cur := r.Pix[y*rs : (y+1)*rs]
-		switch {
-		case y == 0:
-			// No row above: Paeth would reduce to Sub anyway.
-			pngFilterSubRow(dst, cur, bpp)
-		case synthetic:
-			pngFilterPaethRow(dst, cur, r.Pix[(y-1)*rs:y*rs], bpp)
-		default:
-			pngFilterAvgRow(dst, cur, r.Pix[(y-1)*rs:y*rs], bpp)
+		var prev []byte
+		if y > 0 {
+			prev = r.Pix[(y-1)*rs : y*rs]
+		} else {
+			if len(e.zero) < rs {
+				e.zero = make([]byte, rs)
+			}
+			prev = e.zero[:rs]
 		}
+		var ft byte
+		if layout.adaptive() {
+			ft = pngChooseFilter(cur, prev, bpp)
+		} else {
+			ft = layout.Filters[y]
+		}
+		pngFilterRow(dst, cur, prev, bpp, ft)
 	}
 	adler = adler32.Checksum(f)
 
-	zw, err := e.writer(synthetic)
+	zw, err := e.writer(lz)
 	if err != nil {
 		return nil, 0, 0, err
 	}
 	// The output buffer is handed over with the band: the writer owns it
 	// until it is written, while this encoder moves on to another band.
 	e.out.b = (*pngChunkPool.Get().(*[]byte))[:0]
-	e.out.b = append(e.out.b, make([]byte, 8)...)
-	if first {
-		e.out.b = append(e.out.b, pngZlibHeader...)
-	}
 	zw.Reset(&e.out)
 	if _, err := zw.Write(f); err != nil {
 		return nil, 0, 0, fmt.Errorf("png: deflate: %w", err)
@@ -299,8 +387,8 @@ func (e *pngBandEncoder) encode(r *Image, y0, y1 int, first, last bool) (chunk [
 	if err != nil {
 		return nil, 0, 0, fmt.Errorf("png: deflate: %w", err)
 	}
-	chunk, e.out.b = e.out.b, nil
-	return chunk, adler, n, nil
+	data, e.out.b = e.out.b, nil
+	return data, adler, n, nil
 }
 
 // writer returns the deflater for the chosen coder, creating it on first use.
@@ -467,4 +555,100 @@ func pngAdler32Combine(a1, a2 uint32, len2 int) uint32 {
 	s1 %= mod
 	s2 %= mod
 	return uint32(s2<<16 | s1)
+}
+
+// pngFilterRow writes filter byte ft and the residuals of cur under that
+// filter (with prev the row above, zeros for row 0) to dst.
+func pngFilterRow(dst, cur, prev []byte, bpp int, ft byte) {
+	switch ft {
+	case pngFilterNone:
+		dst[0] = pngFilterNone
+		copy(dst[1:], cur)
+	case pngFilterSub:
+		pngFilterSubRow(dst, cur, bpp)
+	case pngFilterUp:
+		dst[0] = pngFilterUp
+		pngSubBytes(dst[1:len(cur)+1], cur, prev)
+	case pngFilterAvg:
+		pngFilterAvgRow(dst, cur, prev, bpp)
+	default:
+		pngFilterPaethRow(dst, cur, prev, bpp)
+	}
+}
+
+// pngSubBytes sets d[i] = x[i] - y[i], eight bytes at a time.
+func pngSubBytes(d, x, y []byte) {
+	y, d = y[:len(x)], d[:len(x)]
+	i := 0
+	for ; i+8 <= len(x); i += 8 {
+		binary.LittleEndian.PutUint64(d[i:], pngSub8(binary.LittleEndian.Uint64(x[i:]), binary.LittleEndian.Uint64(y[i:])))
+	}
+	for ; i < len(x); i++ {
+		d[i] = x[i] - y[i]
+	}
+}
+
+// pngSub8 subtracts the bytes of y from those of x without borrows
+// between bytes (Hacker's Delight 2-18).
+func pngSub8(x, y uint64) uint64 {
+	const hi, lo = 0x8080808080808080, 0x7f7f7f7f7f7f7f7f
+	return (x | hi) - (y & lo) ^ (x^^y)&hi
+}
+
+// pngAbs8 is a residual's cost in libpng's heuristic: the byte read as
+// signed, made positive (min(v, 256-v)).
+func pngAbs8(v uint8) uint {
+	t := int(int8(v))
+	m := t >> 63
+	return uint((t ^ m) - m)
+}
+
+// pngChooseFilter returns the filter libpng 1.6's png_write_find_filter
+// picks for cur (prev is the row above, zeros for row 0) when every
+// filter is allowed: the one whose residuals, read as signed bytes, have
+// the smallest sum of absolute values, trying None, Sub, Up, Avg, Paeth
+// in that order and switching only on a strictly smaller sum. (libpng
+// stops summing a filter once it exceeds the best so far, which never
+// changes the choice.) All five sums come from one pass over the row.
+func pngChooseFilter(cur, prev []byte, bpp int) byte {
+	n := len(cur)
+	prev = prev[:n]
+	var sn, ss, su, sa, sp uint
+	k := min(bpp, n)
+	for i := 0; i < k; i++ { // a = c = 0
+		x, b := cur[i], prev[i]
+		sn += pngAbs8(x)
+		ss += pngAbs8(x)
+		su += pngAbs8(x - b)
+		sa += pngAbs8(x - b>>1)
+		sp += pngAbs8(x - b)
+	}
+	if n > bpp {
+		x := cur[bpp:]
+		a := cur[:len(x)]
+		b := prev[bpp:][:len(x)]
+		c := prev[:len(x)]
+		for i := range x {
+			xi, ai, bi, ci := x[i], a[i], b[i], c[i]
+			sn += pngAbs8(xi)
+			ss += pngAbs8(xi - ai)
+			su += pngAbs8(xi - bi)
+			sa += pngAbs8(xi - uint8((uint(ai)+uint(bi))>>1))
+			sp += pngAbs8(xi - pngPaeth(ai, bi, ci))
+		}
+	}
+	best, ft := sn, byte(pngFilterNone)
+	if ss < best {
+		best, ft = ss, pngFilterSub
+	}
+	if su < best {
+		best, ft = su, pngFilterUp
+	}
+	if sa < best {
+		best, ft = sa, pngFilterAvg
+	}
+	if sp < best {
+		ft = pngFilterPaeth
+	}
+	return ft
 }
