@@ -129,7 +129,7 @@ func Embed(ctx context.Context, cover *Image, secret Secret, opts Options) (*Ima
 
 // Clone returns a deep copy of the image.
 func (m *Image) Clone() *Image {
-	return &Image{r: m.r.clone(), SourceFormat: m.SourceFormat, Notes: append([]string(nil), m.Notes...)}
+	return &Image{r: m.r.clone(), pngLayout: m.pngLayout, SourceFormat: m.SourceFormat, Notes: append([]string(nil), m.Notes...)}
 }
 
 // EmbedInPlace is Embed without the copy: it hides secret in cover

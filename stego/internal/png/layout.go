@@ -115,3 +115,17 @@ func (l *Layout) adaptive() bool { return l.Filters == nil }
 
 // window is the LZ window the zlib header allows, in bytes.
 func (l *Layout) window() int { return 1 << (l.ZlibHeader[0]>>4 + 8) }
+
+// LibpngFilters returns the filter type libpng 1.6's adaptive choice
+// gives each row of m (see pngChooseFilter).
+func LibpngFilters(m *Image) []byte {
+	rs, bpp := m.rowStride(), m.pixelStride()
+	prev := make([]byte, rs)
+	f := make([]byte, m.Height)
+	for y := range f {
+		cur := m.Pix[y*rs : (y+1)*rs]
+		f[y] = pngChooseFilter(cur, prev, bpp)
+		prev = cur
+	}
+	return f
+}
