@@ -358,13 +358,17 @@ func (e *pngBandEncoder) encode(r *Image, layout *Layout, y0, y1 int, last, lzOK
 			}
 			prev = e.zero[:rs]
 		}
-		var ft byte
 		if layout.adaptive() {
-			ft = pngChooseFilter(cur, prev, bpp)
+			// The choice leaves the Paeth residuals in place, the
+			// filter photos get most.
+			if ft := pngChooseFilter(dst[1:], cur, prev, bpp); ft == pngFilterPaeth {
+				dst[0] = ft
+			} else {
+				pngFilterRow(dst, cur, prev, bpp, ft)
+			}
 		} else {
-			ft = layout.Filters[y]
+			pngFilterRow(dst, cur, prev, bpp, layout.Filters[y])
 		}
-		pngFilterRow(dst, cur, prev, bpp, ft)
 	}
 	adler = adler32.Checksum(f)
 
@@ -482,10 +486,7 @@ func pngFilterPaethRow(dst, cur, prev []byte, bpp int) {
 	a := cur[:len(x)]
 	b := prev[bpp:][:len(x)]
 	c := prev[:len(x)]
-	d = d[bpp:][:len(x)]
-	for i := range x {
-		d[i] = x[i] - pngPaeth(a[i], b[i], c[i])
-	}
+	pngPaethResiduals(d[bpp:], x, a, b, c)
 }
 
 // pngFilterAvgRow writes the filter byte and Avg residuals of cur (with
@@ -524,14 +525,15 @@ func pngFilterAvgRow(dst, cur, prev []byte, bpp int) {
 }
 
 // pngPaeth is the PNG Paeth predictor written so that the compiler emits
-// conditional moves: the choice is data-dependent and mispredicts badly.
+// conditional moves (the choice is data-dependent and mispredicts badly)
+// and inlines it.
 func pngPaeth(a, b, c uint8) uint8 {
-	pa := int(b) - int(c) // |p - a| before abs, with p = a + b - c
-	pb := int(a) - int(c) // |p - b|
-	pc := pa + pb         // |p - c|
-	pa = (pa ^ (pa >> 63)) - (pa >> 63)
-	pb = (pb ^ (pb >> 63)) - (pb >> 63)
-	pc = (pc ^ (pc >> 63)) - (pc >> 63)
+	pa := int(b) - int(c) // p - a, with p = a + b - c
+	pb := int(a) - int(c) // p - b
+	pc := pa + pb         // p - c
+	pa = (pa ^ pa>>63) - pa>>63
+	pb = (pb ^ pb>>63) - pb>>63
+	pc = (pc ^ pc>>63) - pc>>63
 	p := c
 	if pb <= pc {
 		p = b
@@ -604,15 +606,17 @@ func pngAbs8(v uint8) uint {
 }
 
 // pngChooseFilter returns the filter libpng 1.6's png_write_find_filter
-// picks for cur (prev is the row above, zeros for row 0) when every
+// picks for cur (prev is the row above, zeros for row 0), leaving cur's
+// Paeth residuals in paeth (len(cur) bytes), when every
 // filter is allowed: the one whose residuals, read as signed bytes, have
 // the smallest sum of absolute values, trying None, Sub, Up, Avg, Paeth
 // in that order and switching only on a strictly smaller sum. (libpng
 // stops summing a filter once it exceeds the best so far, which never
-// changes the choice.) All five sums come from one pass over the row.
-func pngChooseFilter(cur, prev []byte, bpp int) byte {
+// changes the choice.) The sums for None, Sub, Up and Avg come eight
+// bytes at a time from one pass, Paeth's from a second, branch-free one.
+func pngChooseFilter(paeth, cur, prev []byte, bpp int) byte {
 	n := len(cur)
-	prev = prev[:n]
+	prev, paeth = prev[:n], paeth[:n]
 	var sn, ss, su, sa, sp uint
 	k := min(bpp, n)
 	for i := 0; i < k; i++ { // a = c = 0
@@ -622,20 +626,40 @@ func pngChooseFilter(cur, prev []byte, bpp int) byte {
 		su += pngAbs8(x - b)
 		sa += pngAbs8(x - b>>1)
 		sp += pngAbs8(x - b)
+		paeth[i] = x - b
 	}
 	if n > bpp {
 		x := cur[bpp:]
 		a := cur[:len(x)]
 		b := prev[bpp:][:len(x)]
 		c := prev[:len(x)]
-		for i := range x {
-			xi, ai, bi, ci := x[i], a[i], b[i], c[i]
-			sn += pngAbs8(xi)
-			ss += pngAbs8(xi - ai)
-			su += pngAbs8(xi - bi)
-			sa += pngAbs8(xi - uint8((uint(ai)+uint(bi))>>1))
-			sp += pngAbs8(xi - pngPaeth(ai, bi, ci))
+		const hi, lo = 0x8080808080808080, 0x7f7f7f7f7f7f7f7f
+		i := 0
+		for i+8 <= len(x) {
+			// 16-bit lanes hold at most 2*128 per word: flush every 128 words.
+			var an, as, au, aa uint64
+			for end := min(len(x)&^7, i+8*128); i < end; i += 8 {
+				xv := binary.LittleEndian.Uint64(x[i:])
+				av := binary.LittleEndian.Uint64(a[i:])
+				bv := binary.LittleEndian.Uint64(b[i:])
+				avg := av&bv + (av^bv)>>1&lo
+				an += pngAbsLanes(xv)
+				as += pngAbsLanes(pngSub8(xv, av))
+				au += pngAbsLanes(pngSub8(xv, bv))
+				aa += pngAbsLanes(pngSub8(xv, avg))
+			}
+			sn += pngFoldLanes(an)
+			ss += pngFoldLanes(as)
+			su += pngFoldLanes(au)
+			sa += pngFoldLanes(aa)
 		}
+		for ; i < len(x); i++ {
+			sn += pngAbs8(x[i])
+			ss += pngAbs8(x[i] - a[i])
+			su += pngAbs8(x[i] - b[i])
+			sa += pngAbs8(x[i] - uint8((uint(a[i])+uint(b[i]))>>1))
+		}
+		sp += pngPaethSum(paeth[bpp:], x, a, b, c)
 	}
 	best, ft := sn, byte(pngFilterNone)
 	if ss < best {
@@ -651,4 +675,109 @@ func pngChooseFilter(cur, prev []byte, bpp int) byte {
 		ft = pngFilterPaeth
 	}
 	return ft
+}
+
+// pngAbsLanes takes the eight bytes of v as signed, makes them positive
+// (0..128) and returns them summed pairwise into four 16-bit lanes.
+func pngAbsLanes(v uint64) uint64 {
+	const hi, lanes = 0x8080808080808080, 0x00ff00ff00ff00ff
+	m := (v & hi >> 7) * 0xff // 0xff in each negative byte
+	neg := pngSub8(0, v)
+	abs := v&^m | neg&m
+	return abs&lanes + abs>>8&lanes
+}
+
+// pngFoldLanes adds up four 16-bit lanes.
+func pngFoldLanes(v uint64) uint {
+	return uint(v&0xffff + v>>16&0xffff + v>>32&0xffff + v>>48)
+}
+
+// SWAR Paeth: four bytes at a time in the 16-bit lanes of a uint64, each
+// lane holding 0..255 (even bytes in one word, odd bytes in another).
+const (
+	pngLane1    = 0x0001000100010001
+	pngLaneLow  = 0x00ff00ff00ff00ff
+	pngLaneTop  = 0x8000800080008000
+	pngLane100  = 0x0100010001000100
+	pngLane200  = 0x0200020002000200
+	pngLaneMask = 0xffff
+)
+
+// pngPaethLanes returns the Paeth predictor of each lane, choosing as
+// pngPaeth does.
+func pngPaethLanes(a, b, c uint64) uint64 {
+	// |b-c|: t = b + 256 - c is 1..511, below 256 exactly when b < c.
+	t := b + pngLane100 - c
+	n := ^t >> 8 & pngLane1
+	pa := t ^ (pngLane100 ^ n*0x1ff) + n
+	t = a + pngLane100 - c
+	n = ^t >> 8 & pngLane1
+	pb := t ^ (pngLane100 ^ n*0x1ff) + n
+	// |a+b-2c|: t = a + b + 512 - 2c is 2..1022, below 512 when negative.
+	t = a + b + pngLane200 - c<<1
+	n = ^t >> 9 & pngLane1
+	pc := t ^ (pngLane200 ^ n*0x3ff) + n
+	// Lanes where pb > pc take c (and pc): pc - pb borrows there.
+	m := ^((pc | pngLaneTop) - pb) >> 15 & pngLane1 * pngLaneMask
+	b = b&^m | c&m
+	pb = pb&^m | pc&m
+	m = ^((pb | pngLaneTop) - pa) >> 15 & pngLane1 * pngLaneMask
+	return a&^m | b&m
+}
+
+// pngAbsLaneBytes takes the low byte of each lane as signed and returns
+// its absolute value (0..128) in the lane.
+func pngAbsLaneBytes(r uint64) uint64 {
+	r &= pngLaneLow
+	n := r >> 7 & pngLane1 // negative lanes
+	// negative: 256 - r = (r ^ 0xff) + 1
+	return r ^ n*0xff + n
+}
+
+// pngPaethSum sets d[i] = x[i] - Paeth(a[i], b[i], c[i]) and returns the
+// sum of their pngAbs8, eight bytes at a time.
+func pngPaethSum(d, x, a, b, c []byte) uint {
+	d, a, b, c = d[:len(x)], a[:len(x)], b[:len(x)], c[:len(x)]
+	var sum uint
+	i := 0
+	for i+8 <= len(x) {
+		var acc uint64 // lanes gain at most 2*128 per word
+		for end := min(len(x)&^7, i+8*128); i < end; i += 8 {
+			xv := binary.LittleEndian.Uint64(x[i:])
+			av := binary.LittleEndian.Uint64(a[i:])
+			bv := binary.LittleEndian.Uint64(b[i:])
+			cv := binary.LittleEndian.Uint64(c[i:])
+			pe := pngPaethLanes(av&pngLaneLow, bv&pngLaneLow, cv&pngLaneLow)
+			po := pngPaethLanes(av>>8&pngLaneLow, bv>>8&pngLaneLow, cv>>8&pngLaneLow)
+			re := xv&pngLaneLow + pngLane100 - pe
+			ro := xv>>8&pngLaneLow + pngLane100 - po
+			acc += pngAbsLaneBytes(re) + pngAbsLaneBytes(ro)
+			binary.LittleEndian.PutUint64(d[i:], re&pngLaneLow|ro<<8&^pngLaneLow)
+		}
+		sum += pngFoldLanes(acc)
+	}
+	for ; i < len(x); i++ {
+		d[i] = x[i] - pngPaeth(a[i], b[i], c[i])
+		sum += pngAbs8(d[i])
+	}
+	return sum
+}
+
+// pngPaethResiduals sets d[i] = x[i] - Paeth(a[i], b[i], c[i]), eight
+// bytes at a time.
+func pngPaethResiduals(d, x, a, b, c []byte) {
+	d, a, b, c = d[:len(x)], a[:len(x)], b[:len(x)], c[:len(x)]
+	i := 0
+	for ; i+8 <= len(x); i += 8 {
+		xv := binary.LittleEndian.Uint64(x[i:])
+		av := binary.LittleEndian.Uint64(a[i:])
+		bv := binary.LittleEndian.Uint64(b[i:])
+		cv := binary.LittleEndian.Uint64(c[i:])
+		pe := pngPaethLanes(av&pngLaneLow, bv&pngLaneLow, cv&pngLaneLow)
+		po := pngPaethLanes(av>>8&pngLaneLow, bv>>8&pngLaneLow, cv>>8&pngLaneLow)
+		binary.LittleEndian.PutUint64(d[i:], pngSub8(xv, pe|po<<8))
+	}
+	for ; i < len(x); i++ {
+		d[i] = x[i] - pngPaeth(a[i], b[i], c[i])
+	}
 }

@@ -120,11 +120,11 @@ func (l *Layout) window() int { return 1 << (l.ZlibHeader[0]>>4 + 8) }
 // gives each row of m (see pngChooseFilter).
 func LibpngFilters(m *Image) []byte {
 	rs, bpp := m.rowStride(), m.pixelStride()
-	prev := make([]byte, rs)
+	prev, scratch := make([]byte, rs), make([]byte, rs)
 	f := make([]byte, m.Height)
 	for y := range f {
 		cur := m.Pix[y*rs : (y+1)*rs]
-		f[y] = pngChooseFilter(cur, prev, bpp)
+		f[y] = pngChooseFilter(scratch, cur, prev, bpp)
 		prev = cur
 	}
 	return f

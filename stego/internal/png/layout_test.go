@@ -38,7 +38,7 @@ func TestPNGAdaptiveFilterMatchesLibpng(t *testing.T) {
 				if y > 0 {
 					prev = m.Pix[(y-1)*rs : y*rs]
 				}
-				got := pngChooseFilter(m.Pix[y*rs:(y+1)*rs], prev, bpp)
+				got := pngChooseFilter(make([]byte, rs), m.Pix[y*rs:(y+1)*rs], prev, bpp)
 				if want := m.Layout.Filters[y]; got != want {
 					t.Errorf("row %d: chose filter %d, libpng %d", y, got, want)
 				}
@@ -79,4 +79,35 @@ func pngChunkList(t testing.TB, data []byte) (types []string, sizes []int) {
 		off = next
 	}
 	return types, sizes
+}
+
+// TestPNGPaethLanes checks the eight-at-a-time Paeth sum and residuals
+// against the scalar predictor on every (a, b, c) and random x.
+func TestPNGPaethLanes(t *testing.T) {
+	const n = 256 * 256 * 256
+	x, a, b, c := make([]byte, n), make([]byte, n), make([]byte, n), make([]byte, n)
+	for i := range n {
+		a[i], b[i], c[i] = byte(i), byte(i>>8), byte(i>>16)
+		x[i] = byte(i*2654435761>>13) ^ byte(i>>5)
+	}
+	d, d2 := make([]byte, n), make([]byte, n)
+	pngPaethResiduals(d, x, a, b, c)
+	pngPaethSum(d2, x, a, b, c)
+	if !bytes.Equal(d, d2) {
+		t.Fatal("pngPaethSum left other residuals than pngPaethResiduals")
+	}
+	for i := range n {
+		if r := x[i] - pngPaeth(a[i], b[i], c[i]); d[i] != r {
+			t.Fatalf("a=%d b=%d c=%d x=%d: residual %d, want %d", a[i], b[i], c[i], x[i], d[i], r)
+		}
+	}
+	for _, k := range []int{n, 1000, 13} {
+		var w uint
+		for i := range k {
+			w += pngAbs8(x[i] - pngPaeth(a[i], b[i], c[i]))
+		}
+		if got := pngPaethSum(d2, x[:k], a[:k], b[:k], c[:k]); got != w {
+			t.Errorf("sum over %d: %d, want %d", k, got, w)
+		}
+	}
 }
