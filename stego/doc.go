@@ -23,7 +23,10 @@
 // which decodes 2.4–3.6× and encodes 33× faster than image/png on the
 // test photograph (BenchmarkDecodePNG, BenchmarkEncodePNG; see
 // docs/performance.md); PNGs outside its subset fall back to
-// image/png.
+// image/png. A stego PNG has its cover's file structure (chunks, IDAT
+// size, zlib header, row filters) when the cover is a PNG, and libpng's
+// defaults otherwise, so that the file does not name the program that
+// wrote it (docs/format.md, "The output PNG").
 //
 // The package imports nothing else of stegocluster's.
 package stego

@@ -318,15 +318,19 @@ func pngDecodeBands(z []byte, buf []byte, rs, bpp int, filters []byte) bool {
 		bands = append(bands, rest[:i+len(pngSyncFlush)])
 		rest = rest[i+len(pngSyncFlush):]
 	}
-	if len(bands) < 2 {
+	// Go's compress/flate ends every stream with an empty final stored
+	// block, the same four bytes; then only the checksum follows.
+	if len(bands) < 2 || len(bands[len(bands)-1]) <= 4 {
 		return false
 	}
 
 	// Encode's bands hold equal numbers of rows, but for the last: the
 	// first band's size gives every band's place in buf, so each is
 	// inflated straight into place, with no copy and no second buffer.
+	// Its bands hold at most pngBandBytes (or one row): a first band
+	// that inflates to more is not ours, and is given up early.
 	var first inflater
-	stride, _, err := first.inflate(buf, bands[0], false)
+	stride, _, err := first.inflate(buf[:min(len(buf), max(pngBandBytes, rs+1))], bands[0], false)
 	last := len(bands) - 1
 	if err != nil || stride == 0 || last*stride >= len(buf) || len(buf)-last*stride > stride {
 		return false

@@ -22,16 +22,18 @@ import (
 // residuals are close to independent, so LZ matching buys at most a
 // percent or two over plain Huffman coding of the residuals while costing
 // 4-8x the time (fast LZ levels even lose on noised photos: their short
-// matches cost more than the literals they replace). The Avg filter
-// predicts photos as well as image/png's per-row adaptive choice (output
-// within ±2% of it) and, unlike Paeth, runs eight bytes at a time.
+// matches cost more than the literals they replace).
 //
 // Synthetic content (screenshots, flat areas, gradients, upscaled images)
-// is the opposite: LZ wins by 10x or more there, and Avg residuals defeat
-// it while Paeth residuals do not. The two kinds differ starkly in how
-// often a byte equals its left or upper neighbour (about 11% in the
-// photo, noised or not; over 90% in synthetic images), so each band
-// measures that on a sample of rows and picks Avg+Huffman or Paeth+LZ.
+// is the opposite: LZ wins by 10x or more there. The two kinds differ
+// starkly in how often a byte equals its left or upper neighbour (about
+// 11% in the photo, noised or not; over 90% in synthetic images), so each
+// band measures that on a sample of rows and picks Huffman-only or LZ.
+//
+// The row filters are not ours to choose: they are the cover's, or
+// libpng's adaptive choice (see Layout), since a filter mix of our own
+// would identify our files. (An earlier version used Avg on every row of
+// photos and Paeth on synthetic bands.)
 const (
 	// pngBandBytes is the filtered size a compression band aims at. Bands
 	// are compressed independently, so this sets the parallelism grain and

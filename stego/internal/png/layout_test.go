@@ -2,9 +2,9 @@ package png
 
 import (
 	"bytes"
-	"encoding/binary"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 )
 
@@ -66,21 +66,6 @@ func TestPNGAdaptiveFilterMatchesLibpng(t *testing.T) {
 	}
 }
 
-// pngChunkList returns the types and data sizes of data's chunks.
-func pngChunkList(t testing.TB, data []byte) (types []string, sizes []int) {
-	t.Helper()
-	for off := len(pngSignature); off < len(data); {
-		c, next, err := pngNextChunk(data, off)
-		if err != nil {
-			t.Fatal(err)
-		}
-		types = append(types, c.typ)
-		sizes = append(sizes, int(binary.BigEndian.Uint32(data[off:])))
-		off = next
-	}
-	return types, sizes
-}
-
 // TestPNGPaethLanes checks the eight-at-a-time Paeth sum and residuals
 // against the scalar predictor on every (a, b, c) and random x.
 func TestPNGPaethLanes(t *testing.T) {
@@ -110,4 +95,53 @@ func TestPNGPaethLanes(t *testing.T) {
 			t.Errorf("sum over %d: %d, want %d", k, got, w)
 		}
 	}
+}
+
+// TestPNGOwnBandsDecodeInParallel checks that our output, now cut into
+// IDATs at the layout's size rather than at band ends, still takes the
+// parallel path, and that a Go-written file (whose stream ends with an
+// empty stored block, the same bytes as a sync flush) does not.
+func TestPNGOwnBandsDecodeInParallel(t *testing.T) {
+	if runtime.GOMAXPROCS(0) < 2 {
+		t.Skip("the parallel path needs two threads")
+	}
+	file, clean, _ := pngLoadCover(t)
+	var buf bytes.Buffer
+	if err := Encode(&buf, clean); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		data []byte
+		want bool
+	}{{"ours", buf.Bytes(), true}, {"image/png", file, false}} {
+		t.Run(c.name, func(t *testing.T) {
+			z := pngTestZlib(t, c.data)
+			rs := clean.rowStride()
+			out := make([]byte, clean.Height*(rs+1))
+			if got := pngDecodeBands(z, out, rs, clean.pixelStride(), nil); got != c.want {
+				t.Fatalf("parallel path taken: %v, want %v", got, c.want)
+			}
+			if c.want && !bytes.Equal(out[:len(clean.Pix)], clean.Pix) {
+				t.Fatal("parallel path decoded other pixels")
+			}
+		})
+	}
+}
+
+// pngTestZlib returns the zlib stream of a PNG's IDAT chunks.
+func pngTestZlib(t *testing.T, data []byte) []byte {
+	t.Helper()
+	var z []byte
+	for off := len(pngSignature); off < len(data); {
+		c, next, err := pngNextChunk(data, off)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.typ == "IDAT" {
+			z = append(z, c.data...)
+		}
+		off = next
+	}
+	return z
 }
