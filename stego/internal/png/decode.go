@@ -525,7 +525,67 @@ func pngUnfilterPaeth(dst, src, prev []byte, bpp int) {
 	for i := 0; i < bpp && i < n; i++ {
 		dst[i] = src[i] + prev[i]
 	}
+	if n <= bpp {
+		return
+	}
+	switch bpp {
+	case 3:
+		pngUnfilterPaeth3(dst, src, prev)
+		return
+	case 4:
+		pngUnfilterPaeth4(dst, src, prev)
+		return
+	}
 	for i := bpp; i < n; i++ {
-		dst[i] = src[i] + pngPaeth(dst[i-bpp], prev[i], prev[i-bpp])
+		dst[i] = src[i] + pngPaethFast(int(dst[i-bpp]), int(prev[i]), int(prev[i-bpp]))
+	}
+}
+
+// pngPaethFast is pngPaeth without a branch, for the unfilter loops,
+// where each byte waits on the one a pixel before it: the choice is made
+// with masks rather than left to the compiler.
+func pngPaethFast(a, b, c int) uint8 {
+	pa := b - c
+	pb := a - c
+	pc := pa + pb
+	pa = (pa ^ pa>>63) - pa>>63
+	pb = (pb ^ pb>>63) - pb>>63
+	pc = (pc ^ pc>>63) - pc>>63
+	m := (pc - pb) >> 63 // all ones where pc < pb: c beats b
+	p := b ^ (b^c)&m
+	q := pb ^ (pb^pc)&m
+	m = (q - pa) >> 63 // all ones where q < pa: a loses
+	return uint8(a ^ (a^p)&m)
+}
+
+// pngUnfilterPaeth3 and pngUnfilterPaeth4 are pngUnfilterPaeth's loop
+// for 3- and 4-byte pixels, keeping the pixel to the left in registers
+// instead of reading back what was just stored.
+func pngUnfilterPaeth3(dst, src, prev []byte) {
+	a0, a1, a2 := int(dst[0]), int(dst[1]), int(dst[2])
+	c0, c1, c2 := int(prev[0]), int(prev[1]), int(prev[2])
+	for i := 3; i+3 <= len(src); i += 3 {
+		s, p, d := src[i:i+3], prev[i:i+3], dst[i:i+3]
+		b0, b1, b2 := int(p[0]), int(p[1]), int(p[2])
+		a0 = int(s[0] + pngPaethFast(a0, b0, c0))
+		a1 = int(s[1] + pngPaethFast(a1, b1, c1))
+		a2 = int(s[2] + pngPaethFast(a2, b2, c2))
+		d[0], d[1], d[2] = byte(a0), byte(a1), byte(a2)
+		c0, c1, c2 = b0, b1, b2
+	}
+}
+
+func pngUnfilterPaeth4(dst, src, prev []byte) {
+	a0, a1, a2, a3 := int(dst[0]), int(dst[1]), int(dst[2]), int(dst[3])
+	c0, c1, c2, c3 := int(prev[0]), int(prev[1]), int(prev[2]), int(prev[3])
+	for i := 4; i+4 <= len(src); i += 4 {
+		s, p, d := src[i:i+4], prev[i:i+4], dst[i:i+4]
+		b0, b1, b2, b3 := int(p[0]), int(p[1]), int(p[2]), int(p[3])
+		a0 = int(s[0] + pngPaethFast(a0, b0, c0))
+		a1 = int(s[1] + pngPaethFast(a1, b1, c1))
+		a2 = int(s[2] + pngPaethFast(a2, b2, c2))
+		a3 = int(s[3] + pngPaethFast(a3, b3, c3))
+		d[0], d[1], d[2], d[3] = byte(a0), byte(a1), byte(a2), byte(a3)
+		c0, c1, c2, c3 = b0, b1, b2, b3
 	}
 }

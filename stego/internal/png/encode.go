@@ -462,12 +462,7 @@ func pngFilterSubRow(dst, cur []byte, bpp int) {
 	if len(cur) <= bpp {
 		return
 	}
-	x := cur[bpp:]
-	a := cur[:len(x)]
-	d = d[bpp:][:len(x)]
-	for i := range x {
-		d[i] = x[i] - a[i]
-	}
+	pngSubBytes(d[bpp:], cur[bpp:], cur)
 }
 
 // pngFilterPaethRow writes the filter byte and Paeth residuals of cur
