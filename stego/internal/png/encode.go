@@ -675,13 +675,13 @@ func pngChooseFilter(paeth, cur, prev []byte, bpp int) byte {
 }
 
 // pngAbsLanes takes the eight bytes of v as signed, makes them positive
-// (0..128) and returns them summed pairwise into four 16-bit lanes.
+// (0..128) and returns them summed pairwise into four 16-bit lanes. For
+// a negative byte, |v| = (v ^ 0xff) + 1: the +1s are added as one count.
 func pngAbsLanes(v uint64) uint64 {
 	const hi, lanes = 0x8080808080808080, 0x00ff00ff00ff00ff
-	m := (v & hi >> 7) * 0xff // 0xff in each negative byte
-	neg := pngSub8(0, v)
-	abs := v&^m | neg&m
-	return abs&lanes + abs>>8&lanes
+	s := v & hi >> 7
+	w := v ^ s*0xff
+	return w&lanes + w>>8&lanes + (s+s>>8)&lanes
 }
 
 // pngFoldLanes adds up four 16-bit lanes.

@@ -145,3 +145,19 @@ func pngTestZlib(t *testing.T, data []byte) []byte {
 	}
 	return z
 }
+
+// TestPNGAbsLanes checks the eight-byte cost sum against pngAbs8.
+func TestPNGAbsLanes(t *testing.T) {
+	for v := range 256 {
+		for _, other := range []uint64{0, 0x80, 0x7f, 0xff, 0x01} {
+			w := uint64(v)*0x0101010101010101 ^ other<<uint(8*(v%8))
+			var want uint
+			for k := range 8 {
+				want += pngAbs8(uint8(w >> (8 * k)))
+			}
+			if got := pngFoldLanes(pngAbsLanes(w)); got != want {
+				t.Fatalf("%#x: %d, want %d", w, got, want)
+			}
+		}
+	}
+}
