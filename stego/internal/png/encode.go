@@ -1,6 +1,7 @@
 package png
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"hash/adler32"
@@ -220,11 +221,15 @@ func encodeIDAT(cw *pngChunkWriter, r *Image, layout *Layout, rowsPerBand, nBand
 			if i == nBands-1 {
 				b.data = binary.BigEndian.AppendUint32(b.data, adler)
 			}
-			if err := cw.write(b.data); err != nil {
-				return err
+			if cw.size == 0 {
+				cw.keep(b.data) // the one IDAT's length is known at the end
+			} else {
+				if err := cw.write(b.data); err != nil {
+					return err
+				}
+				buf := b.data[:0]
+				pngChunkPool.Put(&buf)
 			}
-			buf := b.data[:0]
-			pngChunkPool.Put(&buf)
 			b.data = nil
 			<-tokens
 		}
@@ -236,11 +241,14 @@ func encodeIDAT(cw *pngChunkWriter, r *Image, layout *Layout, rowsPerBand, nBand
 }
 
 // pngChunkWriter writes chunks to w, and the zlib stream as a run of
-// IDAT chunks of a fixed size.
+// IDAT chunks of a fixed size or as one IDAT.
 type pngChunkWriter struct {
 	w    io.Writer
 	size int    // IDAT data size, 0 for a single chunk
 	buf  []byte // the IDAT chunk being filled: 8 header bytes, then data
+	// For a single IDAT: the stream's pieces, written once all are in.
+	parts [][]byte
+	total int
 }
 
 // chunk writes one whole chunk.
@@ -260,12 +268,13 @@ func (cw *pngChunkWriter) startIDAT(size int) {
 		cw.buf = make([]byte, 8, 12+size)
 	}
 	cw.buf = cw.buf[:8]
+	cw.parts, cw.total = nil, 0
 }
 
 // write appends zlib data, writing each IDAT chunk as it fills.
 func (cw *pngChunkWriter) write(p []byte) error {
 	if cw.size == 0 {
-		cw.buf = append(cw.buf, p...)
+		cw.keep(bytes.Clone(p))
 		return nil
 	}
 	for len(p) > 0 {
@@ -280,12 +289,50 @@ func (cw *pngChunkWriter) write(p []byte) error {
 	return nil
 }
 
-// endIDAT writes the last, partly filled IDAT chunk.
+// keep takes p, which the writer now owns, as the next piece of a single
+// IDAT.
+func (cw *pngChunkWriter) keep(p []byte) {
+	cw.parts = append(cw.parts, p)
+	cw.total += len(p)
+}
+
+// endIDAT writes the last, partly filled IDAT chunk, or the single one.
 func (cw *pngChunkWriter) endIDAT() error {
+	if cw.size == 0 {
+		return cw.writeParts()
+	}
 	if len(cw.buf) == 8 {
 		return nil
 	}
 	return cw.flushIDAT()
+}
+
+// writeParts writes the kept pieces as one IDAT chunk, without joining
+// them, and gives the band buffers back.
+func (cw *pngChunkWriter) writeParts() error {
+	if cw.total > pngMaxDim {
+		return &inputError{kind: ErrFormat, msg: "png: image data too large for one chunk"}
+	}
+	var head [8]byte
+	binary.BigEndian.PutUint32(head[:], uint32(cw.total))
+	copy(head[4:], "IDAT")
+	crc := crc32.ChecksumIEEE(head[4:])
+	if _, err := cw.w.Write(head[:]); err != nil {
+		return fmt.Errorf("png: write image data: %w", err)
+	}
+	for i, p := range cw.parts {
+		crc = crc32.Update(crc, crc32.IEEETable, p)
+		if _, err := cw.w.Write(p); err != nil {
+			return fmt.Errorf("png: write image data: %w", err)
+		}
+		buf := p[:0]
+		pngChunkPool.Put(&buf)
+		cw.parts[i] = nil
+	}
+	if _, err := cw.w.Write(binary.BigEndian.AppendUint32(head[:0], crc)); err != nil {
+		return fmt.Errorf("png: write image data: %w", err)
+	}
+	return nil
 }
 
 func (cw *pngChunkWriter) flushIDAT() error {

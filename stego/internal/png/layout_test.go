@@ -161,3 +161,45 @@ func TestPNGAbsLanes(t *testing.T) {
 		}
 	}
 }
+
+// TestPNGEncodeIDATSizes writes a many-band image with one IDAT and with
+// IDATs of odd sizes and checks the chunking and the pixels.
+func TestPNGEncodeIDATSizes(t *testing.T) {
+	_, clean, _ := pngLoadCover(t)
+	for _, size := range []int{0, 1000, 8192} {
+		m := *clean
+		l := *libpngLayout(clean, pngColorRGB, 8)
+		l.IDATSize = size
+		m.Layout = &l
+		var buf bytes.Buffer
+		if err := Encode(&buf, &m); err != nil {
+			t.Fatal(err)
+		}
+		var sizes []int
+		for off := len(pngSignature); off < buf.Len(); {
+			c, next, err := pngNextChunk(buf.Bytes(), off)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.typ == "IDAT" {
+				sizes = append(sizes, len(c.data))
+			}
+			off = next
+		}
+		if size == 0 && len(sizes) != 1 {
+			t.Errorf("size 0: %d IDATs", len(sizes))
+		}
+		for i, n := range sizes[:len(sizes)-1] {
+			if n != size {
+				t.Fatalf("size %d: IDAT %d holds %d", size, i, n)
+			}
+		}
+		back, err := Decode(buf.Bytes(), pngTestMaxPixels)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(back.Pix, clean.Pix) || back.Layout.IDATSize != size {
+			t.Errorf("size %d: round trip gave other pixels or IDAT size %d", size, back.Layout.IDATSize)
+		}
+	}
+}
