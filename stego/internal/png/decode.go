@@ -125,7 +125,7 @@ func Decode(data []byte, maxPixels int64) (*Image, error) {
 	off := len(pngSignature) + 12 + 13
 	idatStart, idatLen, inRun := -1, int64(0), false
 	layout := &Layout{Width: width, Height: height, ColorType: colorType, Depth: depth}
-	kept := 0
+	kept, idatChunks := 0, 0
 	for stage != seenIEND {
 		c, nextOff, err := pngNextChunk(data, off)
 		if err != nil {
@@ -148,6 +148,12 @@ func Decode(data []byte, maxPixels int64) (*Image, error) {
 				return nil, pngFormatErr("bad PLTE length %d", len(c.data))
 			}
 			stage = seenPLTE // a suggested palette; truecolour decoders ignore it
+			if kept+len(c.data) <= pngMaxKeptChunkBytes {
+				// Kept: it suggests colours for limited displays, which
+				// ±1 does not make wrong, and it is part of the file's look.
+				kept += len(c.data)
+				layout.Chunks = append(layout.Chunks, Chunk{Type: c.typ, Data: bytes.Clone(c.data)})
+			}
 		case "tRNS":
 			if colorType == pngColorGrayAlpha || colorType == pngColorRGBA {
 				return nil, pngFormatErr("tRNS chunk in an image with alpha")
@@ -164,11 +170,12 @@ func Decode(data []byte, maxPixels int64) (*Image, error) {
 				stage = seenIDAT
 			}
 			if inRun {
-				if idatLen == 0 {
+				if idatChunks == 0 {
 					layout.Chunks = append(layout.Chunks, Chunk{Type: "IDAT"})
-				} else if layout.IDATSize == 0 {
-					layout.IDATSize = int(idatLen)
+				} else if idatChunks == 1 {
+					layout.IDATSize = int(idatLen) // the first chunk's size
 				}
+				idatChunks++
 				idatLen += int64(len(c.data))
 			} // else a detached later IDAT, ignored like image/png does
 		case "IEND":

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 )
 
@@ -201,5 +202,45 @@ func TestPNGEncodeIDATSizes(t *testing.T) {
 		if !bytes.Equal(back.Pix, clean.Pix) || back.Layout.IDATSize != size {
 			t.Errorf("size %d: round trip gave other pixels or IDAT size %d", size, back.Layout.IDATSize)
 		}
+	}
+}
+
+// TestPNGLayoutKeepsAndDrops checks which ancillary chunks a layout
+// carries: known colour and metadata chunks, a truecolour image's
+// suggested palette and unknown safe-to-copy chunks are kept in place;
+// sBIT and unknown chunks that are not safe to copy are dropped.
+func TestPNGLayoutKeepsAndDrops(t *testing.T) {
+	data := pngFingerprintCover(t, "libpng-imagemagick.png")
+	for _, c := range [][]byte{
+		pngTestChunk("PLTE", []byte{1, 2, 3, 4, 5, 6}),
+		pngTestChunk("sBIT", []byte{7, 7, 7}),
+		pngTestChunk("prVt", []byte("kept")),    // ancillary, safe to copy
+		pngTestChunk("prVT", []byte("dropped")), // ancillary, unsafe to copy
+		pngTestChunk("sRGB", []byte{0}),
+	} {
+		data = pngSplice(data, c)
+	}
+	m, err := Decode(data, pngTestMaxPixels)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := Encode(&buf, m); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for off := len(pngSignature); off < buf.Len(); {
+		c, next, err := pngNextChunk(buf.Bytes(), off)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.typ != "IDAT" || got[len(got)-1] != "IDAT" {
+			got = append(got, c.typ)
+		}
+		off = next
+	}
+	want := []string{"IHDR", "gAMA", "cHRM", "bKGD", "tIME", "PLTE", "prVt", "sRGB", "IDAT", "tEXt", "tEXt", "IEND"}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("chunks %v, want %v", got, want)
 	}
 }
