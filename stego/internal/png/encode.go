@@ -656,8 +656,8 @@ func pngAbs8(v uint8) uint {
 // the smallest sum of absolute values, trying None, Sub, Up, Avg, Paeth
 // in that order and switching only on a strictly smaller sum. (libpng
 // stops summing a filter once it exceeds the best so far, which never
-// changes the choice.) The sums for None, Sub, Up and Avg come eight
-// bytes at a time from one pass, Paeth's from a second, branch-free one.
+// changes the choice.) All five sums come from one pass over the row,
+// eight bytes at a time, Paeth's predictor in 16-bit lanes.
 func pngChooseFilter(paeth, cur, prev []byte, bpp int) byte {
 	n := len(cur)
 	prev, paeth = prev[:n], paeth[:n]
@@ -678,32 +678,41 @@ func pngChooseFilter(paeth, cur, prev []byte, bpp int) byte {
 		b := prev[bpp:][:len(x)]
 		c := prev[:len(x)]
 		const hi, lo = 0x8080808080808080, 0x7f7f7f7f7f7f7f7f
+		d := paeth[bpp:][:len(x)]
 		i := 0
 		for i+8 <= len(x) {
 			// 16-bit lanes hold at most 2*128 per word: flush every 128 words.
-			var an, as, au, aa uint64
+			var an, as, au, aa, ap uint64
 			for end := min(len(x)&^7, i+8*128); i < end; i += 8 {
 				xv := binary.LittleEndian.Uint64(x[i:])
 				av := binary.LittleEndian.Uint64(a[i:])
 				bv := binary.LittleEndian.Uint64(b[i:])
+				cv := binary.LittleEndian.Uint64(c[i:])
 				avg := av&bv + (av^bv)>>1&lo
 				an += pngAbsLanes(xv)
 				as += pngAbsLanes(pngSub8(xv, av))
 				au += pngAbsLanes(pngSub8(xv, bv))
 				aa += pngAbsLanes(pngSub8(xv, avg))
+				pe := pngPaethLanes(av&pngLaneLow, bv&pngLaneLow, cv&pngLaneLow)
+				po := pngPaethLanes(av>>8&pngLaneLow, bv>>8&pngLaneLow, cv>>8&pngLaneLow)
+				r := pngSub8(xv, pe|po<<8)
+				binary.LittleEndian.PutUint64(d[i:], r)
+				ap += pngAbsLanes(r)
 			}
 			sn += pngFoldLanes(an)
 			ss += pngFoldLanes(as)
 			su += pngFoldLanes(au)
 			sa += pngFoldLanes(aa)
+			sp += pngFoldLanes(ap)
 		}
 		for ; i < len(x); i++ {
 			sn += pngAbs8(x[i])
 			ss += pngAbs8(x[i] - a[i])
 			su += pngAbs8(x[i] - b[i])
 			sa += pngAbs8(x[i] - uint8((uint(a[i])+uint(b[i]))>>1))
+			d[i] = x[i] - pngPaeth(a[i], b[i], c[i])
+			sp += pngAbs8(d[i])
 		}
-		sp += pngPaethSum(paeth[bpp:], x, a, b, c)
 	}
 	best, ft := sn, byte(pngFilterNone)
 	if ss < best {
@@ -767,44 +776,6 @@ func pngPaethLanes(a, b, c uint64) uint64 {
 	pb = pb&^m | pc&m
 	m = ^((pb | pngLaneTop) - pa) >> 15 & pngLane1 * pngLaneMask
 	return a&^m | b&m
-}
-
-// pngAbsLaneBytes takes the low byte of each lane as signed and returns
-// its absolute value (0..128) in the lane.
-func pngAbsLaneBytes(r uint64) uint64 {
-	r &= pngLaneLow
-	n := r >> 7 & pngLane1 // negative lanes
-	// negative: 256 - r = (r ^ 0xff) + 1
-	return r ^ n*0xff + n
-}
-
-// pngPaethSum sets d[i] = x[i] - Paeth(a[i], b[i], c[i]) and returns the
-// sum of their pngAbs8, eight bytes at a time.
-func pngPaethSum(d, x, a, b, c []byte) uint {
-	d, a, b, c = d[:len(x)], a[:len(x)], b[:len(x)], c[:len(x)]
-	var sum uint
-	i := 0
-	for i+8 <= len(x) {
-		var acc uint64 // lanes gain at most 2*128 per word
-		for end := min(len(x)&^7, i+8*128); i < end; i += 8 {
-			xv := binary.LittleEndian.Uint64(x[i:])
-			av := binary.LittleEndian.Uint64(a[i:])
-			bv := binary.LittleEndian.Uint64(b[i:])
-			cv := binary.LittleEndian.Uint64(c[i:])
-			pe := pngPaethLanes(av&pngLaneLow, bv&pngLaneLow, cv&pngLaneLow)
-			po := pngPaethLanes(av>>8&pngLaneLow, bv>>8&pngLaneLow, cv>>8&pngLaneLow)
-			re := xv&pngLaneLow + pngLane100 - pe
-			ro := xv>>8&pngLaneLow + pngLane100 - po
-			acc += pngAbsLaneBytes(re) + pngAbsLaneBytes(ro)
-			binary.LittleEndian.PutUint64(d[i:], re&pngLaneLow|ro<<8&^pngLaneLow)
-		}
-		sum += pngFoldLanes(acc)
-	}
-	for ; i < len(x); i++ {
-		d[i] = x[i] - pngPaeth(a[i], b[i], c[i])
-		sum += pngAbs8(d[i])
-	}
-	return sum
 }
 
 // pngPaethResiduals sets d[i] = x[i] - Paeth(a[i], b[i], c[i]), eight
