@@ -5,8 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash"
-	"hash/adler32"
 	"hash/crc32"
 	"math"
 	"runtime"
@@ -264,7 +262,7 @@ func pngDecodeIDAT(data []byte, start int, idatLen int64, buf []byte, rs, bpp in
 	if pngDecodeBands(z, buf, rs, bpp, layout.Filters) {
 		return nil
 	}
-	u := pngUnfilterer{buf: buf, rs: rs, bpp: bpp, adler: adler32.New(), filters: layout.Filters}
+	u := pngUnfilterer{buf: buf, rs: rs, bpp: bpp, adler: 1, sum: true, filters: layout.Filters}
 	var want uint32
 	var err error
 	if len(buf) < pngPipelineMin || runtime.GOMAXPROCS(0) == 1 {
@@ -292,7 +290,7 @@ func pngDecodeIDAT(data []byte, start int, idatLen int64, buf []byte, rs, bpp in
 	if err != nil {
 		return err
 	}
-	if u.adler.Sum32() != want {
+	if u.adler != want {
 		return pngFormatErr("zlib checksum mismatch")
 	}
 	return nil
@@ -387,7 +385,7 @@ func pngDecodeBands(z []byte, buf []byte, rs, bpp int, filters []byte) bool {
 
 	// Unfilter behind the inflaters, band by band in order. A band's rows
 	// move only into bytes of bands already unfiltered or its own.
-	u := pngUnfilterer{buf: buf, rs: rs, bpp: bpp, adler: adler32.New(), filters: filters}
+	u := pngUnfilterer{buf: buf, rs: rs, bpp: bpp, adler: 1, sum: true, filters: filters}
 	if err := u.advance(stride); err != nil {
 		failed.Store(true)
 		return false
@@ -402,7 +400,7 @@ func pngDecodeBands(z []byte, buf []byte, rs, bpp int, filters []byte) bool {
 			return false
 		}
 	}
-	if u.adler.Sum32() != want {
+	if u.adler != want {
 		return false
 	}
 	return true
@@ -442,8 +440,9 @@ type pngUnfilterer struct {
 	rs, bpp int
 	next    int // first row not yet unfiltered
 	zero    []byte
-	adler   hash.Hash32 // of the filtered bytes, if not nil
-	filters []byte      // if not nil, gets each row's filter type
+	adler   uint32 // of the filtered bytes, if sum
+	sum     bool
+	filters []byte // if not nil, gets each row's filter type
 }
 
 // advance unfilters every complete row within buf[:avail].
@@ -454,8 +453,8 @@ func (u *pngUnfilterer) advance(avail int) error {
 		return nil
 	}
 	// Checksum the filtered bytes before unfiltering overwrites them.
-	if u.adler != nil {
-		u.adler.Write(u.buf[u.next*frow : end*frow])
+	if u.sum {
+		u.adler = pngAdler32(u.adler, u.buf[u.next*frow:end*frow])
 	}
 	for y := u.next; y < end; y++ {
 		ft := u.buf[y*frow]

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
-	"hash/adler32"
 	"hash/crc32"
 	"io"
 	"math/bits"
@@ -419,7 +418,7 @@ func (e *pngBandEncoder) encode(r *Image, layout *Layout, y0, y1 int, last, lzOK
 			pngFilterRow(dst, cur, prev, bpp, layout.Filters[y])
 		}
 	}
-	adler = adler32.Checksum(f)
+	adler = pngAdler32(1, f)
 
 	zw, err := e.writer(lz)
 	if err != nil {

@@ -2,6 +2,7 @@ package png
 
 import (
 	"bytes"
+	"hash/adler32"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -249,5 +250,25 @@ func TestPNGLayoutKeepsAndDrops(t *testing.T) {
 	want := []string{"IHDR", "gAMA", "cHRM", "bKGD", "tIME", "PLTE", "prVt", "sRGB", "IDAT", "tEXt", "tEXt", "IEND"}
 	if strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Errorf("chunks %v, want %v", got, want)
+	}
+}
+
+// TestPNGAdler32 checks the eight-byte adler32 against hash/adler32.
+func TestPNGAdler32(t *testing.T) {
+	data := make([]byte, 3<<20+13)
+	for i := range data {
+		data[i] = byte(i*2654435761>>11) | byte(i>>7)
+	}
+	for i := range 1 << 16 { // a long run of 0xff, the worst case for the sums
+		data[i] = 0xff
+	}
+	for _, n := range []int{0, 1, 7, 8, 9, 5552, 1 << 20, 1<<20 + 5, len(data)} {
+		if got, want := pngAdler32(1, data[:n]), adler32.Checksum(data[:n]); got != want {
+			t.Errorf("%d bytes: %#x, want %#x", n, got, want)
+		}
+		// Continued from a checksum, as the unfilterer does.
+		if got, want := pngAdler32(pngAdler32(1, data[:n/3]), data[n/3:n]), adler32.Checksum(data[:n]); got != want {
+			t.Errorf("%d bytes in two calls: %#x, want %#x", n, got, want)
+		}
 	}
 }
