@@ -72,8 +72,22 @@ const encoderBytesPerWorker = 3 << 20
 
 // EncodeCost bounds what Encode allocates besides its output: the PNG
 // encoder works in bands, one set per CPU, whatever the image's size.
+// A PNG written with its cover's layout also copies the cover's
+// ancillary chunks, and if the cover had its image data in one IDAT
+// chunk, the whole compressed stream is held until its length is known;
+// otherwise one IDAT chunk of the cover's size is.
 func (m *Image) EncodeCost() int64 {
-	return int64(runtime.GOMAXPROCS(0))*encoderBytesPerWorker + decodeOverhead
+	c := int64(runtime.GOMAXPROCS(0))*encoderBytesPerWorker + decodeOverhead
+	if l := m.pngLayout; l != nil {
+		for _, ch := range l.Chunks {
+			c += int64(12 + len(ch.Data))
+		}
+		if l.IDATSize == 0 {
+			c += m.EncodedSize()
+		}
+		c += int64(l.IDATSize) // the chunk being filled
+	}
+	return c
 }
 
 // AdaptiveEmbedCost bounds what Embed and EmbedInPlace allocate in

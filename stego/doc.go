@@ -26,10 +26,13 @@
 // a steganalyst would see.
 //
 // PNG is read and written by the package's own codec (internal/png),
-// which decodes 2.4–3.6× and encodes 33× faster than image/png on the
+// which decodes 2.4–3.6× and encodes 10–30× faster than image/png on the
 // test photograph (BenchmarkDecodePNG, BenchmarkEncodePNG; see
 // docs/performance.md); PNGs outside its subset fall back to
-// image/png.
+// image/png. A stego PNG has its cover's file structure (chunks, IDAT
+// size, zlib header, row filters) when the cover is a PNG, and libpng's
+// defaults otherwise, so that the file does not name the program that
+// wrote it (docs/format.md, "The output PNG").
 //
 // The package imports nothing else of stegocluster's.
 package stego

@@ -40,6 +40,11 @@ const (
 // Its zero value is not usable; make one with Decode or FromImage.
 type Image struct {
 	r *raster
+	// pngLayout is the structure of the PNG file the image was decoded
+	// from, nil for other sources. Encode writes PNGs with it, so that a
+	// stego image looks written by whatever wrote its cover rather than
+	// by us; it is never modified, so copies of the image share it.
+	pngLayout *png.Layout
 	// SourceFormat is the format the image was decoded from ("png",
 	// "jpeg", "gif", "bmp", "tiff", "webp"), or "" for FromImage.
 	SourceFormat string
@@ -87,7 +92,7 @@ func Decode(data []byte, maxPixels int64) (*Image, error) {
 	}
 	m := &Image{SourceFormat: format}
 	if format == "png" {
-		m.r, err = decodePNG(data, maxPixels)
+		m.r, m.pngLayout, err = decodePNG(data, maxPixels)
 		if err == nil {
 			return m, nil
 		}
@@ -148,7 +153,7 @@ func FromImage(img image.Image) (*Image, error) {
 func (m *Image) Encode(w io.Writer, f Format) error {
 	switch f {
 	case PNG, "":
-		return encodePNG(w, m.r)
+		return encodePNG(w, m.r, m.pngLayout)
 	case BMP:
 		if m.r.depth16 || (m.r.channels == 1 && m.r.alpha) {
 			return fmt.Errorf("%w: BMP cannot hold this image losslessly (16-bit or gray with alpha); use PNG", ErrUnsupportedFormat)

@@ -15,17 +15,22 @@ import (
 
 // decodePNG decodes with the fast decoder. Valid PNGs it does not handle
 // give an error matching png.ErrNotFastPath.
-func decodePNG(data []byte, maxPixels int64) (*raster, error) {
+// It also returns the file's structure (see pngLayout).
+func decodePNG(data []byte, maxPixels int64) (*raster, *png.Layout, error) {
 	m, err := png.Decode(data, maxPixels)
 	if err != nil {
-		return nil, pngError(err)
+		return nil, nil, pngError(err)
 	}
-	return &raster{width: m.Width, height: m.Height, channels: m.Channels, alpha: m.Alpha, depth16: m.Depth16, pix: m.Pix}, nil
+	return &raster{width: m.Width, height: m.Height, channels: m.Channels, alpha: m.Alpha, depth16: m.Depth16, pix: m.Pix}, m.Layout, nil
 }
 
-// encodePNG writes r as a PNG of its own colour type and bit depth.
-func encodePNG(w io.Writer, r *raster) error {
-	return pngError(png.Encode(w, r.pngImage()))
+// encodePNG writes r as a PNG of its own colour type and bit depth, with
+// layout's structure (chunks, IDAT size, zlib header, row filters) if it
+// is not nil and fits r, else with libpng's defaults.
+func encodePNG(w io.Writer, r *raster, layout *png.Layout) error {
+	m := r.pngImage()
+	m.Layout = layout
+	return pngError(png.Encode(w, m))
 }
 
 // pngImage views r as the codec's image, sharing its pixel buffer.

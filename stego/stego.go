@@ -147,6 +147,7 @@ func (m *Image) Clone() *Image { return m.CloneInto(nil) }
 // reusing dst's pixel buffer when it is large enough, and returns dst (a
 // new image when dst is nil). A server that hides into one shared cover
 // recycles its copies this way instead of allocating megabytes a request.
+// The recorded PNG layout is shared, not copied: nothing modifies it.
 func (m *Image) CloneInto(dst *Image) *Image {
 	if dst == nil {
 		dst = new(Image)
@@ -157,7 +158,7 @@ func (m *Image) CloneInto(dst *Image) *Image {
 	}
 	r := *m.r
 	r.pix = append(pix[:0], m.r.pix...)
-	*dst = Image{r: &r, SourceFormat: m.SourceFormat, Notes: append(dst.Notes[:0], m.Notes...), lossyWebP: m.lossyWebP, Public: m.Public}
+	*dst = Image{r: &r, pngLayout: m.pngLayout, SourceFormat: m.SourceFormat, Notes: append(dst.Notes[:0], m.Notes...), lossyWebP: m.lossyWebP, Public: m.Public}
 	return dst
 }
 

@@ -5,8 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash"
-	"hash/adler32"
 	"hash/crc32"
 	"math"
 	"runtime"
@@ -124,6 +122,8 @@ func Decode(data []byte, maxPixels int64) (*Image, error) {
 	stage := seenIHDR
 	off := len(pngSignature) + 12 + 13
 	idatStart, idatLen, inRun := -1, int64(0), false
+	layout := &Layout{Width: width, Height: height, ColorType: colorType, Depth: depth}
+	kept, idatChunks := 0, 0
 	for stage != seenIEND {
 		c, nextOff, err := pngNextChunk(data, off)
 		if err != nil {
@@ -146,6 +146,12 @@ func Decode(data []byte, maxPixels int64) (*Image, error) {
 				return nil, pngFormatErr("bad PLTE length %d", len(c.data))
 			}
 			stage = seenPLTE // a suggested palette; truecolour decoders ignore it
+			if kept+len(c.data) <= pngMaxKeptChunkBytes {
+				// Kept: it suggests colours for limited displays, which
+				// ±1 does not make wrong, and it is part of the file's look.
+				kept += len(c.data)
+				layout.Chunks = append(layout.Chunks, Chunk{Type: c.typ, Data: bytes.Clone(c.data)})
+			}
 		case "tRNS":
 			if colorType == pngColorGrayAlpha || colorType == pngColorRGBA {
 				return nil, pngFormatErr("tRNS chunk in an image with alpha")
@@ -162,6 +168,12 @@ func Decode(data []byte, maxPixels int64) (*Image, error) {
 				stage = seenIDAT
 			}
 			if inRun {
+				if idatChunks == 0 {
+					layout.Chunks = append(layout.Chunks, Chunk{Type: "IDAT"})
+				} else if idatChunks == 1 {
+					layout.IDATSize = int(idatLen) // the first chunk's size
+				}
+				idatChunks++
 				idatLen += int64(len(c.data))
 			} // else a detached later IDAT, ignored like image/png does
 		case "IEND":
@@ -169,6 +181,11 @@ func Decode(data []byte, maxPixels int64) (*Image, error) {
 				return nil, pngFormatErr("IEND before image data")
 			}
 			stage = seenIEND
+		default:
+			if c.typ[0]&0x20 != 0 && pngKeepChunk(c.typ) && kept+len(c.data) <= pngMaxKeptChunkBytes {
+				kept += len(c.data)
+				layout.Chunks = append(layout.Chunks, Chunk{Type: c.typ, Data: bytes.Clone(c.data)})
+			}
 		}
 		off = nextOff
 	}
@@ -198,10 +215,12 @@ func Decode(data []byte, maxPixels int64) (*Image, error) {
 	// it (its filter-type byte and theirs), so the image needs no second
 	// buffer. The extra height bytes at the end are sliced away.
 	buf := make([]byte, filteredLen)
-	if err := pngDecodeIDAT(data, idatStart, idatLen, buf, rs, r.pixelStride()); err != nil {
+	layout.Filters = make([]byte, height)
+	if err := pngDecodeIDAT(data, idatStart, idatLen, buf, rs, r.pixelStride(), layout); err != nil {
 		return nil, err
 	}
 	r.Pix = buf[: height*rs : height*rs]
+	r.Layout = layout
 	return r, nil
 }
 
@@ -228,19 +247,10 @@ func pngIDATData(data []byte, start int, n int64) []byte {
 const pngPipelineMin = 256 << 10
 
 // pngDecodeIDAT inflates the zlib stream in the IDAT run at data[start:]
-// into buf, which it must fill exactly, unfilters the rows in place and
-// checks the stream's adler32.
-func pngDecodeIDAT(data []byte, start int, idatLen int64, buf []byte, rs, bpp int) error {
-	// The zlib header is in the first chunk (an empty first chunk is
-	// legal but unheard of; it just skips the parallel path).
-	if first := data[start+8 : start+8+int(binary.BigEndian.Uint32(data[start:]))]; len(first) >= 2 {
-		if first[0]&0x0f != 8 || first[0]>>4 > 7 || first[1]&0x20 != 0 || (uint(first[0])<<8|uint(first[1]))%31 != 0 {
-			return pngFormatErr("bad zlib header %#x %#x", first[0], first[1])
-		}
-		if pngDecodeBands(data, start, buf, rs, bpp) {
-			return nil
-		}
-	}
+// into buf, which it must fill exactly, unfilters the rows in place,
+// checks the stream's adler32 and records the zlib header and the rows'
+// filter types in layout.
+func pngDecodeIDAT(data []byte, start int, idatLen int64, buf []byte, rs, bpp int, layout *Layout) error {
 	z := pngIDATData(data, start, idatLen)
 	if len(z) < 2 {
 		return pngFormatErr("missing zlib header")
@@ -248,7 +258,11 @@ func pngDecodeIDAT(data []byte, start int, idatLen int64, buf []byte, rs, bpp in
 	if z[0]&0x0f != 8 || z[0]>>4 > 7 || z[1]&0x20 != 0 || (uint(z[0])<<8|uint(z[1]))%31 != 0 {
 		return pngFormatErr("bad zlib header %#x %#x", z[0], z[1])
 	}
-	u := pngUnfilterer{buf: buf, rs: rs, bpp: bpp, adler: adler32.New()}
+	layout.ZlibHeader = [2]byte{z[0], z[1]}
+	if pngDecodeBands(z, buf, rs, bpp, layout.Filters) {
+		return nil
+	}
+	u := pngUnfilterer{buf: buf, rs: rs, bpp: bpp, adler: 1, sum: true, filters: layout.Filters}
 	var want uint32
 	var err error
 	if len(buf) < pngPipelineMin || runtime.GOMAXPROCS(0) == 1 {
@@ -276,7 +290,7 @@ func pngDecodeIDAT(data []byte, start int, idatLen int64, buf []byte, rs, bpp in
 	if err != nil {
 		return err
 	}
-	if u.adler.Sum32() != want {
+	if u.adler != want {
 		return pngFormatErr("zlib checksum mismatch")
 	}
 	return nil
@@ -286,35 +300,42 @@ func pngDecodeIDAT(data []byte, start int, idatLen int64, buf []byte, rs, bpp in
 const pngSyncFlush = "\x00\x00\xff\xff"
 
 // pngDecodeBands is the parallel path for PNGs written the way Encode
-// writes them: several IDAT chunks, each but the last ending in a sync
-// flush, each inflatable without the others' history. Other encoders'
-// files can look like that by chance; then a band fails to inflate on its
-// own, or the whole stream's adler32 does not match, and ok is false: the
-// caller decodes sequentially, overwriting whatever was written to buf.
-// It reports whether buf now holds the verified, unfiltered image.
-func pngDecodeBands(data []byte, start int, buf []byte, rs, bpp int) bool {
-	var bands [][]byte
-	for off := start; off+8 <= len(data) && string(data[off+4:off+8]) == "IDAT"; {
-		l := int(binary.BigEndian.Uint32(data[off:]))
-		bands = append(bands, data[off+8:off+8+l])
-		off += 12 + l
-	}
+// writes them: a zlib stream cut into bands by sync flushes, each band
+// inflatable without the others' history, all but the last holding the
+// same number of bytes of filtered rows. The bands are found by looking
+// for the sync flush's bytes, which other encoders' streams can hold by
+// chance; then a band fails to inflate on its own, or the whole stream's
+// adler32 does not match, and ok is false: the caller decodes
+// sequentially, overwriting whatever was written to buf. It reports
+// whether buf now holds the verified, unfiltered image.
+func pngDecodeBands(z []byte, buf []byte, rs, bpp int, filters []byte) bool {
 	workers := runtime.GOMAXPROCS(0)
-	if len(bands) < 2 || workers < 2 || len(bands[0]) < 2 {
+	if workers < 2 || len(buf) < 2*pngBandBytes {
 		return false
 	}
-	for _, b := range bands[:len(bands)-1] {
-		if !bytes.HasSuffix(b, []byte(pngSyncFlush)) {
-			return false
+	var bands [][]byte
+	for rest := z[2:]; ; {
+		i := bytes.Index(rest, []byte(pngSyncFlush))
+		if i < 0 {
+			bands = append(bands, rest)
+			break
 		}
+		bands = append(bands, rest[:i+len(pngSyncFlush)])
+		rest = rest[i+len(pngSyncFlush):]
 	}
-	bands[0] = bands[0][2:] // the zlib header, checked by the caller
+	// Go's compress/flate ends every stream with an empty final stored
+	// block, the same four bytes; then only the checksum follows.
+	if len(bands) < 2 || len(bands[len(bands)-1]) <= 4 {
+		return false
+	}
 
 	// Encode's bands hold equal numbers of rows, but for the last: the
 	// first band's size gives every band's place in buf, so each is
 	// inflated straight into place, with no copy and no second buffer.
+	// Its bands hold at most pngBandBytes (or one row): a first band
+	// that inflates to more is not ours, and is given up early.
 	var first inflater
-	stride, _, err := first.inflate(buf, bands[0], false)
+	stride, _, err := first.inflate(buf[:min(len(buf), max(pngBandBytes, rs+1))], bands[0], false)
 	last := len(bands) - 1
 	if err != nil || stride == 0 || last*stride >= len(buf) || len(buf)-last*stride > stride {
 		return false
@@ -364,7 +385,7 @@ func pngDecodeBands(data []byte, start int, buf []byte, rs, bpp int) bool {
 
 	// Unfilter behind the inflaters, band by band in order. A band's rows
 	// move only into bytes of bands already unfiltered or its own.
-	u := pngUnfilterer{buf: buf, rs: rs, bpp: bpp, adler: adler32.New()}
+	u := pngUnfilterer{buf: buf, rs: rs, bpp: bpp, adler: 1, sum: true, filters: filters}
 	if err := u.advance(stride); err != nil {
 		failed.Store(true)
 		return false
@@ -379,7 +400,7 @@ func pngDecodeBands(data []byte, start int, buf []byte, rs, bpp int) bool {
 			return false
 		}
 	}
-	if u.adler.Sum32() != want {
+	if u.adler != want {
 		return false
 	}
 	return true
@@ -419,7 +440,9 @@ type pngUnfilterer struct {
 	rs, bpp int
 	next    int // first row not yet unfiltered
 	zero    []byte
-	adler   hash.Hash32 // of the filtered bytes, if not nil
+	adler   uint32 // of the filtered bytes, if sum
+	sum     bool
+	filters []byte // if not nil, gets each row's filter type
 }
 
 // advance unfilters every complete row within buf[:avail].
@@ -430,11 +453,14 @@ func (u *pngUnfilterer) advance(avail int) error {
 		return nil
 	}
 	// Checksum the filtered bytes before unfiltering overwrites them.
-	if u.adler != nil {
-		u.adler.Write(u.buf[u.next*frow : end*frow])
+	if u.sum {
+		u.adler = pngAdler32(u.adler, u.buf[u.next*frow:end*frow])
 	}
 	for y := u.next; y < end; y++ {
 		ft := u.buf[y*frow]
+		if u.filters != nil {
+			u.filters[y] = ft
+		}
 		src := u.buf[y*frow+1 : (y+1)*frow]
 		dst := u.buf[y*rs : (y+1)*rs]
 		var prev []byte
@@ -505,7 +531,67 @@ func pngUnfilterPaeth(dst, src, prev []byte, bpp int) {
 	for i := 0; i < bpp && i < n; i++ {
 		dst[i] = src[i] + prev[i]
 	}
+	if n <= bpp {
+		return
+	}
+	switch bpp {
+	case 3:
+		pngUnfilterPaeth3(dst, src, prev)
+		return
+	case 4:
+		pngUnfilterPaeth4(dst, src, prev)
+		return
+	}
 	for i := bpp; i < n; i++ {
-		dst[i] = src[i] + pngPaeth(dst[i-bpp], prev[i], prev[i-bpp])
+		dst[i] = src[i] + pngPaethFast(int(dst[i-bpp]), int(prev[i]), int(prev[i-bpp]))
+	}
+}
+
+// pngPaethFast is pngPaeth without a branch, for the unfilter loops,
+// where each byte waits on the one a pixel before it: the choice is made
+// with masks rather than left to the compiler.
+func pngPaethFast(a, b, c int) uint8 {
+	pa := b - c
+	pb := a - c
+	pc := pa + pb
+	pa = (pa ^ pa>>63) - pa>>63
+	pb = (pb ^ pb>>63) - pb>>63
+	pc = (pc ^ pc>>63) - pc>>63
+	m := (pc - pb) >> 63 // all ones where pc < pb: c beats b
+	p := b ^ (b^c)&m
+	q := pb ^ (pb^pc)&m
+	m = (q - pa) >> 63 // all ones where q < pa: a loses
+	return uint8(a ^ (a^p)&m)
+}
+
+// pngUnfilterPaeth3 and pngUnfilterPaeth4 are pngUnfilterPaeth's loop
+// for 3- and 4-byte pixels, keeping the pixel to the left in registers
+// instead of reading back what was just stored.
+func pngUnfilterPaeth3(dst, src, prev []byte) {
+	a0, a1, a2 := int(dst[0]), int(dst[1]), int(dst[2])
+	c0, c1, c2 := int(prev[0]), int(prev[1]), int(prev[2])
+	for i := 3; i+3 <= len(src); i += 3 {
+		s, p, d := src[i:i+3], prev[i:i+3], dst[i:i+3]
+		b0, b1, b2 := int(p[0]), int(p[1]), int(p[2])
+		a0 = int(s[0] + pngPaethFast(a0, b0, c0))
+		a1 = int(s[1] + pngPaethFast(a1, b1, c1))
+		a2 = int(s[2] + pngPaethFast(a2, b2, c2))
+		d[0], d[1], d[2] = byte(a0), byte(a1), byte(a2)
+		c0, c1, c2 = b0, b1, b2
+	}
+}
+
+func pngUnfilterPaeth4(dst, src, prev []byte) {
+	a0, a1, a2, a3 := int(dst[0]), int(dst[1]), int(dst[2]), int(dst[3])
+	c0, c1, c2, c3 := int(prev[0]), int(prev[1]), int(prev[2]), int(prev[3])
+	for i := 4; i+4 <= len(src); i += 4 {
+		s, p, d := src[i:i+4], prev[i:i+4], dst[i:i+4]
+		b0, b1, b2, b3 := int(p[0]), int(p[1]), int(p[2]), int(p[3])
+		a0 = int(s[0] + pngPaethFast(a0, b0, c0))
+		a1 = int(s[1] + pngPaethFast(a1, b1, c1))
+		a2 = int(s[2] + pngPaethFast(a2, b2, c2))
+		a3 = int(s[3] + pngPaethFast(a3, b3, c3))
+		d[0], d[1], d[2], d[3] = byte(a0), byte(a1), byte(a2), byte(a3)
+		c0, c1, c2, c3 = b0, b1, b2, b3
 	}
 }

@@ -11,6 +11,9 @@ type Image struct {
 	Alpha         bool // an alpha sample follows the colour samples
 	Depth16       bool // samples are 16-bit big-endian
 	Pix           []byte
+	// Layout is the structure of the PNG file the image was decoded from
+	// (set by Decode), which Encode reproduces; nil means libpng's.
+	Layout *Layout
 }
 
 // pixelStride is the number of bytes one pixel occupies in Pix.
