@@ -26,8 +26,8 @@ const (
 	// the least total cost, and the ±1 directions follow the changes
 	// already made at the same pixel's other channels and at its
 	// neighbours, so the channels' residuals stay consistent. Depth 1
-	// only; it carries at most half of keyed mode's capacity and hides
-	// about 10× slower (docs/stealth.md says which to choose when).
+	// only; it carries at most half of keyed mode's capacity and a hide
+	// costs about 50× the CPU (docs/stealth.md says which to choose when).
 	ModeAdaptive Mode = 2
 )
 
