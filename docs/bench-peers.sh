@@ -109,7 +109,7 @@ measure() {
 for _ in $(seq "$runs"); do
 	measure ours-embed ./stegoctl embed --cover cover.png --secret secret.bin -o ours.png
 	measure peer-embed ./peer-bin embed cover.png secret.bin peer.png
-	measure ours-extract ./stegoctl extract -i ours.png -o ours.out
+	measure ours-extract ./stegoctl extract -i ours.png -o ours.out --force
 	measure peer-extract ./peer-bin extract peer.png peer.out
 done
 cmp -s secret.bin ours.out || { echo "stegoctl did not round-trip the secret" >&2; exit 1; }

@@ -757,8 +757,17 @@ func jpegCompat(r *raster) *JPEGCompatReport {
 	}
 	// Colour: try each subsampling on a small sample and keep the one
 	// under which most MCUs decode exactly (ties: the first, 4:4:4).
-	var best *jpegSub
-	bestScore, bestEvidence := -1.0, 0
+	// Tables first: when not one frequency shows a lattice under any
+	// subsampling there is no JPEG, and neither the trial decodings nor
+	// the full test are run (they were most of the cost for photos that
+	// never were JPEGs).
+	type trial struct {
+		s    jpegCompatState
+		list []int
+		ev   int
+	}
+	var trials []trial
+	bestEvidence := 0
 	for _, sub := range jpegSubs {
 		s := base
 		s.sub, s.mw, s.mh = sub, 8*sub.h, 8*sub.v
@@ -768,10 +777,30 @@ func jpegCompat(r *raster) *JPEGCompatReport {
 		}
 		list := jpegMCUList(mx*my, jpegCompatQuickMCUs)
 		ev := s.estimate(list)
+		if len(trials) == 0 && ev == 0 && sub == jpegSubs[0] {
+			// 4:2:0's MCUs hold four luma blocks each, the most of any
+			// subsampling, and luma is inverted exactly whatever the
+			// subsampling: no lattice there, none in the others' smaller
+			// samples either.
+			return &JPEGCompatReport{MinIncompatible: jpegCompatModifiedMin}
+		}
+		trials = append(trials, trial{s, list, ev})
+		bestEvidence = max(bestEvidence, ev)
+	}
+	if len(trials) == 0 {
+		return nil
+	}
+	if bestEvidence == 0 {
+		return &JPEGCompatReport{MinIncompatible: jpegCompatModifiedMin}
+	}
+	var best *jpegSub
+	bestScore := -1.0
+	for _, t := range trials {
+		mx, _ := t.s.mcuCount()
 		var m jpegMCU
 		ok, tested := 0, 0
-		for _, idx := range list {
-			c, _, _ := s.test(&m, idx%mx, idx/mx)
+		for _, idx := range t.list {
+			c, _, _ := t.s.test(&m, idx%mx, idx/mx)
 			if c != mcuClipped {
 				tested++
 			}
@@ -779,24 +808,13 @@ func jpegCompat(r *raster) *JPEGCompatReport {
 				ok++
 			}
 		}
-		bestEvidence = max(bestEvidence, ev)
-		score := float64(ev) / 640
+		score := float64(t.ev) / 640
 		if tested > 0 {
 			score += float64(ok) / float64(tested)
 		}
 		if score > bestScore+0.05 {
-			bestScore, best = score, &sub
+			bestScore, best = score, &t.s.sub
 		}
-	}
-	if best == nil {
-		return nil
-	}
-	if bestEvidence == 0 {
-		// Not one frequency shows a lattice in the sample under any
-		// subsampling: no JPEG. Estimating the tables from a thousand
-		// MCUs would only confirm it, and was most of the cost for the
-		// photos that never were JPEGs.
-		return &JPEGCompatReport{MinIncompatible: jpegCompatModifiedMin}
 	}
 	return base.run(*best)
 }
