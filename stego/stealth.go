@@ -179,7 +179,7 @@ func stealth(cover *Image, opts Options, overhead, payloadBytes int) Stealth {
 
 // decodedJPEG reports whether a cover whose file is no JPEG has a
 // decoded JPEG's pixels, by the analysis's JPEG-compatibility test: it is
-// asked last, as it costs about 40 ms of CPU for a colour photo that never
+// asked last, as it costs about 7 ms of CPU for a colour photo that never
 // was a JPEG (docs/stealth.md, "JPEG covers").
 func decodedJPEG(cover *Image) bool {
 	_, ok := LooksDecompressedJPEG(cover)
