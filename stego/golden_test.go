@@ -40,6 +40,12 @@ func goldens() []golden {
 			Secret{Name: "golden.txt", MIME: "text/plain; charset=utf-8", Data: text}},
 		{"testdata/golden-v2-keyed-public.png", Options{},
 			Secret{Name: "golden.bin", MIME: "application/octet-stream", Data: testenv.RandomBytes(500, 43)}},
+		// Version 2, adaptive mode: the same header and sealing, the body
+		// in a syndrome-trellis code (h = 7) over HILL costs.
+		{"testdata/golden-v2-adaptive-password.png", Options{Password: "golden password adaptive", Mode: ModeAdaptive, DisableCompression: true},
+			Secret{Name: "golden.bin", MIME: "application/octet-stream", Data: testenv.RandomBytes(600, 44)}},
+		{"testdata/golden-v2-adaptive-public.png", Options{Mode: ModeAdaptive},
+			Secret{Name: "golden.txt", MIME: "text/plain; charset=utf-8", Data: bytes.Repeat([]byte("adaptive golden. "), 40)}},
 	}
 }
 
@@ -71,6 +77,11 @@ func TestGoldenImagesStillExtract(t *testing.T) {
 			}
 			if got.Name != g.secret.Name || got.MIME != g.secret.MIME || !bytes.Equal(got.Data, g.secret.Data) {
 				t.Fatalf("golden extracted as %q %q %d bytes, want %q %q %d bytes", got.Name, got.MIME, len(got.Data), g.secret.Name, g.secret.MIME, len(g.secret.Data))
+			}
+			// The mode it was written in is the mode it is read in.
+			seed, _ := positionSeed(g.opts.Password)
+			if h, _, _, err := openHeader(g.opts.Password, newKernel(img.r, seed).readHeader()); err != nil || h.mode != g.opts.Mode {
+				t.Fatalf("golden header %+v, %v: want mode %s", h, err, g.opts.Mode)
 			}
 		})
 	}
