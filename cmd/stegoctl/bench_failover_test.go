@@ -2,8 +2,10 @@ package main
 
 import (
 	"encoding/json"
+	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -30,5 +32,25 @@ func TestBenchFailover(t *testing.T) {
 	}
 	if r := stegoctl(t, "", "bench", "failover", "--fault", "explode"); r.code != exitUsage {
 		t.Fatalf("bad fault: exit %d", r.code)
+	}
+}
+
+// A failed bench's message points at the local cluster's logs: they must
+// still be there afterwards, while a bench that never pointed at them
+// leaves nothing behind.
+func TestLocalClusterKeepsTheLogsItPointedAt(t *testing.T) {
+	for _, hinted := range []bool{false, true} {
+		dir := t.TempDir()
+		c := &processCluster{dir: filepath.Join(dir, "cluster")}
+		if err := os.Mkdir(c.dir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if hinted && !strings.Contains(c.Hint(), c.dir) {
+			t.Fatalf("hint %q does not name %s", c.Hint(), c.dir)
+		}
+		c.Close()
+		if _, err := os.Stat(c.dir); (err == nil) != hinted {
+			t.Errorf("hinted %v: directory kept = %v", hinted, err == nil)
+		}
 	}
 }

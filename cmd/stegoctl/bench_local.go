@@ -46,6 +46,9 @@ type processCluster struct {
 	urls   map[string]string
 	procs  map[string]*exec.Cmd
 	exited map[string]chan struct{} // closed when the process has been reaped
+	// keepLogs: Hint pointed a user (an error message) at the logs, so
+	// Close must not delete them.
+	keepLogs bool
 }
 
 var processNodes = []string{"n1", "n2", "n3"}
@@ -105,7 +108,10 @@ func startProcessCluster(ctx context.Context, bin string, plaintext bool) (*proc
 func (c *processCluster) Name() string         { return "local" }
 func (c *processCluster) Nodes() []string      { return processNodes }
 func (c *processCluster) URL(id string) string { return c.urls[id] }
-func (c *processCluster) Hint() string         { return "logs in " + c.dir }
+func (c *processCluster) Hint() string {
+	c.keepLogs = true
+	return "logs in " + c.dir + " (kept)"
+}
 
 // Restart starts node id (again), its output appended to DIR/id.log.
 func (c *processCluster) Restart(_ context.Context, id string) error {
@@ -148,14 +154,17 @@ func (c *processCluster) WaitExited(ctx context.Context, id string, timeout time
 	}
 }
 
-// Close kills every process, waits for it and removes the directory.
+// Close kills every process, waits for it and removes the directory,
+// unless Hint has sent a user to the logs in it.
 func (c *processCluster) Close() {
 	for id, p := range c.procs {
 		p.Process.Signal(syscall.SIGCONT)
 		p.Process.Kill()
 		<-c.exited[id]
 	}
-	os.RemoveAll(c.dir)
+	if !c.keepLogs {
+		os.RemoveAll(c.dir)
+	}
 }
 
 // makeCerts makes a CA and the nodes' certificates in dir.
