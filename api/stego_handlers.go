@@ -115,8 +115,8 @@ func (f *form) depth() (int, error) {
 }
 
 // mode reads the optional mode field, a name stego.ParseMode accepts
-// ("keyed", the default when absent, or "sequential"); another value is
-// refused with stego.ErrInvalidOptions (400).
+// ("keyed", the default when absent, "adaptive" or "sequential");
+// another value is refused with stego.ErrInvalidOptions (400).
 func (f *form) mode() (stego.Mode, error) {
 	return stego.ParseMode(strings.TrimSpace(f.fields["mode"]))
 }
