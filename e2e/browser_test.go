@@ -277,11 +277,18 @@ func TestBrowserWebApp(t *testing.T) {
 	setMode := func(mode string) chromedp.Action[chromedp.Void] {
 		return chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`(() => { const m = document.getElementById("hide-mode"); m.value = %q; m.dispatchEvent(new Event("change")); })()`, mode))
 	}
-	do("sequential mode's advice",
+	keyedAdvice := text("#cap-advice")
+	do("the modes' advice",
 		setMode("sequential"),
 		until(`document.getElementById("cap-advice").textContent.includes("sequential mode")`, 10*time.Second),
+		// Adaptive mode stays stealthy up to twice the payload: another figure.
+		setMode("adaptive"),
+		until(fmt.Sprintf(`(t => t.startsWith("Stealthy") && t.trim() !== %q)(document.getElementById("cap-advice").textContent)`, keyedAdvice), 10*time.Second),
+	)
+	t.Logf("advice, keyed: %s; adaptive: %s", keyedAdvice, text("#cap-advice"))
+	do("back to keyed",
 		setMode("keyed"),
-		until(`document.getElementById("cap-advice").textContent.startsWith("Stealthy")`, 10*time.Second),
+		until(fmt.Sprintf(`document.getElementById("cap-advice").textContent.trim() === %q`, keyedAdvice), 10*time.Second),
 	)
 	t.Logf("verdict: %s", text("#hide-verdict"))
 	t.Logf("stats: %s", text("#hide-stats"))
