@@ -43,14 +43,21 @@ func TestRoundTrip(t *testing.T) {
 	ctx := context.Background()
 	for si, sh := range testenv.Shapes {
 		for depth := 1; depth <= 4; depth++ {
-			for _, mode := range []Mode{ModeKeyed, ModeSequential} {
+			for _, mode := range []Mode{ModeKeyed, ModeSequential, ModeAdaptive} {
+				if mode == ModeAdaptive && depth > 1 {
+					continue // adaptive mode embeds at depth 1 only
+				}
+				size := 150
+				if mode == ModeAdaptive {
+					size = 60 + si // half the capacity: 138 bytes in 61×47 gray
+				}
 				for _, password := range []string{"", "correct horse"} {
 					for _, compressible := range []bool{false, true} {
 						name := fmt.Sprintf("%s/depth%d/%s/pw=%t/compressible=%t", sh.Name, depth, mode, password != "", compressible)
 						t.Run(name, func(t *testing.T) {
 							cover := &Image{r: noiseRaster(61, 47, sh.Channels, sh.Alpha, sh.Depth16, uint64(si))}
 							opts := Options{Password: password, Depth: depth, Mode: mode}
-							data := testenv.RandomBytes(150, uint64(depth))
+							data := testenv.RandomBytes(size, uint64(depth))
 							if compressible {
 								data = bytes.Repeat([]byte("stego "), 60)
 							}
@@ -59,8 +66,8 @@ func TestRoundTrip(t *testing.T) {
 							if err != nil {
 								t.Fatalf("embed: %v", err)
 							}
-							if stats.Compressed != compressible {
-								t.Errorf("compressed = %t, want %t", stats.Compressed, compressible)
+							if stats.Compressed != compressible || stats.Mode != mode || stats.ChangedSamples == 0 {
+								t.Errorf("stats %+v, want compressed = %t in %s mode", stats, compressible, mode)
 							}
 							formats := []Format{PNG}
 							if !sh.Depth16 && !(sh.Channels == 1 && sh.Alpha) {
