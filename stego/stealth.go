@@ -8,10 +8,11 @@ import (
 // Stealth advice: how detectable a payload of a given size will be in a
 // given cover, from what was measured, not from hope.
 //
-// The figures are the shipped rich-model detector's P_E (the minimum over
+// The figures are our rich-model detector's P_E (the minimum over
 // thresholds of the mean of false-alarm and missed-detection rates; 0.5
-// is a coin toss) on photographs held out of its training, per payload in
-// bits per channel, from the command and tables in docs/stealth.md. They
+// is a coin toss), trained per embedder and payload on half of the
+// photographs and tested on the other half, per payload in bits per
+// channel, from the command and tables in docs/stealth.md. They
 // describe a population of photographs, not one image; what makes them
 // "per cover" is the cover's size (a payload's bits per channel) and its
 // kind (a JPEG cover has no stealthy payload at all). A steganalyst with
