@@ -251,7 +251,11 @@ func TestBrowserWebApp(t *testing.T) {
 		chromedp.SetUploadFiles(chromedp.ID("hide-file"), []string{secretPath}),
 		chromedp.SetUploadFiles(chromedp.ID("hide-cover"), []string{coverPath}),
 		chromedp.SendKeys(chromedp.ID("hide-password"), "correct horse battery"),
-		until(`document.getElementById("cap-fill").textContent.includes("plans.bin")`, 10*time.Second),
+		// Wait for the answer about this secret in this cover: an earlier
+		// one (the built-in cover's, whose stealth advice is longer) may
+		// land first, and the layout it leaves moves the button under a
+		// click.
+		until(`(t => t.includes("plans.bin") && t.includes("your cover"))(document.getElementById("cap-fill").textContent)`, 10*time.Second),
 		click("#hide-go"),
 		chromedp.WaitVisible(chromedp.ID("hide-result")),
 		until(`/clean|suspicious/.test(document.getElementById("hide-verdict").className) && !document.getElementById("hide-verdict").textContent.includes("Analysing")`, 20*time.Second),
