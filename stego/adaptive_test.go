@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"os"
 	"runtime"
 	"testing"
@@ -44,57 +43,6 @@ func TestAdaptiveRoundTrip(t *testing.T) {
 			assertAlphaAndRangeKept(t, photo.r, out.r, 1)
 		}
 	})
-}
-
-// TestAdaptiveCapacityIsExact: a secret of exactly DataCapacity embeds,
-// one byte more is a *CapacityError; the figure is half a bit per body
-// sample less the container.
-func TestAdaptiveCapacityIsExact(t *testing.T) {
-	ctx := context.Background()
-	for _, sh := range []testenv.Shape{testenv.Shapes[0], testenv.Shapes[3], testenv.Shapes[6]} {
-		for _, password := range []string{"", "pw"} {
-			for _, meta := range []Secret{{}, {Name: "a-rather-long-file-name.bin", MIME: "application/octet-stream"}} {
-				t.Run(fmt.Sprintf("%s/pw=%t/meta=%d", sh.Name, password != "", len(meta.Name)), func(t *testing.T) {
-					cover := &Image{r: noiseRaster(50, 37, sh.Channels, sh.Alpha, sh.Depth16, 7)}
-					opts := Options{Password: password, Mode: ModeAdaptive, DisableCompression: true}
-					capacity, err := Capacity(cover, opts)
-					if err != nil {
-						t.Fatal(err)
-					}
-					if want := (50*37*sh.Channels-headerSamples)/16 - tagSize - metaFixedSize; capacity != want {
-						t.Fatalf("Capacity = %d, want %d", capacity, want)
-					}
-					room, err := DataCapacity(cover, opts, meta.Name, meta.MIME)
-					if err != nil || room != capacity-len(meta.Name)-len(meta.MIME) {
-						t.Fatalf("DataCapacity = %d, %v", room, err)
-					}
-					fit := meta
-					fit.Data = testenv.RandomBytes(room, 3)
-					if ok, err := Fits(cover, fit, opts); !ok || err != nil {
-						t.Fatalf("Fits at capacity = %t, %v", ok, err)
-					}
-					out, _, err := Embed(ctx, cover, fit, opts)
-					if err != nil {
-						t.Fatalf("secret of exactly capacity: %v", err)
-					}
-					got, err := Extract(ctx, out, Options{Password: password})
-					if err != nil || !bytes.Equal(got.Data, fit.Data) {
-						t.Fatalf("extract at capacity: %v", err)
-					}
-					over := meta
-					over.Data = testenv.RandomBytes(room+1, 3)
-					if ok, _ := Fits(cover, over, opts); ok {
-						t.Fatal("Fits one byte over capacity")
-					}
-					_, _, err = Embed(ctx, cover, over, opts)
-					var ce *CapacityError
-					if !errors.As(err, &ce) || ce.Needed != room+1 || ce.Available != room {
-						t.Fatalf("one byte over capacity: err = %v", err)
-					}
-				})
-			}
-		}
-	}
 }
 
 func TestAdaptiveWrongPassword(t *testing.T) {

@@ -118,19 +118,27 @@ func TestCapacityIsExact(t *testing.T) {
 	ctx := context.Background()
 	for _, sh := range []testenv.Shape{testenv.Shapes[0], testenv.Shapes[3], testenv.Shapes[6]} {
 		for depth := 1; depth <= 4; depth++ {
-			for _, mode := range []Mode{ModeKeyed, ModeSequential} {
+			for _, mode := range []Mode{ModeKeyed, ModeSequential, ModeAdaptive} {
+				if mode == ModeAdaptive && depth > 1 {
+					continue // adaptive mode embeds at depth 1 only
+				}
 				for _, password := range []string{"", "pw"} {
 					for _, disable := range []bool{false, true} {
 						for _, meta := range []Secret{{}, {Name: "a-rather-long-file-name.bin", MIME: "application/octet-stream"}} {
 							name := fmt.Sprintf("%s/depth%d/%s/pw=%t/nocompress=%t/meta=%d", sh.Name, depth, mode, password != "", disable, len(meta.Name))
 							t.Run(name, func(t *testing.T) {
-								cover := &Image{r: noiseRaster(40, 30, sh.Channels, sh.Alpha, sh.Depth16, 7)}
+								const w, h = 50, 37 // adaptive mode's half capacity still holds the long name
+								cover := &Image{r: noiseRaster(w, h, sh.Channels, sh.Alpha, sh.Depth16, 7)}
 								opts := Options{Password: password, Depth: depth, Mode: mode, DisableCompression: disable}
 								capacity, err := Capacity(cover, opts)
 								if err != nil {
 									t.Fatal(err)
 								}
-								want := (40*30*sh.Channels-headerSamples)*depth/8 - tagSize - metaFixedSize
+								bodyBits := (w*h*sh.Channels - headerSamples) * depth
+								if mode == ModeAdaptive {
+									bodyBits /= 2 // half a bit per body sample
+								}
+								want := bodyBits/8 - tagSize - metaFixedSize
 								if capacity != want {
 									t.Fatalf("Capacity = %d, want %d", capacity, want)
 								}
@@ -140,6 +148,9 @@ func TestCapacityIsExact(t *testing.T) {
 								}
 								fit := meta
 								fit.Data = testenv.RandomBytes(room, 3)
+								if ok, err := Fits(cover, fit, opts); !ok || err != nil {
+									t.Fatalf("Fits at capacity = %t, %v", ok, err)
+								}
 								out, _, err := Embed(ctx, cover, fit, opts)
 								if err != nil {
 									t.Fatalf("secret of exactly capacity: %v", err)
@@ -150,6 +161,9 @@ func TestCapacityIsExact(t *testing.T) {
 								}
 								over := meta
 								over.Data = testenv.RandomBytes(len(fit.Data)+1, 3)
+								if ok, _ := Fits(cover, over, opts); ok {
+									t.Fatal("Fits one byte over capacity")
+								}
 								_, _, err = Embed(ctx, cover, over, opts)
 								var ce *CapacityError
 								if !errors.Is(err, ErrTooLarge) || !errors.As(err, &ce) {
