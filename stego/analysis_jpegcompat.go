@@ -573,7 +573,13 @@ func jpegMCUList(total, limit int) []int {
 
 // estimate sets s.q from the MCUs in list, and returns the luma lattice
 // evidence: the number of luma frequencies with enough non-zero
-// coefficients whose estimated step is at least 3.
+// coefficients whose estimated step is at least 3 — or 0 when every such
+// frequency is even in both directions. That pattern is a JPEG's 8×8
+// grid seen through a 2× downscale (a 4×4 grid is periodic at even
+// frequencies only), not a JPEG at this grid: its pixels were never an
+// exact decoding, and ±1 noise on it once passed for a lattice at four
+// even frequencies (a never-JPEG stego image called modified). A JPEG at
+// this grid always shows its lattice at odd frequencies too.
 func (s *jpegCompatState) estimate(list []int) (evidence int) {
 	mx, _ := s.mcuCount()
 	var m jpegMCU
@@ -596,6 +602,7 @@ func (s *jpegCompatState) estimate(list []int) (evidence int) {
 		}
 	}
 	scratch := make([]float64, 0, len(list)*perBlock[0])
+	odd := 0
 	for _, idx := range list {
 		s.load(&m, idx%mx, idx/mx)
 		if m.clipped {
@@ -614,8 +621,14 @@ func (s *jpegCompatState) estimate(list []int) (evidence int) {
 			s.q[c][i] = float64(q)
 			if c == 0 && nz >= jpegCompatMinNonZero && q >= 3 {
 				evidence++
+				if (i/8)%2 == 1 || (i%8)%2 == 1 {
+					odd++
+				}
 			}
 		}
+	}
+	if odd == 0 {
+		return 0
 	}
 	return evidence
 }

@@ -7,6 +7,7 @@ import (
 	"image"
 	"image/color"
 	"image/jpeg"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"sort"
@@ -192,6 +193,51 @@ func TestJPEGCompatNeverJPEG(t *testing.T) {
 			s := jcEmbed(t, m, jcPayloads[1].size(m), 7)
 			if r := jpegCompat(s.r); r == nil || r.JPEGLike || r.Modified {
 				t.Errorf("never-JPEG image, embedded: %s", jcString(r))
+			}
+		})
+	}
+}
+
+// TestJPEGCompatEvenLatticeIsNotAJPEG: a lattice at even frequencies
+// only is a JPEG's grid seen through a 2× downscale, not a JPEG at this
+// grid; the same image with one odd frequency on the lattice is one. The
+// gray images are decoded from synthetic coefficients, multiples of 8 at
+// the frequencies listed and 0 elsewhere.
+func TestJPEGCompatEvenLatticeIsNotAJPEG(t *testing.T) {
+	even := [][2]int{{0, 2}, {2, 0}, {2, 2}, {2, 4}, {4, 2}, {4, 4}}
+	for _, tc := range []struct {
+		name  string
+		freqs [][2]int // (row, column)
+		jpeg  bool
+	}{
+		{"even only", even, false},
+		{"even and one odd", append([][2]int{{1, 2}}, even...), true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			const side = 256
+			img := image.NewGray(image.Rect(0, 0, side, side))
+			rng := rand.New(rand.NewPCG(1, 2))
+			for by := 0; by < side; by += 8 {
+				for bx := 0; bx < side; bx += 8 {
+					var coef [64]float64
+					for _, f := range tc.freqs {
+						coef[f[0]*8+f[1]] = float64(8 * (rng.IntN(5) - 2))
+					}
+					var px [64]uint8
+					jpegIDCTRound(&coef, &px)
+					for i, v := range px {
+						img.Pix[(by+i/8)*img.Stride+bx+i%8] = v
+					}
+				}
+			}
+			m, err := FromImage(img)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := jpegCompat(m.r)
+			t.Logf("%s", jcString(r))
+			if r == nil || r.JPEGLike != tc.jpeg {
+				t.Fatalf("jpeg_like: want %v", tc.jpeg)
 			}
 		})
 	}
