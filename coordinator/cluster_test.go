@@ -13,6 +13,7 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"github.com/stegocluster/stegocluster/internal/poll"
 	"github.com/stegocluster/stegocluster/internal/testenv"
 	"github.com/stegocluster/stegocluster/wire"
 )
@@ -167,25 +168,67 @@ func (c *testCluster) waitState(leader, healthy int, timeout time.Duration) *wir
 	c.t.Helper()
 	var s *wire.ClusterState
 	id := c.configs[leader].Member.Name
-	testenv.WaitFor(c.t, timeout, fmt.Sprintf("all nodes to show %s leading %d healthy", id, healthy), func() bool {
+	seen := make([]*wire.ClusterState, len(c.nodes)) // for the failure message
+	err := poll.Until(context.Background(), timeout, fmt.Sprintf("all nodes to show %s leading %d healthy", id, healthy), func() bool {
 		var first *wire.ClusterState
-		for _, n := range c.nodes {
+		ok := true
+		for i, n := range c.nodes {
 			if n == nil {
 				continue
 			}
 			cur := n.State()
-			if cur == nil || cur.LeaderID != id || (healthy >= 0 && countHealthy(cur) != healthy) {
-				return false
-			}
-			if first != nil && (cur.Revision != first.Revision || cur.Epoch != first.Epoch) {
-				return false
+			seen[i] = cur
+			if cur == nil || cur.LeaderID != id || (healthy >= 0 && countHealthy(cur) != healthy) || (first != nil && !sameView(first, cur)) {
+				ok = false
+				continue
 			}
 			first = cur
 		}
 		s = first
-		return true
+		return ok
 	})
+	if err != nil {
+		for i, st := range seen {
+			if c.nodes[i] != nil {
+				c.t.Logf("%s shows %s", c.configs[i].Member.Name, describeState(st))
+			}
+		}
+		c.t.Fatal(err)
+	}
 	return s
+}
+
+// describeState is a state in one line: leader, epoch, revision and each
+// node's role and health.
+func describeState(s *wire.ClusterState) string {
+	if s == nil {
+		return "no state"
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "leader %s epoch %d revision %d updated %s:", s.LeaderID, s.Epoch, s.Revision, s.UpdatedAt.Format(time.StampMilli))
+	for _, n := range s.Nodes {
+		fmt.Fprintf(&b, " %s=%s/healthy=%v", n.ID, n.Role, n.Healthy)
+	}
+	return b.String()
+}
+
+// sameView reports whether two states say the same of the cluster: the
+// same leader and epoch, and the same nodes in the same roles and
+// health. Not the same revision: the leader republishes every
+// PublishEvery (200 ms here) and the followers see each write a watch
+// delivery later, so on a loaded machine two nodes may hold different
+// revisions of one view at every instant for seconds.
+func sameView(a, b *wire.ClusterState) bool {
+	if a.LeaderID != b.LeaderID || a.Epoch != b.Epoch || len(a.Nodes) != len(b.Nodes) {
+		return false
+	}
+	for i, n := range a.Nodes {
+		m := b.Nodes[i]
+		if n.ID != m.ID || n.Role != m.Role || n.Healthy != m.Healthy {
+			return false
+		}
+	}
+	return true
 }
 
 func countHealthy(s *wire.ClusterState) int {
