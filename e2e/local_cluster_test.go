@@ -140,11 +140,16 @@ func startLocalCluster(t *testing.T) *localCluster {
 	return newLocalCluster(t, base, base+1, base+4, "") // cluster.sh generates the token
 }
 
-// dumpLogs logs the nodes' own log lines (not etcd's), to explain a
-// failure after the cluster directory is gone.
+// dumpLogs logs the nodes' and workers' own log lines (not etcd's), to
+// explain a failure after the cluster directory is gone.
 func (c *localCluster) dumpLogs() {
-	for i := 1; i <= 3; i++ {
-		b, err := os.ReadFile(filepath.Join(c.dir, "log", fmt.Sprintf("node%d.log", i)))
+	logs, _ := filepath.Glob(filepath.Join(c.dir, "log", "*.log"))
+	for _, path := range logs {
+		name := strings.TrimSuffix(filepath.Base(path), ".log")
+		if !strings.HasPrefix(name, "node") && !strings.HasPrefix(name, "worker") {
+			continue // nginx's
+		}
+		b, err := os.ReadFile(path)
 		if err != nil {
 			continue
 		}
@@ -154,7 +159,7 @@ func (c *localCluster) dumpLogs() {
 				own = append(own, line)
 			}
 		}
-		c.t.Logf("node%d log:\n%s", i, strings.Join(own[max(0, len(own)-30):], "\n"))
+		c.t.Logf("%s log:\n%s", name, strings.Join(own[max(0, len(own)-30):], "\n"))
 	}
 }
 

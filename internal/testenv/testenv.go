@@ -11,6 +11,8 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -40,17 +42,40 @@ func FreePorts(t testing.TB, n int) []int {
 
 // FreePortRange returns the first of n consecutive free loopback ports,
 // for programs that number their ports from a base (compose/cluster.sh):
-// FreePorts' scattered ports will not do there.
+// FreePorts' scattered ports will not do there. The range lies below the
+// kernel's ephemeral ports: a port that is free when checked but in that
+// range can be taken a moment later as the local end of any outgoing
+// connection (the cluster's own etcd clients, a load generator), and a
+// worker added later then cannot listen on it.
 func FreePortRange(t testing.TB, n int) int {
 	t.Helper()
+	const low = 20000
+	high := ephemeralLow() - n
+	if high <= low {
+		t.Fatalf("testenv: no room for %d ports below the ephemeral range", n)
+	}
 	for range 50 {
-		base := 20000 + rand.IntN(2000)*10
+		base := low + rand.IntN((high-low)/10)*10
 		if portsFree(base, n) {
 			return base
 		}
 	}
 	t.Fatalf("testenv: no %d consecutive free ports in 50 tries", n)
 	return 0
+}
+
+// ephemeralLow is the first port the kernel hands out to outgoing
+// connections (Linux's ip_local_port_range; its default elsewhere).
+func ephemeralLow() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			if p, err := strconv.Atoi(f[0]); err == nil {
+				return p
+			}
+		}
+	}
+	return 32768
 }
 
 // portsFree reports whether n consecutive loopback ports from base are
