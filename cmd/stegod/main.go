@@ -49,6 +49,11 @@ func main() {
 		fmt.Fprintf(os.Stderr, "stegod: settings: %v\n", err)
 		os.Exit(2)
 	}
+	if s.Workers <= 0 {
+		s.Workers = runtime.GOMAXPROCS(0) // one job per CPU, before the spare P below
+	}
+	_, procsSet := os.LookupEnv("GOMAXPROCS")
+	runtime.GOMAXPROCS(withSpareProc(runtime.GOMAXPROCS(0), procsSet))
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: s.LogLevel})).With("node", s.NodeID)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
@@ -56,6 +61,23 @@ func main() {
 		logger.Error("stegod failed", "err", err)
 		os.Exit(1)
 	}
+}
+
+// withSpareProc is the GOMAXPROCS a node runs with: one more than the
+// CPUs it may use (procs, the runtime's default) unless GOMAXPROCS was
+// set, so that its stego jobs — one per CPU by default — never hold
+// every P. The election's steps (probes, the revoke, raft in the
+// embedded member, the campaign, the publication) are short goroutines;
+// with every P running a stego job each waited for the scheduler's 10 ms
+// preemption, and under load a new leader took a few hundred
+// milliseconds longer to show (docs/failover.md). The kernel still
+// shares the CPUs among all threads; the spare P lets a woken
+// coordination goroutine run at once instead of queueing behind a job.
+func withSpareProc(procs int, userSet bool) int {
+	if userSet {
+		return procs
+	}
+	return procs + 1
 }
 
 // run starts the node and serves until ctx ends, then shuts down in
@@ -123,7 +145,7 @@ func run(ctx context.Context, s settings, logger *slog.Logger) error {
 	if coordinator.Role(s.Role) == coordinator.RoleWorker {
 		logger.Info("serving as a worker", "http", ln.Addr().String(), "advertise", s.AdvertiseIP, "etcd", s.Endpoints, "workers", s.Workers)
 	} else {
-		logger.Info("serving", "http", ln.Addr().String(), "peer", s.PeerURL, "client", s.ClientURL, "data", s.DataDir, "workers", s.Workers)
+		logger.Info("serving", "http", ln.Addr().String(), "peer", s.PeerURL, "client", s.ClientURL, "data", s.DataDir, "workers", s.Workers, "gomaxprocs", runtime.GOMAXPROCS(0))
 	}
 	switch {
 	case s.TLSDir != "":

@@ -175,3 +175,22 @@ func TestWorkerSettings(t *testing.T) {
 		}
 	}
 }
+
+// TestWithSpareProc: one Go processor more than the CPUs, unless the
+// operator chose GOMAXPROCS.
+func TestWithSpareProc(t *testing.T) {
+	for _, tc := range []struct {
+		procs   int
+		userSet bool
+		want    int
+	}{
+		{2, false, 3},
+		{1, false, 2},
+		{2, true, 2},
+		{1, true, 1},
+	} {
+		if got := withSpareProc(tc.procs, tc.userSet); got != tc.want {
+			t.Errorf("withSpareProc(%d, %v) = %d, want %d", tc.procs, tc.userSet, got, tc.want)
+		}
+	}
+}
