@@ -574,12 +574,13 @@ func jpegMCUList(total, limit int) []int {
 // estimate sets s.q from the MCUs in list, and returns the luma lattice
 // evidence: the number of luma frequencies with enough non-zero
 // coefficients whose estimated step is at least 3 — or 0 when every such
-// frequency is even in both directions. That pattern is a JPEG's 8×8
-// grid seen through a 2× downscale (a 4×4 grid is periodic at even
-// frequencies only), not a JPEG at this grid: its pixels were never an
-// exact decoding, and ±1 noise on it once passed for a lattice at four
-// even frequencies (a never-JPEG stego image called modified). A JPEG at
-// this grid always shows its lattice at odd frequencies too.
+// frequency is even in both directions. That pattern was measured on a
+// camera JPEG box-halved (its 8×8 grid became a 4×4 one), which is not a
+// JPEG at this grid: its pixels were never an exact decoding, yet ±1
+// noise on it once lifted the lattice to four even frequencies and the
+// stego image was called modified. Every JPEG measured at this grid shows
+// its lattice at odd frequencies too ((0,1) and (1,0) carry the most
+// non-zero coefficients of any AC frequency).
 func (s *jpegCompatState) estimate(list []int) (evidence int) {
 	mx, _ := s.mcuCount()
 	var m jpegMCU
@@ -602,7 +603,6 @@ func (s *jpegCompatState) estimate(list []int) (evidence int) {
 		}
 	}
 	scratch := make([]float64, 0, len(list)*perBlock[0])
-	odd := 0
 	for _, idx := range list {
 		s.load(&m, idx%mx, idx/mx)
 		if m.clipped {
@@ -615,6 +615,7 @@ func (s *jpegCompatState) estimate(list []int) (evidence int) {
 			}
 		}
 	}
+	odd := 0 // lattice frequencies odd in a direction
 	for c := 0; c < ncomp; c++ {
 		for i := 0; i < 64; i++ {
 			q, nz := jpegEstimateStep(vals[c][i], i == 0, scratch)

@@ -143,7 +143,7 @@ func run(ctx context.Context, s settings, logger *slog.Logger) error {
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- httpServer.Serve(ln) }()
 	if coordinator.Role(s.Role) == coordinator.RoleWorker {
-		logger.Info("serving as a worker", "http", ln.Addr().String(), "advertise", s.AdvertiseIP, "etcd", s.Endpoints, "workers", s.Workers)
+		logger.Info("serving as a worker", "http", ln.Addr().String(), "advertise", s.AdvertiseIP, "etcd", s.Endpoints, "workers", s.Workers, "gomaxprocs", runtime.GOMAXPROCS(0))
 	} else {
 		logger.Info("serving", "http", ln.Addr().String(), "peer", s.PeerURL, "client", s.ClientURL, "data", s.DataDir, "workers", s.Workers, "gomaxprocs", runtime.GOMAXPROCS(0))
 	}
