@@ -15,22 +15,10 @@ requests=${1:-400}
 concurrency=${2:-4}
 size=${3:-4096}
 rounds=${4:-3}
-repo=$(cd "$(dirname "$0")/.." && pwd)
-command -v hey >/dev/null || { apt-get update -qq && apt-get install -y -qq hey >/dev/null; }
-
-work=$(mktemp -d)
-pid=""
-cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; rm -rf "$work"; }
-trap cleanup EXIT
-cd "$work"
-(cd "$repo" && CGO_ENABLED=0 go build -o "$work/stegod" ./cmd/stegod)
-
+# shellcheck source=bench-one-node.sh
+. "$(dirname "$0")/bench-one-node.sh"
 port=${PORT:-18090}
-HTTP_ADDR=127.0.0.1:$port DATA_DIR="$work/data" PEER_URL=http://127.0.0.1:$((port + 2)) CLIENT_URL=http://127.0.0.1:$((port + 1)) \
-	ADMIN_TOKEN=bench-admin-token-not-secret ./stegod >"$work/stegod.log" 2>&1 &
-pid=$!
-base=http://127.0.0.1:$port
-for _ in $(seq 100); do curl -fs "$base/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
+start_node "$port" $((port + 2)) $((port + 1)) /readyz
 
 head -c "$size" /dev/urandom >secret.bin
 boundary=stegoclusterbench

@@ -10,22 +10,9 @@ set -euo pipefail
 
 requests=${1:-2000}
 concurrency=${2:-8}
-repo=$(cd "$(dirname "$0")/.." && pwd)
-command -v hey >/dev/null || { apt-get update -qq && apt-get install -y -qq hey >/dev/null; }
-
-work=$(mktemp -d)
-pid=""
-cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; rm -rf "$work"; }
-trap cleanup EXIT
-cd "$work"
-(cd "$repo" && CGO_ENABLED=0 go build -o "$work/stegod" ./cmd/stegod)
-
-port=18080
-HTTP_ADDR=127.0.0.1:$port DATA_DIR="$work/data" PEER_URL=http://127.0.0.1:12380 CLIENT_URL=http://127.0.0.1:12379 \
-	ADMIN_TOKEN=bench-admin-token-not-secret ./stegod >"$work/stegod.log" 2>&1 &
-pid=$!
-base=http://127.0.0.1:$port
-for _ in $(seq 100); do curl -fs "$base/cluster/status" >/dev/null 2>&1 && break; sleep 0.1; done
+# shellcheck source=bench-one-node.sh
+. "$(dirname "$0")/bench-one-node.sh"
+start_node 18080 12380 12379 /cluster/status
 rss() { awk '/^VmRSS/ {printf "%.1f", $2/1024}' /proc/$pid/status; }
 hwm() { awk '/^VmHWM/ {printf "%.1f", $2/1024}' /proc/$pid/status; }
 sleep 2
