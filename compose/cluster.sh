@@ -198,7 +198,9 @@ up)
 	for i in 1 2 3; do start_node "$i"; done
 	nginx_conf >"$dir/nginx.conf"
 	nginx -t -q -p "$dir" -c "$dir/nginx.conf" 2>/dev/null || nginx -t -p "$dir" -c "$dir/nginx.conf"
-	nginx -p "$dir" -c "$dir/nginx.conf" -e "$dir/log/nginx-error.log"
+	# Memory kept for reuse, as nginx/workers.sh says why.
+	GLIBC_TUNABLES="${GLIBC_TUNABLES:-glibc.malloc.mmap_threshold=8388608:glibc.malloc.trim_threshold=67108864}" \
+		nginx -p "$dir" -c "$dir/nginx.conf" -e "$dir/log/nginx-error.log"
 	wait_healthy 90
 	echo "stegocluster up: http://127.0.0.1:$nginx_port/ (nodes on $(http_port 1)-$(http_port 3); etcd at https://127.0.0.1:$(client_port 1), certificates in $certs; admin token in $token_file)"
 	;;
