@@ -14,7 +14,12 @@
 # leader kill, when nginx first served a state with another leader:
 # counted from the container's exit as Docker recorded it (FinishedAt),
 # and, in brackets, from just before `docker kill` (which adds the
-# command's own latency). The
+# command's own latency). Then, from the surviving members' logs, when a
+# follower deposed the dead leader (revoked its lease) and when the new
+# leader won, and, from the state nginx served, when the new leader built
+# it, all from the exit; how long the deposer had heard nothing from the
+# dead leader, and which node served the state: where the time to a new
+# leader went. The
 # stack is brought up on a free port and taken down (volumes included) at
 # exit; nothing else on the engine is touched.
 set -euo pipefail
@@ -44,10 +49,35 @@ import json, sys
 s = json.load(sys.stdin)
 print(s["leader_id"], sum(n["healthy"] for n in s["nodes"]), " ".join(n["id"] for n in s["nodes"] if n["role"] == "Worker"))' 2>/dev/null || true
 }
-# leader_id prints the leader as nginx serves it, in a few milliseconds
-# (no interpreter started per try).
-leader_id() {
-	curl -fs --max-time 0.5 "$base/cluster/status" | grep -o '"leader_id":"[^"]*"' | cut -d'"' -f4 || true
+# watch_leader OLD: from one process on one kept-alive connection (a
+# poller that starts processes per try measures its own start-up on
+# these saturated CPUs: hundreds of milliseconds), GET /cluster/status
+# through nginx every 5 ms until a leader other than OLD shows, for at
+# most 3 s; prints "when (unix time) updated_at served_by". It runs at
+# nice -10 when it may: an observer starved by the load it watches
+# reports its own wait for a CPU as the cluster's.
+watch_leader() {
+	local nice=
+	nice -n -10 true 2>/dev/null && nice="nice -n -10"
+	$nice python3 - "$base" "$1" <<'EOF'
+import http.client, json, sys, time, urllib.parse
+base, old = urllib.parse.urlsplit(sys.argv[1]), sys.argv[2]
+conn, deadline = None, time.time() + 3
+while time.time() < deadline:
+    try:
+        conn = conn or http.client.HTTPConnection(base.hostname, base.port, timeout=1)
+        conn.request("GET", "/cluster/status")
+        resp = conn.getresponse()
+        body = resp.read()
+        if resp.status == 200:
+            s = json.loads(body)
+            if s.get("leader_id") and s["leader_id"] != old:
+                print(time.time(), s["updated_at"], s.get("served_by", "?"))
+                break
+    except (OSError, http.client.HTTPException, ValueError):
+        conn = None
+    time.sleep(0.005)
+EOF
 }
 wait_steady() {
 	for _ in $(seq 600); do
@@ -68,7 +98,29 @@ body = (b"--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"s.bin
 open(sys.argv[1], "wb").write(body)
 EOF
 
-printf '| kill | trial | requests | failed | steady p99 (ms) | slowest after the kill (ms) | new leader through nginx (ms) |\n| --- | --- | --- | --- | --- | --- | --- |\n'
+# phases KILLED EXITED VICTIM: "deposed, silent, won" in ms after the
+# victim's exit, from the other members' logs since the kill.
+phases() {
+	local c
+	for c in stego-node1 stego-node2 stego-node3; do
+		[ "$c" = "$3" ] || docker logs --since "$1" "$c" 2>&1
+	done | python3 -c '
+import re, sys
+from datetime import datetime
+exited = float(sys.argv[1])
+def ms(line):
+    t = re.search(r"time=(\S+)", line).group(1)
+    return round((datetime.fromisoformat(t.replace("Z", "+00:00")).timestamp() - exited) * 1000)
+deposed = silent = won = "?"
+for line in sys.stdin:
+    if "deposed a silent leader" in line and deposed == "?":
+        deposed, silent = ms(line), re.search(r"silent=(\S+)", line).group(1)
+    elif "leadership changed" in line and "leader=true" in line and won == "?":
+        won = ms(line)
+print(deposed, silent, won)' "$2"
+}
+
+printf '| kill | trial | requests | failed | steady p99 (ms) | slowest after the kill (ms) | new leader through nginx (ms) | deposed / won / published (ms after exit; deposer heard nothing for; seen from) |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n'
 for kind in $kinds; do
 	for trial in $(seq "$kills"); do
 		wait_steady
@@ -82,24 +134,25 @@ for kind in $kinds; do
 		hey -z 8s -c 4 -m POST -T "multipart/form-data; boundary=b" -D "$work/body" -o csv \
 			"$base/api/embed?format=png" >"$work/hey.csv" 2>/dev/null &
 		heypid=$!
-		sleep 3
+		sleep 2.5
+		[ "$kind" = leader ] && watch_leader "$leader" >"$work/seen" &
+		watchpid=$!
+		sleep 0.5
 		killed=$(date +%s.%N)
 		docker kill "$victim" >/dev/null
+		wait "$watchpid" || true # for other kills the job was only the failed test
 		newleader=""
-		if [ "$kind" = leader ]; then
-			for _ in $(seq 500); do
-				now=$(leader_id)
-				if [ -n "$now" ] && [ "$now" != "$leader" ]; then
-					seen=$(date +%s.%N)
-					exited=$(date -d "$(docker inspect -f '{{.State.FinishedAt}}' "$victim")" +%s.%N)
-					newleader=$(python3 -c "print(f'{round(($seen - $exited) * 1000)} ({round(($seen - $killed) * 1000)})')")
-					break
-				fi
-				sleep 0.005
-			done
+		if [ "$kind" = leader ] && read -r seen published served <"$work/seen"; then
+			exited=$(date -d "$(docker inspect -f '{{.State.FinishedAt}}' "$victim")" +%s.%N)
+			newleader=$(python3 -c "print(f'{round(($seen - $exited) * 1000)} ({round(($seen - $killed) * 1000)})')")
 		fi
 		wait "$heypid"
-		python3 - "$work/hey.csv" "$start" "$killed" "$kind" "$trial" "${newleader:--}" <<'EOF'
+		if [ -n "$newleader" ]; then
+			read -r deposed silent won <<<"$(phases "$killed" "$exited" "$leader")"
+			published=$(python3 -c "from datetime import datetime; print(round((datetime.fromisoformat('$published'.replace('Z', '+00:00')).timestamp() - $exited) * 1000))")
+			newleader="$newleader | $deposed / $won / $published ($silent; seen from $served)"
+		fi
+		python3 - "$work/hey.csv" "$start" "$killed" "$kind" "$trial" "${newleader:-- | -}" <<'EOF'
 import csv, math, sys
 path, start, killed, kind, trial, newleader = sys.argv[1:]
 at = float(killed) - float(start)  # the kill, in hey's clock (it started just after `start`)
