@@ -280,9 +280,9 @@ func waitHealthy(t *testing.T, base string, timeout time.Duration) *wire.Cluster
 
 // failoverUnderLoad runs two clients hiding and revealing through base,
 // calls kill to take the leader in old down, waits for a new leader with
-// a higher epoch within failoverBound, and fails the test if any client
-// request failed.
-func failoverUnderLoad(t *testing.T, base string, old *wire.ClusterState, kill func() error) {
+// a higher epoch within failoverBound of the moment kill reports the
+// leader died, and fails the test if any client request failed.
+func failoverUnderLoad(t *testing.T, base string, old *wire.ClusterState, kill func() (died time.Time, err error)) {
 	t.Helper()
 	var stop atomic.Bool
 	var failures, successes atomic.Int64
@@ -307,8 +307,8 @@ func failoverUnderLoad(t *testing.T, base string, old *wire.ClusterState, kill f
 		wg.Wait()
 	}()
 	time.Sleep(300 * time.Millisecond)
-	start := time.Now()
-	if err := kill(); err != nil {
+	start, err := kill()
+	if err != nil {
 		t.Fatalf("killing the leader %s: %v", old.LeaderID, err)
 	}
 	testenv.WaitFor(t, 15*time.Second, "a new leader", func() bool {
@@ -368,10 +368,11 @@ func TestLocalClusterBehindNginx(t *testing.T) {
 	// Kill the leader while clients keep hiding and revealing through
 	// nginx: no request may fail, and another node must take over.
 	victim := strings.TrimPrefix(st.LeaderID, "stego-node")
-	failoverUnderLoad(t, c.nginx, st, func() error {
+	failoverUnderLoad(t, c.nginx, st, func() (time.Time, error) {
 		// Signal the process directly: the failover clock starts at the
 		// signal, not after the script has seen the process reaped.
-		return c.signal(victim, syscall.SIGKILL)
+		died := time.Now()
+		return died, c.signal(victim, syscall.SIGKILL)
 	})
 
 	// The killed node comes back with its data and rejoins.
