@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/stegocluster/stegocluster/wire"
@@ -152,28 +153,24 @@ func (d *failureDetector) currentLeader(ctx context.Context) (*leaderTarget, err
 	return t, nil
 }
 
-// depose revokes the leader's election lease if its key is still the
-// one probed, and reports whether it did.
+// depose revokes the leader's election lease and reports whether it
+// did: false, with no error, when the lease is already gone.
 //
-// The Get and the Revoke are two requests, not one transaction, and
-// that is safe: a lease revoke cannot be made conditional, but it needs
-// none. If between the two the leader's key was deleted (it resigned, or
-// another follower deposed it), its lease is gone or unused and the
-// revoke changes nothing (or fails with "lease not found"). The lease
-// cannot have been reused for a newer term: every term grants a fresh
-// lease (elector.term), so revoking t.lease can only end the very term
-// that was probed, never its successor's.
+// It revokes without first re-reading the leader's key: that read would
+// cost a raft round trip, on the path a failover waits on, and guard
+// nothing. A lease revoke cannot be made conditional, but it needs no
+// condition: every term grants a fresh lease (elector.term), so
+// revoking t.lease can only end the very term that was probed, never a
+// successor's. If that term already ended (the leader resigned, or
+// another follower deposed it), the lease is gone and etcd answers
+// "lease not found".
 func (d *failureDetector) depose(ctx context.Context, t *leaderTarget) (bool, error) {
 	rctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
-	resp, err := d.client.Get(rctx, t.key)
-	if err != nil {
-		return false, fmt.Errorf("coordinator: re-read election key %s: %w", t.key, err)
-	}
-	if len(resp.Kvs) == 0 || resp.Kvs[0].CreateRevision != t.rev {
-		return false, nil // gone already, or a new term: nothing to do
-	}
 	if _, err := d.client.Revoke(rctx, t.lease); err != nil {
+		if errors.Is(err, rpctypes.ErrLeaseNotFound) {
+			return false, nil
+		}
 		return false, fmt.Errorf("coordinator: revoke lease %x of leader %s: %w", t.lease, t.info.ID, err)
 	}
 	return true, nil

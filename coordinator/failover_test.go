@@ -83,3 +83,35 @@ func TestSuspectedLeaderStepsDownAndIsFenced(t *testing.T) {
 	ds.set(c.configs[old].Member.Name, nil)
 	c.waitState(l, 3, 10*time.Second)
 }
+
+// Deposing revokes exactly the term that was probed: the first call ends
+// it, and the same call repeated once a successor leads (a second
+// follower acting on the same probe) changes nothing and is no error.
+func TestDeposeEndsOnlyTheProbedTerm(t *testing.T) {
+	c := newTestCluster(t, 3)
+	old := c.waitLeader(10 * time.Second)
+	c.waitState(old, 3, 10*time.Second)
+	follower := (old + 1) % 3
+	d := &failureDetector{client: c.nodes[follower].member.Client(), suspectSlow: time.Second}
+	ctx := context.Background()
+	target, err := d.currentLeader(ctx)
+	if err != nil || target == nil || target.info.ID != c.configs[old].Member.Name {
+		t.Fatalf("current leader: %+v, %v; want %s", target, err, c.configs[old].Member.Name)
+	}
+
+	if deposed, err := d.depose(ctx, target); err != nil || !deposed {
+		t.Fatalf("depose: deposed = %v, err = %v; want true, nil", deposed, err)
+	}
+	var next *leaderTarget
+	testenv.WaitFor(t, 10*time.Second, "a successor's term", func() bool {
+		next, err = d.currentLeader(ctx)
+		return err == nil && next != nil && next.rev != target.rev
+	})
+	if deposed, err := d.depose(ctx, target); err != nil || deposed {
+		t.Fatalf("repeated depose: deposed = %v, err = %v; want false, nil", deposed, err)
+	}
+	resp, err := d.client.Get(ctx, next.key)
+	if err != nil || len(resp.Kvs) == 0 || resp.Kvs[0].CreateRevision != next.rev {
+		t.Fatalf("successor's election key after the repeated depose: %v, %v", resp, err)
+	}
+}
