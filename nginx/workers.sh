@@ -38,9 +38,9 @@ mv "$include.new" "$include"
 ) &
 # glibc hands memory nginx frees back to the kernel (its 128 KB answer
 # buffers are mmapped, or trimmed off the heap's top), so every answer
-# faulted its 1.3 MB in again: a quarter of nginx's CPU, and its share of
-# one node's hides/s fell to 0.77. Keeping allocations up to 8 MB on the
-# heap and 64 MB of free heap for reuse took it to 0.89-0.97
-# (docs/scaling.md). musl ignores this.
+# faulted its 1.3 MB in again: 2.8 ms of nginx's CPU per hide instead of
+# 0.7, and nginx's share of one node's hides/s fell to 0.77. Keeping
+# allocations up to 8 MB on the heap and 64 MB of free heap for reuse
+# gave shares of 0.89-0.92 (docs/scaling.md). musl ignores this.
 export GLIBC_TUNABLES="${GLIBC_TUNABLES:-glibc.malloc.mmap_threshold=8388608:glibc.malloc.trim_threshold=67108864}"
 exec nginx -g 'daemon off;'
