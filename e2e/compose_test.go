@@ -99,7 +99,7 @@ func TestComposeStack(t *testing.T) {
 	}
 
 	failoverUnderLoad(t, base, st, func() (time.Time, error) {
-		return dockerKill(st.LeaderID)
+		return dockerKill(t, st.LeaderID)
 	})
 
 	if out, err := exec.Command("docker", "start", st.LeaderID).CombinedOutput(); err != nil {
@@ -131,26 +131,23 @@ func TestComposeStack(t *testing.T) {
 // `docker kill` command itself returns much later on a busy machine
 // (400-570 ms in docs/failover.md's runs), and that is Docker's latency,
 // not the cluster's.
-func dockerKill(container string) (time.Time, error) {
+func dockerKill(t *testing.T, container string) (time.Time, error) {
+	t.Helper()
 	if out, err := exec.Command("docker", "kill", container).CombinedOutput(); err != nil {
 		return time.Time{}, fmt.Errorf("docker kill %s: %v: %s", container, err, out)
 	}
 	// `docker kill` returns once the signal is sent; the exit is recorded
 	// when the process has been reaped.
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+	var finished string
+	testenv.WaitFor(t, 10*time.Second, container+" to exit", func() bool {
 		out, err := exec.Command("docker", "inspect", "-f", "{{.State.Running}} {{.State.FinishedAt}}", container).Output()
-		if err != nil {
-			return time.Time{}, fmt.Errorf("docker inspect %s: %w", container, err)
-		}
-		running, finished, _ := strings.Cut(strings.TrimSpace(string(out)), " ")
-		if running == "true" {
-			continue
-		}
-		died, err := time.Parse(time.RFC3339Nano, finished)
-		if err != nil {
-			return time.Time{}, fmt.Errorf("%s's exit time %q: %w", container, finished, err)
-		}
-		return died, nil
+		running, at, _ := strings.Cut(strings.TrimSpace(string(out)), " ")
+		finished = at
+		return err == nil && running == "false"
+	})
+	died, err := time.Parse(time.RFC3339Nano, finished)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%s's exit time %q: %w", container, finished, err)
 	}
-	return time.Time{}, fmt.Errorf("%s still running 10 s after docker kill", container)
+	return died, nil
 }
