@@ -41,7 +41,10 @@ for r in $(seq "$rounds"); do
 	out=$(hey -n "$requests" -c "$concurrency" -m POST -T "multipart/form-data; boundary=$boundary" -D hide.body "$base/api/embed?format=png")
 	after=$(ticks)
 	ok=$(echo "$out" | awk '/\[200\]/ {print $2}')
+	# hey sends REQUESTS/CONCURRENCY per client, rounded down: count what
+	# it sent (every status line), not what was asked.
+	sent=$(echo "$out" | awk '/^ *\[[0-9]+\]/ {n += $2} END {print n + 0}')
 	rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
-	awk -v t=$((after - before)) -v hz="$hz" -v n="$requests" -v ok="${ok:-0}" -v rps="$rps" -v r="$r" \
+	awk -v t=$((after - before)) -v hz="$hz" -v n="$sent" -v ok="${ok:-0}" -v rps="$rps" -v r="$r" \
 		'BEGIN { printf "round %d: %.2f ms of server CPU per hide, %.1f hides/s, %d of %d answered 200\n", r, 1000 * t / hz / n, rps, ok, n }'
 done

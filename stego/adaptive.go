@@ -66,26 +66,26 @@ func adaptiveBodyCapacityBytes(samples int) int {
 }
 
 // adaptivePasses lists the body samples of each pass in keyed order.
+// The order maps units of unitSize consecutive samples, so it is asked
+// once per unit.
 func adaptivePasses(r *raster, order *sampleOrder) [][]int32 {
-	c, w := r.channels, r.width
+	c, w, h := r.channels, r.width, r.height
 	n := r.dataSamples() - headerSamples
-	pass := func(s int) int {
-		p := s / c
-		return s%c*4 + p/w%2*2 + p%w%2
-	}
-	counts := make([]int, 4*c)
-	cur := order.cursor()
-	for p := range n {
-		counts[pass(cur.sample(p))]++
-	}
 	passes := make([][]int32, 4*c)
 	for i := range passes {
-		passes[i] = make([]int32, 0, counts[i])
+		// Every sample of the pass's channel and sub-lattice: a few more
+		// than it gets, since the header takes some.
+		dy, dx := i/2%2, i%2
+		passes[i] = make([]int32, 0, (h-dy+1)/2*((w-dx+1)/2))
 	}
-	cur = order.cursor()
-	for p := range n {
-		s := cur.sample(p)
-		passes[pass(s)] = append(passes[pass(s)], int32(s))
+	cur := order.cursor()
+	for p := 0; p < n; p += unitSize {
+		first := cur.sample(p)
+		for s := first; s < first+min(unitSize, n-p); s++ {
+			pixel := s / c
+			i := s%c*4 + pixel/w%2*2 + pixel%w%2
+			passes[i] = append(passes[i], int32(s))
+		}
 	}
 	return passes
 }
@@ -158,48 +158,54 @@ func embedAdaptive(ctx context.Context, r *raster, order *sampleOrder, msg []byt
 		}
 		x, y := xs[:len(pass)], ys[:len(pass)]
 		cost, pref := costs[:len(pass)], prefs[:len(pass)]
-		clear(pref)
-		for i, s32 := range pass {
-			s := int(s32)
-			v := r.sample(s)
-			x[i] = byte(v & 1)
-			cost[i] = rho[s]
-			// The direction the changes already made lean to: the other
-			// channels of this pixel, the 4-neighbours in this channel.
-			p, ch := s/c, s%c
-			vote := 0
-			for o := range c {
-				if o != ch {
-					vote += int(dir[p*c+o])
+		// prepare reads the samples, costs and the directions of earlier
+		// passes' changes for the pass's samples [from, to); segments run
+		// it in parallel, each on its own range.
+		prepare := func(from, to int) {
+			for i := from; i < to; i++ {
+				s := int(pass[i])
+				v := r.sample(s)
+				x[i] = byte(v & 1)
+				y[i] = x[i]
+				cost[i] = rho[s]
+				pref[i] = 0
+				// The direction the changes already made lean to: the
+				// other channels of this pixel, the 4-neighbours in this
+				// channel.
+				p, ch := s/c, s%c
+				vote := 0
+				for o := range c {
+					if o != ch {
+						vote += int(dir[p*c+o])
+					}
+				}
+				px, py := p%w, p/w
+				if px > 0 {
+					vote += int(dir[s-c])
+				}
+				if px+1 < w {
+					vote += int(dir[s+c])
+				}
+				if py > 0 {
+					vote += int(dir[s-w*c])
+				}
+				if py+1 < ht {
+					vote += int(dir[s+w*c])
+				}
+				d := int8(0)
+				switch {
+				case vote > 0 && v < maxV:
+					d = 1
+				case vote < 0 && v > 0:
+					d = -1
+				}
+				if d != 0 && alpha > 1 {
+					pref[i] = d
+					cost[i] /= alpha
 				}
 			}
-			px, py := p%w, p/w
-			if px > 0 {
-				vote += int(dir[s-c])
-			}
-			if px+1 < w {
-				vote += int(dir[s+c])
-			}
-			if py > 0 {
-				vote += int(dir[s-w*c])
-			}
-			if py+1 < ht {
-				vote += int(dir[s+w*c])
-			}
-			d := int8(0)
-			switch {
-			case vote > 0 && v < maxV:
-				d = 1
-			case vote < 0 && v > 0:
-				d = -1
-			}
-			if d != 0 && alpha > 1 {
-				pref[i] = d
-				cost[i] /= alpha
-			}
 		}
-		copy(y, x)
-		if err := runSegments(ctx, segs[pi], y, cost, bits, h, paths); err != nil {
+		if err := runSegments(ctx, segs[pi], prepare, y, cost, bits, h, paths); err != nil {
 			return 0, err
 		}
 		for i, s32 := range pass {
@@ -228,10 +234,12 @@ func embedAdaptive(ctx context.Context, r *raster, order *sampleOrder, msg []byt
 
 // runSegments runs the trellis of every segment of one pass, in parallel
 // on up to len(paths) goroutines (each keeps its back-pointer buffer in
-// paths between passes). y holds the pass's cover LSBs and gets the
-// stego LSBs, indexed like the pass's samples. Every
+// paths between passes). Before a segment's trellis, prepare(from, to)
+// fills y with the cover LSBs and cost with the costs of the pass's
+// samples [from, to) — every sample of the pass, since the segments
+// cover it — and the trellis replaces y's by the stego LSBs. Every
 // goroutine has returned when it returns.
-func runSegments(ctx context.Context, segs []adaptiveSeg, y []byte, cost []float32, bits []byte, h int, paths [][]uint64) error {
+func runSegments(ctx context.Context, segs []adaptiveSeg, prepare func(from, to int), y []byte, cost []float32, bits []byte, h int, paths [][]uint64) error {
 	var wg sync.WaitGroup
 	errs := make([]error, len(segs))
 	next := make(chan int)
@@ -241,6 +249,7 @@ func runSegments(ctx context.Context, segs []adaptiveSeg, y []byte, cost []float
 			defer wg.Done()
 			for si := range next {
 				sg := segs[si]
+				prepare(sg.from, sg.to)
 				if sg.msgTo == sg.msgFrom {
 					continue
 				}

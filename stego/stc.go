@@ -113,7 +113,12 @@ func stcEmbed(ctx context.Context, h int, x []byte, rho []float32, msg []byte, p
 			cols = wide
 		}
 		if states <= 128 {
-			stcColumnsSmall(cols[:to-from], x[idx:to], rho[idx:to], path[idx*words:to*words], words, (*[128]float32)(wght[:128]), (*[128]float32)(next[:128]), states)
+			a, b := (*[128]float32)(wght[:128]), (*[128]float32)(next[:128])
+			if states == 128 {
+				stcColumns128(cols[:to-from], x[idx:to], rho[idx:to], path[idx*words:to*words], a, b)
+			} else {
+				stcColumnsSmall(cols[:to-from], x[idx:to], rho[idx:to], path[idx*words:to*words], words, a, b, states)
+			}
 			if (to-from)%2 == 1 {
 				wght, next = next, wght
 			}

@@ -55,6 +55,67 @@ func TestSTCRoundTrip(t *testing.T) {
 	}
 }
 
+// TestSTCColumns128 checks that stcColumns128 (AVX2 assembly on amd64
+// CPUs that have it) gives exactly the weights and path bits of the
+// scalar stcColumnsSmall: random columns, costs that include 0 (ties),
+// +Inf (wet) and equal neighbours, start weights with +Inf states, and
+// block widths from 1 up, so both weight arrays end up holding results.
+func TestSTCColumns128(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	inf := float32(math.Inf(1))
+	for trial := range 300 {
+		w := 1 + rng.IntN(70)
+		cols := make([]uint32, w)
+		for j := range cols {
+			cols[j] = stcColumn(stcHeight, w, j)
+			if trial%3 == 0 {
+				cols[j] = rng.Uint32()&127 | 1 // any odd column
+			}
+		}
+		x, rho := make([]byte, w), make([]float32, w)
+		for j := range x {
+			x[j] = byte(rng.IntN(2))
+			switch rng.IntN(6) {
+			case 0:
+				rho[j] = 0
+			case 1:
+				rho[j] = inf
+			case 2:
+				rho[j] = 1
+			default:
+				rho[j] = float32(rng.ExpFloat64())
+			}
+		}
+		var a [2][128]float32
+		for k := range a[0] {
+			switch rng.IntN(4) {
+			case 0:
+				a[0][k] = inf
+			case 1:
+				a[0][k] = float32(rng.IntN(3))
+			default:
+				a[0][k] = float32(rng.ExpFloat64() * 10)
+			}
+		}
+		b := a
+		pathA, pathB := make([]uint64, 2*w), make([]uint64, 2*w)
+		stcColumns128(cols, x, rho, pathA, &a[0], &a[1])
+		stcColumnsSmall(cols, x, rho, pathB, 2, &b[0], &b[1], 128)
+		for j := range pathA {
+			if pathA[j] != pathB[j] {
+				t.Fatalf("trial %d (w=%d): path word %d is %#x, want %#x", trial, w, j, pathA[j], pathB[j])
+			}
+		}
+		for side := range a {
+			for k := range a[side] {
+				if math.Float32bits(a[side][k]) != math.Float32bits(b[side][k]) {
+					t.Fatalf("trial %d (w=%d): weight %d of array %d is %v, want %v", trial, w, k, side, a[side][k], b[side][k])
+				}
+			}
+		}
+	}
+}
+
 // binaryEntropy in bits.
 func binaryEntropy(p float64) float64 {
 	if p <= 0 || p >= 1 {
