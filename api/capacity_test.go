@@ -137,7 +137,7 @@ func TestCapacityAndEmbedGiveStealthAdvice(t *testing.T) {
 	}
 	samples := 400 * 300 * 3
 	overhead := 45 + 2 + 16 + len("a.bin") + len(genericType)
-	stealthy := float64(int((0.05+0.05/6)*float64(samples)/8) - overhead)
+	stealthy := float64(int((0.05+0.05*4/7)*float64(samples)/8) - overhead) // where P_E crosses 0.4: docs/stealth.md
 	cases := []struct {
 		name     string
 		parts    []part

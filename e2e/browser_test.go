@@ -268,7 +268,7 @@ func TestBrowserWebApp(t *testing.T) {
 		t.Errorf("difference view caption: %q", caption)
 	}
 	// 3,000 bytes in 480×320 is 0.054 bits per channel: within the
-	// stealthy figure the server gives (0.058, docs/stealth.md), said
+	// stealthy figure the server gives (0.079, docs/stealth.md), said
 	// before hiding and again in the result.
 	if advice := text("#cap-advice"); !strings.HasPrefix(advice, "Stealthy") {
 		t.Errorf("capacity advice for a stealthy payload: %q", advice)

@@ -40,9 +40,9 @@ type pePoint struct {
 func measuredPE(mode Mode) []pePoint {
 	switch mode {
 	case ModeKeyed:
-		return []pePoint{{0.05, 0.41}, {0.1, 0.35}, {0.2, 0.22}, {0.4, 0.11}}
+		return []pePoint{{0.05, 0.44}, {0.1, 0.37}, {0.2, 0.24}, {0.4, 0.06}}
 	case ModeAdaptive:
-		return []pePoint{{0.05, 0.45}, {0.1, 0.41}, {0.2, 0.36}, {0.4, 0.19}}
+		return []pePoint{{0.05, 0.46}, {0.1, 0.44}, {0.2, 0.37}, {0.4, 0.24}}
 	}
 	return nil
 }

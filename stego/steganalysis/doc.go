@@ -76,7 +76,7 @@
 //
 // # Limits
 //
-// The corpus is small: 20 photographs (testdata/photos/README.md), 107
+// The corpus is small: 38 photographs (testdata/photos/README.md), 210
 // crops of 512×512 after downscaling each photo several ways (box
 // halving, Catmull-Rom and approximate bilinear at several factors, so
 // that the model does not take one resampler's texture for "cover"), so
