@@ -171,7 +171,7 @@ func (s *Server) formWeight(f *form) int64 {
 }
 
 // embedWeight is formWeight, except that an adaptive hide is never a
-// small job: it costs about 20× a keyed hide's CPU
+// small job: it costs about 15× a keyed hide's CPU
 // (docs/stealth.md), and on the express slot it would hold up the small
 // jobs that slot keeps quick.
 func (s *Server) embedWeight(f *form) int64 {

@@ -338,7 +338,7 @@ Nothing is overwritten without --force, and a symlink is never followed.
 }
 
 // modeUsage documents --mode for embed and capacity.
-const modeUsage = "keyed (default: ±1 at keyed positions, matrix coding), adaptive (±1 where the image is busy, syndrome-trellis coding: harder to detect, half the capacity, about 20x the CPU) or sequential (LSB replacement in raster order; for comparison)"
+const modeUsage = "keyed (default: ±1 at keyed positions, matrix coding), adaptive (±1 where the image is busy, syndrome-trellis coding: harder to detect, half the capacity, about 15x the CPU) or sequential (LSB replacement in raster order; for comparison)"
 
 // capacityReport is capacity's answer. CapacityBytes is how many bytes of
 // data fit beside the name and MIME type embed would store (those of
