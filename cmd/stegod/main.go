@@ -49,9 +49,7 @@ func main() {
 		fmt.Fprintf(os.Stderr, "stegod: settings: %v\n", err)
 		os.Exit(2)
 	}
-	if s.Workers <= 0 {
-		s.Workers = runtime.GOMAXPROCS(0) // one job per CPU, before the spare P below
-	}
+	s.defaultWorkers() // before the spare P below
 	_, procsSet := os.LookupEnv("GOMAXPROCS")
 	runtime.GOMAXPROCS(withSpareProc(runtime.GOMAXPROCS(0), procsSet))
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: s.LogLevel})).With("node", s.NodeID)
@@ -84,9 +82,6 @@ func withSpareProc(procs int, userSet bool) int {
 // order: resign leadership, stop taking traffic, finish in-flight
 // requests, close etcd. It returns once everything has stopped.
 func run(ctx context.Context, s settings, logger *slog.Logger) error {
-	if s.Workers <= 0 {
-		s.Workers = runtime.GOMAXPROCS(0)
-	}
 	if s.MemoryLimitMB > 0 {
 		// A soft limit: the collector works harder as the heap nears it,
 		// which keeps bursts of large uploads from doubling the RSS.

@@ -32,6 +32,7 @@ func TestNodeServesAndShutsDownInTime(t *testing.T) {
 	s.PeerURL = fmt.Sprintf("http://127.0.0.1:%d", ports[1])
 	s.ClientURL = fmt.Sprintf("http://127.0.0.1:%d", ports[2])
 	s.AdminToken = "solo-admin-token-for-tests"
+	s.defaultWorkers()
 	var logs syncBuffer
 	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ctx, cancel := context.WithCancel(context.Background())

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 
@@ -61,6 +62,15 @@ type settings struct {
 
 // defaultSettings are a working one-node cluster on :8080 with its data
 // under ./data: what `go run ./cmd/stegod` runs.
+// defaultWorkers gives WORKERS its default when unset: one stego job per
+// CPU the process may use. main calls it before it raises GOMAXPROCS for
+// the spare processor, which must not add a job.
+func (s *settings) defaultWorkers() {
+	if s.Workers <= 0 {
+		s.Workers = runtime.GOMAXPROCS(0)
+	}
+}
+
 func defaultSettings() settings {
 	c, a := coordinator.DefaultConfig(), api.DefaultConfig()
 	return settings{
