@@ -370,7 +370,10 @@ func (k *kernel) embed(ctx context.Context, msg, hdr []byte) (int, error) {
 	lists := make([][]uint64, k.chunks())
 	err = k.forEachChunk(ctx, func(c chunk, index int) {
 		cur := k.order.cursor()
-		var list []uint64
+		// At most one flip per block, so one entry per block at most:
+		// sized once, the list never grows (growing it was most of what
+		// embedding allocated).
+		list := make([]uint64, 0, c.end-c.first)
 		// Flips come out in increasing slot order; group them by sample
 		// so each sample moves once, to the nearest value with all its
 		// wanted bits.

@@ -3,6 +3,7 @@ package png
 import (
 	"encoding/binary"
 	"errors"
+	"slices"
 )
 
 // A DEFLATE (RFC 1951) decoder specialised for decoding PNG image data
@@ -39,6 +40,10 @@ type inflater struct {
 	lit, dist []uint32 // current block's decoding tables
 	fixedLit  []uint32
 	fixedDist []uint32
+	// Dynamic blocks' tables are built into these, reused block after
+	// block: a photo's stream has hundreds of blocks, and a fresh table
+	// each was megabytes of garbage per image.
+	litBuf, distBuf, clBuf []uint32
 
 	// progress, if not nil, receives after each block how much of the
 	// output no later back-reference can read (all but the last 32 KiB),
@@ -92,7 +97,7 @@ func (f *inflater) alignToByte() {
 // at a block boundary at the end of in without a final block (a band of
 // a parallel-compressed PNG, which ends in a sync flush).
 func (f *inflater) inflate(out, in []byte, requireFinal bool) (n int, rest []byte, err error) {
-	*f = inflater{fixedLit: f.fixedLit, fixedDist: f.fixedDist, progress: f.progress, in: in}
+	*f = inflater{fixedLit: f.fixedLit, fixedDist: f.fixedDist, litBuf: f.litBuf, distBuf: f.distBuf, clBuf: f.clBuf, progress: f.progress, in: in}
 	o := 0
 	for {
 		if !requireFinal && f.pos >= len(f.in) && f.nbits < 8 && f.padded == 0 && f.bits == 0 {
@@ -316,12 +321,12 @@ func (f *inflater) buildFixed() {
 			lengths[i] = 8
 		}
 	}
-	f.fixedLit, _ = buildTable(lengths[:], litTableBits)
+	f.fixedLit, _ = buildTable(nil, lengths[:], litTableBits)
 	var dl [30]uint8
 	for i := range dl {
 		dl[i] = 5
 	}
-	f.fixedDist, _ = buildTable(dl[:], distTableBits)
+	f.fixedDist, _ = buildTable(nil, dl[:], distTableBits)
 }
 
 // dynamicTables reads a dynamic block's code lengths and builds its tables.
@@ -338,7 +343,8 @@ func (f *inflater) dynamicTables() error {
 		f.refill()
 		clLengths[clOrder[i]] = uint8(f.take(3))
 	}
-	clTable, err := buildTable(clLengths[:], 7)
+	clTable, err := buildTable(f.clBuf, clLengths[:], 7)
+	f.clBuf = clTable
 	if err != nil {
 		return err
 	}
@@ -377,10 +383,12 @@ func (f *inflater) dynamicTables() error {
 	if lengths[256] == 0 {
 		return errInflateCorrupt // no end-of-block code
 	}
-	if f.lit, err = buildTable(lengths[:nlit], litTableBits); err != nil {
+	if f.lit, err = buildTable(f.litBuf, lengths[:nlit], litTableBits); err != nil {
 		return err
 	}
-	f.dist, err = buildTable(lengths[nlit:nlit+ndist], distTableBits)
+	f.litBuf = f.lit
+	f.dist, err = buildTable(f.distBuf, lengths[nlit:nlit+ndist], distTableBits)
+	f.distBuf = f.dist
 	return err
 }
 
@@ -389,7 +397,9 @@ func (f *inflater) dynamicTables() error {
 // and for longer codes subtables referenced by subtableFlag | offset<<4 |
 // subtable bits. Over-subscribed code sets are corrupt; incomplete ones
 // are allowed (zlib allows them too) and their holes decode as corrupt.
-func buildTable(lengths []uint8, rootBits uint) ([]uint32, error) {
+// The table is built in buf's storage when it is large enough (buf's
+// old contents are overwritten), else in a new slice.
+func buildTable(buf []uint32, lengths []uint8, rootBits uint) ([]uint32, error) {
 	var count [16]int
 	maxLen := uint(0)
 	for _, l := range lengths {
@@ -412,7 +422,12 @@ func buildTable(lengths []uint8, rootBits uint) ([]uint32, error) {
 		code = (code + count[l-1]) << 1
 		next[l] = code
 	}
-	table := make([]uint32, 1<<rootBits)
+	table := buf[:0]
+	if cap(table) < 1<<rootBits {
+		table = make([]uint32, 0, 1<<rootBits)
+	}
+	table = table[:1<<rootBits]
+	clear(table)
 	if count[1] == 1 && maxLen == 1 {
 		// One code of one bit (a distance table for a single distance
 		// is the usual case): like Go's and zlib's decoders, read either
@@ -447,7 +462,9 @@ func buildTable(lengths []uint8, rootBits uint) ([]uint32, error) {
 		root := rev & (1<<rootBits - 1)
 		if table[root]&subtableFlag == 0 {
 			table[root] = subtableFlag | uint32(len(table))<<4 | uint32(subBits)
-			table = append(table, make([]uint32, 1<<subBits)...)
+			n := len(table)
+			table = slices.Grow(table, 1<<subBits)[:n+1<<subBits]
+			clear(table[n:]) // buf's old entries
 		}
 		base := int(table[root]&^subtableFlag) >> 4
 		for i := rev >> rootBits; i < 1<<subBits; i += 1 << (n - rootBits) {
