@@ -427,6 +427,13 @@ func (e *pngBandEncoder) encode(r *Image, layout *Layout, y0, y1 int, last, lzOK
 	// The output buffer is handed over with the band: the writer owns it
 	// until it is written, while this encoder moves on to another band.
 	e.out.b = (*pngChunkPool.Get().(*[]byte))[:0]
+	if want := n + n/8 + 1024; !lz && cap(e.out.b) < want {
+		// Room for the band's Huffman-only output (a photo's is about
+		// 0.7 of its filtered bytes, never much over 1), so it is not
+		// grown by doubling: that garbage was most of a first encode's
+		// allocation. Pooled, the buffer then serves band after band.
+		e.out.b = make([]byte, 0, want)
+	}
 	zw.Reset(&e.out)
 	if _, err := zw.Write(f); err != nil {
 		return nil, 0, 0, fmt.Errorf("png: deflate: %w", err)
