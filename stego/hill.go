@@ -65,6 +65,10 @@ func hillCosts(ctx context.Context, r *raster) ([]float32, error) {
 // call has.
 func inParallel(n int, fn func(from, to int)) {
 	parts := max(1, min(runtime.GOMAXPROCS(0), n/64))
+	if parts == 1 {
+		fn(0, n) // no goroutine for a small image or one CPU
+		return
+	}
 	var wg sync.WaitGroup
 	for i := range parts {
 		wg.Go(func() { fn(i*n/parts, (i+1)*n/parts) })

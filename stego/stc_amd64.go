@@ -7,7 +7,7 @@ import "golang.org/x/sys/cpu"
 // stcColumns128 is stcColumnsSmall for h = 7 (128 states, two path words
 // per element). With AVX2 it runs stcColumnsAVX2: eight states per
 // instruction instead of one, the same additions and comparisons in the
-// same order, so the same weights and path bits (TestSTCColumnsAVX2).
+// same order, so the same weights and path bits (TestSTCColumns128).
 func stcColumns128(cols []uint32, x []byte, rho []float32, path []uint64, a, b *[128]float32) {
 	if len(cols) == 0 {
 		return
