@@ -8,6 +8,7 @@ import (
 	"hash/crc32"
 	"math"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 )
@@ -216,7 +217,7 @@ func Decode(data []byte, maxPixels int64) (*Image, error) {
 	// buffer. The extra height bytes at the end are sliced away.
 	buf := make([]byte, filteredLen)
 	layout.Filters = make([]byte, height)
-	if err := pngDecodeIDAT(data, idatStart, idatLen, buf, rs, r.pixelStride(), layout); err != nil {
+	if err := pngDecodeIDAT(data, idatStart, buf, rs, r.pixelStride(), layout); err != nil {
 		return nil, err
 	}
 	r.Pix = buf[: height*rs : height*rs]
@@ -224,21 +225,112 @@ func Decode(data []byte, maxPixels int64) (*Image, error) {
 	return r, nil
 }
 
-// pngIDATData returns the data of the run of consecutive IDAT chunks at
-// data[start:], whose framing was checked, holding n bytes in all: the
-// chunk's own bytes if there is one chunk, else a copy.
-func pngIDATData(data []byte, start int, n int64) []byte {
-	first := int(binary.BigEndian.Uint32(data[start:]))
-	if int64(first) == n {
-		return data[start+8 : start+8+first]
-	}
-	z := make([]byte, 0, n)
+// idatStream is the zlib stream a run of IDAT chunks holds: the chunks'
+// data in order, as slices of the file. Most encoders cut the stream into
+// chunks of 8–32 KB; joining a photo's chunks was a copy of the whole
+// compressed file into fresh memory. Our own files are inflated band by
+// band and never need it in one piece; other streams are joined once
+// (contiguous).
+type idatStream struct {
+	segs [][]byte
+	ends []int // ends[i] is the stream offset where segs[i] ends
+}
+
+// pngIDATStream returns the stream of the run of consecutive IDAT chunks
+// at data[start:], whose framing was checked.
+func pngIDATStream(data []byte, start int) idatStream {
+	var s idatStream
+	n := 0
 	for off := start; off+8 <= len(data) && string(data[off+4:off+8]) == "IDAT"; {
 		l := int(binary.BigEndian.Uint32(data[off:]))
-		z = append(z, data[off+8:off+8+l]...)
+		if l > 0 {
+			n += l
+			s.segs = append(s.segs, data[off+8:off+8+l])
+			s.ends = append(s.ends, n)
+		}
 		off += 12 + l
 	}
-	return z
+	return s
+}
+
+// len is the stream's length in bytes.
+func (s idatStream) len() int {
+	if len(s.ends) == 0 {
+		return 0
+	}
+	return s.ends[len(s.ends)-1]
+}
+
+// seg is the index of the chunk holding stream offset off.
+func (s idatStream) seg(off int) int {
+	i, _ := slices.BinarySearch(s.ends, off+1)
+	return i
+}
+
+// at is the byte at stream offset off.
+func (s idatStream) at(off int) byte {
+	i := s.seg(off)
+	return s.segs[i][off-(s.ends[i]-len(s.segs[i]))]
+}
+
+// slice returns the stream's bytes [from, to): a slice of the file when
+// they lie in one chunk, else a copy in *scratch, which it grows if need
+// be.
+func (s idatStream) slice(from, to int, scratch *[]byte) []byte {
+	i := s.seg(from)
+	if base := s.ends[i] - len(s.segs[i]); to <= s.ends[i] {
+		return s.segs[i][from-base : to-base]
+	}
+	if cap(*scratch) < to-from {
+		*scratch = make([]byte, 0, to-from)
+	}
+	out := (*scratch)[:0]
+	for ; from < to; i++ {
+		base := s.ends[i] - len(s.segs[i])
+		end := min(to, s.ends[i])
+		out = append(out, s.segs[i][from-base:end-base]...)
+		from = end
+	}
+	return out
+}
+
+// contiguous returns the whole stream in one piece: the chunk's own
+// bytes if there is one chunk, else a copy.
+func (s idatStream) contiguous() []byte {
+	if s.len() == 0 {
+		return nil
+	}
+	var buf []byte
+	return s.slice(0, s.len(), &buf)
+}
+
+// index returns the stream offset of the first occurrence of m at or
+// after from, also one that spans chunks, or -1.
+func (s idatStream) index(m string, from int) int {
+	for i := s.seg(from); i < len(s.segs); i++ {
+		base := s.ends[i] - len(s.segs[i])
+		lo := max(from, base)
+		if j := bytes.Index(s.segs[i][lo-base:], []byte(m)); j >= 0 {
+			return lo + j
+		}
+		// Those that start in this chunk and end in a later one.
+		for p := max(lo, s.ends[i]-len(m)+1); p < s.ends[i] && p+len(m) <= s.len(); p++ {
+			if s.hasAt(p, m) {
+				return p
+			}
+		}
+	}
+	return -1
+}
+
+// hasAt reports whether m occurs at stream offset p.
+func (s idatStream) hasAt(p int, m string) bool {
+	for k := range len(m) {
+		if s.at(p+k) != m[k] {
+			return false
+		}
+	}
+	return true
 }
 
 // pngPipelineMin is the filtered size from which inflating and
@@ -250,18 +342,20 @@ const pngPipelineMin = 256 << 10
 // into buf, which it must fill exactly, unfilters the rows in place,
 // checks the stream's adler32 and records the zlib header and the rows'
 // filter types in layout.
-func pngDecodeIDAT(data []byte, start int, idatLen int64, buf []byte, rs, bpp int, layout *Layout) error {
-	z := pngIDATData(data, start, idatLen)
-	if len(z) < 2 {
+func pngDecodeIDAT(data []byte, start int, buf []byte, rs, bpp int, layout *Layout) error {
+	s := pngIDATStream(data, start)
+	if s.len() < 2 {
 		return pngFormatErr("missing zlib header")
 	}
-	if z[0]&0x0f != 8 || z[0]>>4 > 7 || z[1]&0x20 != 0 || (uint(z[0])<<8|uint(z[1]))%31 != 0 {
-		return pngFormatErr("bad zlib header %#x %#x", z[0], z[1])
+	h0, h1 := s.at(0), s.at(1)
+	if h0&0x0f != 8 || h0>>4 > 7 || h1&0x20 != 0 || (uint(h0)<<8|uint(h1))%31 != 0 {
+		return pngFormatErr("bad zlib header %#x %#x", h0, h1)
 	}
-	layout.ZlibHeader = [2]byte{z[0], z[1]}
-	if pngDecodeBands(z, buf, rs, bpp, layout.Filters) {
+	layout.ZlibHeader = [2]byte{h0, h1}
+	if pngDecodeBands(s, buf, rs, bpp, layout.Filters) {
 		return nil
 	}
+	z := s.contiguous()
 	u := pngUnfilterer{buf: buf, rs: rs, bpp: bpp, adler: 1, sum: true, filters: layout.Filters}
 	var want uint32
 	var err error
@@ -308,26 +402,39 @@ const pngSyncFlush = "\x00\x00\xff\xff"
 // adler32 does not match, and ok is false: the caller decodes
 // sequentially, overwriting whatever was written to buf. It reports
 // whether buf now holds the verified, unfiltered image.
-func pngDecodeBands(z []byte, buf []byte, rs, bpp int, filters []byte) bool {
+//
+// A band that spans IDAT chunks is copied into its inflater's scratch
+// buffer, so the stream is never joined: besides buf, the path holds at
+// most one band per goroutine (a band longer than pngMaxBandIn is not
+// ours, and is given up before it is copied).
+func pngDecodeBands(s idatStream, buf []byte, rs, bpp int, filters []byte) bool {
 	workers := runtime.GOMAXPROCS(0)
 	if workers < 2 || len(buf) < 2*pngBandBytes {
 		return false
 	}
-	var bands [][]byte
-	for rest := z[2:]; ; {
-		i := bytes.Index(rest, []byte(pngSyncFlush))
+	// Band i is the stream's bytes [cuts[i], cuts[i+1]), after the
+	// 2-byte zlib header.
+	maxIn := pngMaxBandIn(rs)
+	cuts := []int{2}
+	for p := 2; ; {
+		i := s.index(pngSyncFlush, p)
 		if i < 0 {
-			bands = append(bands, rest)
 			break
 		}
-		bands = append(bands, rest[:i+len(pngSyncFlush)])
-		rest = rest[i+len(pngSyncFlush):]
+		p = i + len(pngSyncFlush)
+		if p-cuts[len(cuts)-1] > maxIn {
+			return false
+		}
+		cuts = append(cuts, p)
 	}
+	cuts = append(cuts, s.len())
+	last := len(cuts) - 2
 	// Go's compress/flate ends every stream with an empty final stored
 	// block, the same four bytes; then only the checksum follows.
-	if len(bands) < 2 || len(bands[len(bands)-1]) <= 4 {
+	if last < 1 || cuts[last+1]-cuts[last] <= 4 || cuts[last+1]-cuts[last] > maxIn {
 		return false
 	}
+	band := func(i int, scratch *[]byte) []byte { return s.slice(cuts[i], cuts[i+1], scratch) }
 
 	// Encode's bands hold equal numbers of rows, but for the last: the
 	// first band's size gives every band's place in buf, so each is
@@ -335,16 +442,15 @@ func pngDecodeBands(z []byte, buf []byte, rs, bpp int, filters []byte) bool {
 	// Its bands hold at most pngBandBytes (or one row): a first band
 	// that inflates to more is not ours, and is given up early.
 	var first inflater
-	stride, _, err := first.inflate(buf[:min(len(buf), max(pngBandBytes, rs+1))], bands[0], false)
-	last := len(bands) - 1
+	var scratch []byte
+	stride, _, err := first.inflate(buf[:min(len(buf), max(pngBandBytes, rs+1))], band(0, &scratch), false)
 	if err != nil || stride == 0 || last*stride >= len(buf) || len(buf)-last*stride > stride {
 		return false
 	}
 	span := func(i int) []byte { return buf[i*stride : min((i+1)*stride, len(buf))] }
 
 	var want uint32 // the zlib checksum after the last band
-	errs := make([]error, len(bands))
-	done := make([]chan struct{}, len(bands))
+	done := make([]chan struct{}, last+1)
 	for i := range done {
 		done[i] = make(chan struct{})
 	}
@@ -352,11 +458,15 @@ func pngDecodeBands(z []byte, buf []byte, rs, bpp int, filters []byte) bool {
 	next.Store(1)
 	var failed atomic.Bool
 	var wg sync.WaitGroup
-	for range min(workers, last) {
+	for w := range min(workers, last) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			var f inflater
+			var own []byte
+			if w == 0 {
+				own = scratch // the first band's, done with
+			}
 			for {
 				i := int(next.Add(1) - 1)
 				if i > last {
@@ -364,7 +474,7 @@ func pngDecodeBands(z []byte, buf []byte, rs, bpp int, filters []byte) bool {
 				}
 				if !failed.Load() {
 					out := span(i)
-					n, rest, err := f.inflate(out, bands[i], i == last)
+					n, rest, err := f.inflate(out, band(i, &own), i == last)
 					switch {
 					case err != nil:
 					case n != len(out):
@@ -374,8 +484,9 @@ func pngDecodeBands(z []byte, buf []byte, rs, bpp int, filters []byte) bool {
 					case i == last:
 						want = binary.BigEndian.Uint32(rest)
 					}
-					errs[i] = err
-					failed.Store(failed.Load() || err != nil)
+					if err != nil {
+						failed.Store(true)
+					}
 				}
 				close(done[i])
 			}
@@ -405,6 +516,12 @@ func pngDecodeBands(z []byte, buf []byte, rs, bpp int, filters []byte) bool {
 	}
 	return true
 }
+
+// pngMaxBandIn bounds the compressed size of one of Encode's bands for
+// rows of rs bytes: a band holds at most pngBandBytes of filtered rows,
+// or one row, and a literal's code is at most 15 bits, which leaves
+// more than an eighth of the bound for block headers and the sync flush.
+func pngMaxBandIn(rs int) int { return 2 * max(pngBandBytes, rs+1) }
 
 // inflateZlibBody fills buf from the deflate stream z (a zlib stream
 // without its 2-byte header), reporting the filled length on progress

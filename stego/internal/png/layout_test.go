@@ -125,10 +125,9 @@ func TestPNGOwnBandsDecodeInParallel(t *testing.T) {
 		want bool
 	}{{"ours", buf.Bytes(), true}, {"image/png", file, false}} {
 		t.Run(c.name, func(t *testing.T) {
-			z := pngTestZlib(t, c.data)
 			rs := clean.rowStride()
 			out := make([]byte, clean.Height*(rs+1))
-			if got := pngDecodeBands(z, out, rs, clean.pixelStride(), nil); got != c.want {
+			if got := pngDecodeBands(pngTestStream(t, c.data), out, rs, clean.pixelStride(), nil); got != c.want {
 				t.Fatalf("parallel path taken: %v, want %v", got, c.want)
 			}
 			if c.want && !bytes.Equal(out[:len(clean.Pix)], clean.Pix) {
@@ -138,21 +137,21 @@ func TestPNGOwnBandsDecodeInParallel(t *testing.T) {
 	}
 }
 
-// pngTestZlib returns the zlib stream of a PNG's IDAT chunks.
-func pngTestZlib(t *testing.T, data []byte) []byte {
+// pngTestStream returns the stream of a PNG's IDAT chunks.
+func pngTestStream(t *testing.T, data []byte) idatStream {
 	t.Helper()
-	var z []byte
 	for off := len(pngSignature); off < len(data); {
 		c, next, err := pngNextChunk(data, off)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if c.typ == "IDAT" {
-			z = append(z, c.data...)
+			return pngIDATStream(data, off)
 		}
 		off = next
 	}
-	return z
+	t.Fatal("no IDAT chunk")
+	return idatStream{}
 }
 
 // TestPNGAbsLanes checks the eight-byte cost sum against pngAbs8.
