@@ -227,10 +227,10 @@ func Decode(data []byte, maxPixels int64) (*Image, error) {
 
 // idatStream is the zlib stream a run of IDAT chunks holds: the chunks'
 // data in order, as slices of the file. Most encoders cut the stream into
-// chunks of 8–32 KB; joining a photo's chunks was a copy of the whole
-// compressed file into fresh memory. Our own files are inflated band by
-// band and never need it in one piece; other streams are joined once
-// (contiguous).
+// chunks of 8–32 KB, and joining a photo's chunks was a copy of the whole
+// compressed file into fresh memory; the inflater reads the chunks where
+// they are instead (only a band of our own files that spans chunks is
+// copied, see pngDecodeBands).
 type idatStream struct {
 	segs [][]byte
 	ends []int // ends[i] is the stream offset where segs[i] ends
@@ -294,14 +294,12 @@ func (s idatStream) slice(from, to int, scratch *[]byte) []byte {
 	return out
 }
 
-// contiguous returns the whole stream in one piece: the chunk's own
-// bytes if there is one chunk, else a copy.
-func (s idatStream) contiguous() []byte {
-	if s.len() == 0 {
-		return nil
+// copyTo copies the stream's bytes from offset from into dst.
+func (s idatStream) copyTo(dst []byte, from int) {
+	for i := s.seg(from); len(dst) > 0; i++ {
+		n := copy(dst, s.segs[i][from-(s.ends[i]-len(s.segs[i])):])
+		dst, from = dst[n:], from+n
 	}
-	var buf []byte
-	return s.slice(0, s.len(), &buf)
 }
 
 // index returns the stream offset of the first occurrence of m at or
@@ -355,12 +353,11 @@ func pngDecodeIDAT(data []byte, start int, buf []byte, rs, bpp int, layout *Layo
 	if pngDecodeBands(s, buf, rs, bpp, layout.Filters) {
 		return nil
 	}
-	z := s.contiguous()
 	u := pngUnfilterer{buf: buf, rs: rs, bpp: bpp, adler: 1, sum: true, filters: layout.Filters}
 	var want uint32
 	var err error
 	if len(buf) < pngPipelineMin || runtime.GOMAXPROCS(0) == 1 {
-		if want, err = inflateZlibBody(buf, z[2:], nil); err == nil {
+		if want, err = inflateZlibBody(buf, s, nil); err == nil {
 			err = u.advance(len(buf))
 		}
 	} else {
@@ -370,7 +367,7 @@ func pngDecodeIDAT(data []byte, start int, buf []byte, rs, bpp int, layout *Layo
 		var ierr error
 		go func() {
 			defer close(progress)
-			want, ierr = inflateZlibBody(buf, z[2:], progress)
+			want, ierr = inflateZlibBody(buf, s, progress)
 		}()
 		for avail := range progress {
 			if err == nil {
@@ -449,72 +446,82 @@ func pngDecodeBands(s idatStream, buf []byte, rs, bpp int, filters []byte) bool 
 	}
 	span := func(i int) []byte { return buf[i*stride : min((i+1)*stride, len(buf))] }
 
-	var want uint32 // the zlib checksum after the last band
-	done := make([]chan struct{}, last+1)
-	for i := range done {
-		done[i] = make(chan struct{})
+	// Unfiltering runs band by band in order, behind the inflaters; a
+	// band's rows move only into bytes of bands already unfiltered or its
+	// own. Whoever finishes inflating a band takes the unfilterer, if it
+	// is free, and runs it as far as the inflated bands allow. (A
+	// goroutine of its own for it, woken by each band, waited for a CPU
+	// behind the inflaters, which yield to it only when preempted, and
+	// did most of its work after them: a third of the decode's time.)
+	var (
+		want       uint32 // the zlib checksum after the last band
+		failed     atomic.Bool
+		inflated   = make([]atomic.Bool, last+1)
+		mu         sync.Mutex   // held by whoever unfilters
+		unfiltered atomic.Int64 // bands unfiltered; changed under mu
+		u          = pngUnfilterer{buf: buf, rs: rs, bpp: bpp, adler: 1, sum: true, filters: filters}
+	)
+	ready := func() bool {
+		n := int(unfiltered.Load())
+		return n <= last && inflated[n].Load() && !failed.Load()
 	}
+	unfilter := func() {
+		// After unlocking, look again: a band inflated meanwhile by a
+		// goroutine that found the lock taken is nobody else's to unfilter.
+		for ready() && mu.TryLock() {
+			for ready() {
+				n := int(unfiltered.Load())
+				if err := u.advance(min((n+1)*stride, len(buf))); err != nil {
+					failed.Store(true)
+				}
+				unfiltered.Add(1)
+			}
+			mu.Unlock()
+		}
+	}
+	inflated[0].Store(true)
+
 	var next atomic.Int64
 	next.Store(1)
-	var failed atomic.Bool
+	work := func(own []byte) {
+		var f inflater
+		for {
+			i := int(next.Add(1) - 1)
+			if i > last {
+				return
+			}
+			if !failed.Load() {
+				out := span(i)
+				n, rest, err := f.inflate(out, band(i, &own), i == last)
+				switch {
+				case err != nil:
+				case n != len(out):
+					err = errInflateCorrupt
+				case i == last && len(rest) != 4:
+					err = errInflateCorrupt
+				case i == last:
+					want = binary.BigEndian.Uint32(rest)
+				}
+				if err != nil {
+					failed.Store(true)
+				}
+			}
+			inflated[i].Store(true)
+			unfilter()
+		}
+	}
 	var wg sync.WaitGroup
-	for w := range min(workers, last) {
+	for range min(workers, last) - 1 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			var f inflater
-			var own []byte
-			if w == 0 {
-				own = scratch // the first band's, done with
-			}
-			for {
-				i := int(next.Add(1) - 1)
-				if i > last {
-					return
-				}
-				if !failed.Load() {
-					out := span(i)
-					n, rest, err := f.inflate(out, band(i, &own), i == last)
-					switch {
-					case err != nil:
-					case n != len(out):
-						err = errInflateCorrupt
-					case i == last && len(rest) != 4:
-						err = errInflateCorrupt
-					case i == last:
-						want = binary.BigEndian.Uint32(rest)
-					}
-					if err != nil {
-						failed.Store(true)
-					}
-				}
-				close(done[i])
-			}
+			work(nil)
 		}()
 	}
-	defer wg.Wait()
-
-	// Unfilter behind the inflaters, band by band in order. A band's rows
-	// move only into bytes of bands already unfiltered or its own.
-	u := pngUnfilterer{buf: buf, rs: rs, bpp: bpp, adler: 1, sum: true, filters: filters}
-	if err := u.advance(stride); err != nil {
-		failed.Store(true)
-		return false
-	}
-	for i := 1; i <= last; i++ {
-		<-done[i]
-		if failed.Load() {
-			return false
-		}
-		if err := u.advance(min((i+1)*stride, len(buf))); err != nil {
-			failed.Store(true)
-			return false
-		}
-	}
-	if u.adler != want {
-		return false
-	}
-	return true
+	work(scratch) // the first band's scratch, done with
+	wg.Wait()
+	unfilter() // nothing is left unless a failure stopped it
+	return !failed.Load() && int(unfiltered.Load()) == last+1 && u.adler == want
 }
 
 // pngMaxBandIn bounds the compressed size of one of Encode's bands for
@@ -523,13 +530,13 @@ func pngDecodeBands(s idatStream, buf []byte, rs, bpp int, filters []byte) bool 
 // more than an eighth of the bound for block headers and the sync flush.
 func pngMaxBandIn(rs int) int { return 2 * max(pngBandBytes, rs+1) }
 
-// inflateZlibBody fills buf from the deflate stream z (a zlib stream
-// without its 2-byte header), reporting the filled length on progress
+// inflateZlibBody fills buf from the zlib stream s, past its 2-byte
+// header, reporting the filled length on progress
 // (if not nil) after each block, checks that the stream ends exactly
 // there and returns the zlib checksum that follows it.
-func inflateZlibBody(buf, z []byte, progress chan<- int) (uint32, error) {
+func inflateZlibBody(buf []byte, s idatStream, progress chan<- int) (uint32, error) {
 	f := inflater{progress: progress}
-	n, rest, err := f.inflate(buf, z, true)
+	n, end, err := f.inflateStream(buf, s, 2, true)
 	if progress != nil && err == nil {
 		progress <- n
 	}
@@ -540,12 +547,14 @@ func inflateZlibBody(buf, z []byte, progress chan<- int) (uint32, error) {
 		return 0, pngFormatErr("%v", err)
 	case n != len(buf):
 		return 0, pngFormatErr("not enough image data")
-	case len(rest) < 4:
+	case s.len()-end < 4:
 		return 0, pngFormatErr("missing zlib checksum")
-	case len(rest) > 4:
+	case s.len()-end > 4:
 		return 0, pngFormatErr("data after the end of the zlib stream")
 	}
-	return binary.BigEndian.Uint32(rest), nil
+	var sum [4]byte
+	s.copyTo(sum[:], end)
+	return binary.BigEndian.Uint32(sum[:]), nil
 }
 
 // pngUnfilterer reverses the row filters in place as filtered rows become
@@ -637,8 +646,45 @@ func pngUnfilterAvg(dst, src, prev []byte, bpp int) {
 	for i := 0; i < bpp && i < n; i++ {
 		dst[i] = src[i] + prev[i]/2
 	}
+	if n <= bpp {
+		return
+	}
+	switch bpp {
+	case 3:
+		pngUnfilterAvg3(dst, src, prev)
+		return
+	case 4:
+		pngUnfilterAvg4(dst, src, prev)
+		return
+	}
 	for i := bpp; i < n; i++ {
 		dst[i] = src[i] + uint8((int(dst[i-bpp])+int(prev[i]))/2)
+	}
+}
+
+// pngUnfilterAvg3 and pngUnfilterAvg4 are pngUnfilterAvg's loop for 3-
+// and 4-byte pixels, keeping the pixel to the left in registers like
+// pngUnfilterPaeth3 and pngUnfilterPaeth4.
+func pngUnfilterAvg3(dst, src, prev []byte) {
+	a0, a1, a2 := uint(dst[0]), uint(dst[1]), uint(dst[2])
+	for i := 3; i+3 <= len(src); i += 3 {
+		s, p, d := src[i:i+3], prev[i:i+3], dst[i:i+3]
+		a0 = uint(s[0]+uint8((a0+uint(p[0]))>>1))
+		a1 = uint(s[1]+uint8((a1+uint(p[1]))>>1))
+		a2 = uint(s[2]+uint8((a2+uint(p[2]))>>1))
+		d[0], d[1], d[2] = byte(a0), byte(a1), byte(a2)
+	}
+}
+
+func pngUnfilterAvg4(dst, src, prev []byte) {
+	a0, a1, a2, a3 := uint(dst[0]), uint(dst[1]), uint(dst[2]), uint(dst[3])
+	for i := 4; i+4 <= len(src); i += 4 {
+		s, p, d := src[i:i+4], prev[i:i+4], dst[i:i+4]
+		a0 = uint(s[0]+uint8((a0+uint(p[0]))>>1))
+		a1 = uint(s[1]+uint8((a1+uint(p[1]))>>1))
+		a2 = uint(s[2]+uint8((a2+uint(p[2]))>>1))
+		a3 = uint(s[3]+uint8((a3+uint(p[3]))>>1))
+		d[0], d[1], d[2], d[3] = byte(a0), byte(a1), byte(a2), byte(a3)
 	}
 }
 

@@ -29,13 +29,17 @@ const (
 	subtableFlag  = 1 << 31
 )
 
-// inflater decodes from in into out[:cap]. Its zero value is ready.
+// inflater decodes from a stream, which may be cut into IDAT chunks,
+// into out[:cap]. Its zero value is ready.
 type inflater struct {
-	in     []byte
+	src    idatStream
+	seg    int    // the chunk of src being read
+	in     []byte // src.segs[seg]
+	base   int    // the stream offset of in[0]
 	pos    int    // next byte of in to load
 	bits   uint64 // buffered bits, least significant first
 	nbits  uint   // how many of bits are valid
-	padded int    // zero bytes loaded past the end of in
+	padded int    // zero bytes loaded past the end of the stream
 
 	lit, dist []uint32 // current block's decoding tables
 	fixedLit  []uint32
@@ -52,9 +56,11 @@ type inflater struct {
 	progress chan<- int
 }
 
-// refill makes at least 56 bits available. Past the end of the input it
-// loads zero bytes and counts them, so a truncated stream is detected
-// when those bits are consumed (see overrun).
+// refill makes at least 56 bits available. Within a chunk it loads
+// eight bytes at once; near a chunk's end it loads a byte at a time,
+// moving on to the next chunk. Past the end of the stream it loads zero
+// bytes and counts them, so a truncated stream is detected when those
+// bits are consumed (see overrun).
 func (f *inflater) refill() {
 	if f.pos+8 <= len(f.in) {
 		f.bits |= binary.LittleEndian.Uint64(f.in[f.pos:]) << f.nbits
@@ -63,6 +69,9 @@ func (f *inflater) refill() {
 		return
 	}
 	for f.nbits <= 56 {
+		if f.pos == len(f.in) && f.seg+1 < len(f.src.segs) {
+			f.seek(f.base + f.pos)
+		}
 		if f.pos < len(f.in) {
 			f.bits |= uint64(f.in[f.pos]) << f.nbits
 			f.pos++
@@ -72,6 +81,17 @@ func (f *inflater) refill() {
 		f.nbits += 8
 	}
 }
+
+// seek moves the input to stream offset off (at most the stream's end).
+func (f *inflater) seek(off int) {
+	i := min(f.src.seg(off), len(f.src.segs)-1)
+	f.seg, f.in = i, f.src.segs[i]
+	f.base = f.src.ends[i] - len(f.in)
+	f.pos = off - f.base
+}
+
+// offset is the stream offset of the next byte to load.
+func (f *inflater) offset() int { return f.base + f.pos }
 
 // overrun reports whether bits beyond the end of the input were used.
 func (f *inflater) overrun() bool { return uint(f.padded)*8 > f.nbits }
@@ -84,10 +104,10 @@ func (f *inflater) take(n uint) uint64 {
 }
 
 // alignToByte drops the bits up to the next byte boundary and gives back
-// whole buffered bytes to the input, so that in[pos:] is what follows.
+// whole buffered bytes to the input, so that offset() is what follows.
 func (f *inflater) alignToByte() {
 	f.take(f.nbits % 8)
-	f.pos -= int(f.nbits/8) - f.padded
+	f.seek(f.offset() - (int(f.nbits/8) - f.padded))
 	f.bits, f.nbits, f.padded = 0, 0, 0
 }
 
@@ -97,18 +117,30 @@ func (f *inflater) alignToByte() {
 // at a block boundary at the end of in without a final block (a band of
 // a parallel-compressed PNG, which ends in a sync flush).
 func (f *inflater) inflate(out, in []byte, requireFinal bool) (n int, rest []byte, err error) {
-	*f = inflater{fixedLit: f.fixedLit, fixedDist: f.fixedDist, litBuf: f.litBuf, distBuf: f.distBuf, clBuf: f.clBuf, progress: f.progress, in: in}
+	n, end, err := f.inflateStream(out, idatStream{segs: [][]byte{in}, ends: []int{len(in)}}, 0, requireFinal)
+	if err != nil {
+		return n, nil, err
+	}
+	return n, in[end:], nil
+}
+
+// inflateStream is inflate for the deflate stream that starts at offset
+// from of src; it returns the offset after the stream instead of the
+// rest.
+func (f *inflater) inflateStream(out []byte, src idatStream, from int, requireFinal bool) (n, end int, err error) {
+	*f = inflater{fixedLit: f.fixedLit, fixedDist: f.fixedDist, litBuf: f.litBuf, distBuf: f.distBuf, clBuf: f.clBuf, progress: f.progress, src: src}
+	f.seek(from)
 	o := 0
 	for {
-		if !requireFinal && f.pos >= len(f.in) && f.nbits < 8 && f.padded == 0 && f.bits == 0 {
-			return o, nil, nil // clean end of a band
+		if !requireFinal && f.offset() >= src.len() && f.nbits < 8 && f.padded == 0 && f.bits == 0 {
+			return o, f.offset(), nil // clean end of a band
 		}
 		f.refill()
 		final := f.take(1) == 1
 		switch f.take(2) {
 		case 0:
 			if o, err = f.stored(out, o); err != nil {
-				return o, nil, err
+				return o, 0, err
 			}
 		case 1:
 			if f.fixedLit == nil {
@@ -116,20 +148,20 @@ func (f *inflater) inflate(out, in []byte, requireFinal bool) (n int, rest []byt
 			}
 			f.lit, f.dist = f.fixedLit, f.fixedDist
 			if o, err = f.huffman(out, o); err != nil {
-				return o, nil, err
+				return o, 0, err
 			}
 		case 2:
 			if err := f.dynamicTables(); err != nil {
-				return o, nil, err
+				return o, 0, err
 			}
 			if o, err = f.huffman(out, o); err != nil {
-				return o, nil, err
+				return o, 0, err
 			}
 		default:
-			return o, nil, errInflateCorrupt
+			return o, 0, errInflateCorrupt
 		}
 		if f.overrun() {
-			return o, nil, errInflateCorrupt
+			return o, 0, errInflateCorrupt
 		}
 		if f.progress != nil && o > maxDistance {
 			// Back-references read the output itself, so only what lies
@@ -138,29 +170,32 @@ func (f *inflater) inflate(out, in []byte, requireFinal bool) (n int, rest []byt
 		}
 		if final {
 			f.alignToByte()
-			return o, f.in[f.pos:], nil
+			return o, f.offset(), nil
 		}
 	}
 }
 
 func (f *inflater) stored(out []byte, o int) (int, error) {
 	f.alignToByte()
-	if f.pos+4 > len(f.in) {
+	at := f.offset()
+	if at+4 > f.src.len() {
 		return o, errInflateCorrupt
 	}
-	n := int(binary.LittleEndian.Uint16(f.in[f.pos:]))
-	if uint16(n) != ^binary.LittleEndian.Uint16(f.in[f.pos+2:]) {
+	var hdr [4]byte
+	f.src.copyTo(hdr[:], at)
+	n := int(binary.LittleEndian.Uint16(hdr[:]))
+	if uint16(n) != ^binary.LittleEndian.Uint16(hdr[2:]) {
 		return o, errInflateCorrupt
 	}
-	f.pos += 4
-	if f.pos+n > len(f.in) {
+	at += 4
+	if at+n > f.src.len() {
 		return o, errInflateCorrupt
 	}
 	if o+n > len(out) {
 		return o, errInflateShort
 	}
-	copy(out[o:], f.in[f.pos:f.pos+n])
-	f.pos += n
+	f.src.copyTo(out[o:o+n], at)
+	f.seek(at + n)
 	return o + n, nil
 }
 
@@ -206,7 +241,7 @@ func (f *inflater) huffman(out []byte, o int) (int, error) {
 		} else {
 			f.pos, f.bits, f.nbits = pos, bitbuf, nbits
 			f.refill()
-			pos, bitbuf, nbits = f.pos, f.bits, f.nbits
+			in, pos, bitbuf, nbits = f.in, f.pos, f.bits, f.nbits
 		}
 		e := lit[bitbuf&litMask]
 		if e&subtableFlag != 0 {
@@ -267,7 +302,7 @@ func (f *inflater) huffman(out []byte, o int) (int, error) {
 		} else {
 			f.pos, f.bits, f.nbits = pos, bitbuf, nbits
 			f.refill()
-			pos, bitbuf, nbits = f.pos, f.bits, f.nbits
+			in, pos, bitbuf, nbits = f.in, f.pos, f.bits, f.nbits
 		}
 		e = dist[bitbuf&distMask]
 		if e&subtableFlag != 0 {

@@ -657,6 +657,17 @@ func FuzzDecodePNG(f *testing.F) {
 		f.Add(buf.Bytes())
 	}
 	f.Add(pngEncodeT(f, pngTestRaster(testenv.Shapes[3], 20, 20, "flat", 1)))
+	for _, level := range []png.CompressionLevel{png.DefaultCompression, png.NoCompression} {
+		// Streams cut into IDAT chunks of a few bytes.
+		var buf bytes.Buffer
+		if err := (&png.Encoder{CompressionLevel: level}).Encode(&buf, pngTestRaster(testenv.Shapes[2], 6, 5, "noise", 9).Std()); err != nil {
+			f.Fatal(err)
+		}
+		s := pngIDATStream(buf.Bytes(), len(pngSignature)+25)
+		z := make([]byte, s.len())
+		s.copyTo(z, 0)
+		f.Add(pngTestRechunk(buf.Bytes(), z, []int{1, 2, 3}))
+	}
 	f.Add([]byte(pngSignature))
 	f.Add([]byte("garbage, not a png at all"))
 	f.Add(append([]byte(pngSignature), pngTestIHDR(100000, 100000, 8, 6, 0)...))

@@ -2,10 +2,15 @@ package png
 
 import (
 	"bytes"
+	"fmt"
+	"image/png"
 	"math/rand"
 	"runtime"
 	"slices"
+	"strings"
 	"testing"
+
+	"github.com/stegocluster/stegocluster/internal/testenv"
 )
 
 // pngTestSplit cuts z into segments of the given sizes, cycled; the last
@@ -69,8 +74,10 @@ func TestIDATStream(t *testing.T) {
 					t.Fatalf("slice(%d, %d) = %x, want %x", r[0], r[1], got, z[r[0]:r[1]])
 				}
 			}
-			if !bytes.Equal(s.contiguous(), z) {
-				t.Fatal("contiguous differs")
+			all := make([]byte, len(z))
+			s.copyTo(all, 0)
+			if !bytes.Equal(all, z) {
+				t.Fatal("copyTo differs")
 			}
 			var got []int
 			for p := 0; ; {
@@ -100,7 +107,9 @@ func TestPNGOwnBandsAcrossChunks(t *testing.T) {
 	if err := Encode(&buf, clean); err != nil {
 		t.Fatal(err)
 	}
-	z := pngTestStream(t, buf.Bytes()).contiguous()
+	stream := pngTestStream(t, buf.Bytes())
+	z := make([]byte, stream.len())
+	stream.copyTo(z, 0)
 	rs := clean.rowStride()
 	for _, sizes := range [][]int{{1, 2, 3}, {8192}, {4093, 1}} {
 		s := pngTestSplit(z, sizes)
@@ -118,5 +127,52 @@ func TestPNGOwnBandsAcrossChunks(t *testing.T) {
 		}
 		file = append(file, pngTestChunk("IEND", nil)...)
 		pngCheckBoth(t, file, clean)
+	}
+}
+
+// pngTestRechunk rewrites a PNG whose IDAT chunks follow IHDR directly
+// (image/png's output for truecolour) with the zlib stream z cut into
+// IDAT chunks of the given sizes.
+func pngTestRechunk(data, z []byte, sizes []int) []byte {
+	out := append([]byte(nil), data[:len(pngSignature)+25]...) // signature, IHDR
+	for _, seg := range pngTestSplit(z, sizes).segs {
+		out = append(out, pngTestChunk("IDAT", seg)...)
+	}
+	return append(out, pngTestChunk("IEND", nil)...)
+}
+
+// TestPNGDecodeAcrossChunks decodes other encoders' streams (compressed,
+// and stored blocks only) cut into IDAT chunks as small as a byte, on the
+// sequential path and the pipelined one, and checks that what follows the
+// stream is still judged across chunks.
+func TestPNGDecodeAcrossChunks(t *testing.T) {
+	for _, size := range []struct{ w, h int }{{97, 31}, {400, 300}} { // under and over pngPipelineMin
+		for _, level := range []png.CompressionLevel{png.DefaultCompression, png.NoCompression} {
+			r := pngTestRaster(testenv.Shape{Channels: 3}, size.w, size.h, "smooth", 3)
+			var buf bytes.Buffer
+			if err := (&png.Encoder{CompressionLevel: level}).Encode(&buf, r.Std()); err != nil {
+				t.Fatal(err)
+			}
+			stream := pngTestStream(t, buf.Bytes())
+			z := make([]byte, stream.len())
+			stream.copyTo(z, 0)
+			for _, sizes := range [][]int{{1}, {2, 3}, {7, 1, 13, 2, 5}, {8192}} {
+				t.Run(fmt.Sprintf("%dx%d/level%d/%v", size.w, size.h, level, sizes), func(t *testing.T) {
+					pngCheckBoth(t, pngTestRechunk(buf.Bytes(), z, sizes), r)
+					for _, c := range []struct {
+						z    []byte
+						want string
+					}{
+						{z[:len(z)-1], "missing zlib checksum"},
+						{append(slices.Clip(z), 0), "data after the end"},
+					} {
+						_, err := Decode(pngTestRechunk(buf.Bytes(), c.z, sizes), pngTestMaxPixels)
+						if err == nil || !strings.Contains(err.Error(), c.want) {
+							t.Fatalf("got %v, want an error saying %q", err, c.want)
+						}
+					}
+				})
+			}
+		}
 	}
 }
