@@ -669,9 +669,9 @@ func pngUnfilterAvg3(dst, src, prev []byte) {
 	a0, a1, a2 := uint(dst[0]), uint(dst[1]), uint(dst[2])
 	for i := 3; i+3 <= len(src); i += 3 {
 		s, p, d := src[i:i+3], prev[i:i+3], dst[i:i+3]
-		a0 = uint(s[0]+uint8((a0+uint(p[0]))>>1))
-		a1 = uint(s[1]+uint8((a1+uint(p[1]))>>1))
-		a2 = uint(s[2]+uint8((a2+uint(p[2]))>>1))
+		a0 = uint(s[0] + uint8((a0+uint(p[0]))>>1))
+		a1 = uint(s[1] + uint8((a1+uint(p[1]))>>1))
+		a2 = uint(s[2] + uint8((a2+uint(p[2]))>>1))
 		d[0], d[1], d[2] = byte(a0), byte(a1), byte(a2)
 	}
 }
@@ -680,10 +680,10 @@ func pngUnfilterAvg4(dst, src, prev []byte) {
 	a0, a1, a2, a3 := uint(dst[0]), uint(dst[1]), uint(dst[2]), uint(dst[3])
 	for i := 4; i+4 <= len(src); i += 4 {
 		s, p, d := src[i:i+4], prev[i:i+4], dst[i:i+4]
-		a0 = uint(s[0]+uint8((a0+uint(p[0]))>>1))
-		a1 = uint(s[1]+uint8((a1+uint(p[1]))>>1))
-		a2 = uint(s[2]+uint8((a2+uint(p[2]))>>1))
-		a3 = uint(s[3]+uint8((a3+uint(p[3]))>>1))
+		a0 = uint(s[0] + uint8((a0+uint(p[0]))>>1))
+		a1 = uint(s[1] + uint8((a1+uint(p[1]))>>1))
+		a2 = uint(s[2] + uint8((a2+uint(p[2]))>>1))
+		a3 = uint(s[3] + uint8((a3+uint(p[3]))>>1))
 		d[0], d[1], d[2], d[3] = byte(a0), byte(a1), byte(a2), byte(a3)
 	}
 }
