@@ -93,9 +93,10 @@ func to16(img image.Image) image.Image {
 
 // TestAnalyzeRichModel sends a held-out photograph and the same photo
 // with a heavy payload (0.5 bits per channel, today's keyed ±1 mode) to
-// /api/analyze with rich_model=true (as a query parameter or a form
-// field): the rich model tells them apart, the classic fields are all
-// still there, and images it cannot judge are reported skipped.
+// /api/analyze, with no option (the rich model runs by default) or with
+// rich_model=true as a form field: the rich model tells them apart, the
+// classic fields are all still there, and images it cannot judge are
+// reported skipped.
 func TestAnalyzeRichModel(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the rich-model detector on 512×1024 images")
@@ -120,7 +121,7 @@ func TestAnalyzeRichModel(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var rec *httptest.ResponseRecorder
 			if i%2 == 0 {
-				rec = post(t, s, "/api/analyze?rich_model=true", nil, part{"file", "x.png", tc.file})
+				rec = post(t, s, "/api/analyze", nil, part{"file", "x.png", tc.file})
 			} else {
 				rec = post(t, s, "/api/analyze", nil, part{"file", "x.png", tc.file}, part{"rich_model", "", []byte("true")})
 			}
@@ -157,6 +158,9 @@ func TestAnalyzeRichModel(t *testing.T) {
 			if got["summary"] == "" || rm["model"] == "" || rm["notes"] == nil {
 				t.Errorf("summary %q, model %q, notes %v", got["summary"], rm["model"], rm["notes"])
 			}
+			if rm["false_alarm_rate"] != stego.RichModelFalseAlarmRate {
+				t.Errorf("false_alarm_rate %v, want %v", rm["false_alarm_rate"], stego.RichModelFalseAlarmRate)
+			}
 			if tc.verdict == "cover" || tc.verdict == "stego" {
 				reg := rm["region"].(map[string]any)
 				if reg["width"] != 512.0 || reg["height"] != 1024.0 {
@@ -167,9 +171,9 @@ func TestAnalyzeRichModel(t *testing.T) {
 	}
 }
 
-// TestAnalyzeRichModelBudget: when asked for, the rich model's memory
-// comes out of the node's budget. With less left than a 1024 region takes, it analyses a
-// smaller central region; with not even 256×256 left, it is skipped and
+// TestAnalyzeRichModelBudget: the rich model's memory comes out of the
+// node's budget. With less free than a 1024 region takes, it analyses a
+// smaller central region; with not even 256×256 free, it is skipped and
 // the classic analysis still answers. Nothing goes over the budget.
 func TestAnalyzeRichModelBudget(t *testing.T) {
 	if testing.Short() {
@@ -192,7 +196,7 @@ func TestAnalyzeRichModelBudget(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			rec := post(t, s, "/api/analyze?rich_model=true", nil, part{"file", "p.png", photo})
+			rec := post(t, s, "/api/analyze", nil, part{"file", "p.png", photo})
 			got := decodeJSON(t, rec)
 			if rec.Code != http.StatusOK {
 				t.Fatalf("status %d: %v", rec.Code, got)
@@ -215,26 +219,17 @@ func TestAnalyzeRichModelBudget(t *testing.T) {
 	}
 }
 
-// TestAnalyzeRichModelOptIn: the rich model is experimental and opt-in.
-// Without rich_model=true it does not run and nothing is reserved for
-// it: with 24 MB of a 64 MB budget free (another request holds the
-// rest) the classic analysis of a 512×1024 photo answers, while the same
-// request asking for the rich model cannot get the memory it needs.
-// rich_model=false is the default, and a value that is not a boolean is
-// refused.
-func TestAnalyzeRichModelOptIn(t *testing.T) {
-	photo := readPhoto(t, heldOutPhoto)
+// TestAnalyzeRichModelOff: rich_model=false gives the classic tests
+// alone, with nothing reserved for the rich model; by default, when
+// others hold the memory it needs, the rich model analyses a smaller
+// region or is skipped, and the analysis answers either way. A value
+// that is not a boolean is refused.
+func TestAnalyzeRichModelOff(t *testing.T) {
+	photo := readPhoto(t, heldOutPhoto) // 512×1024: 53 MB for the whole image, 26 for 512×512
 	s, err := New(Config{NodeID: "n1", Cluster: newFakeCluster(), Pool: worker.NewPool(2, 4), AdminToken: testToken,
 		MaxUpload: 2 << 20, MemoryBudget: 64 << 20, BudgetWait: 100 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
-	}
-	f := &form{files: map[string][]byte{"file": photo}}
-	if s.analyzeWeight(f, false) != s.formWeight(f) {
-		t.Fatalf("without the rich model the job weighs %d, want formWeight's %d", s.analyzeWeight(f, false), s.formWeight(f))
-	}
-	if s.analyzeWeight(f, true) <= s.formWeight(f) {
-		t.Fatal("the rich model's memory is not in the job's weight when asked for")
 	}
 	other := s.budget.Reserve()
 	defer other.Release()
@@ -246,7 +241,6 @@ func TestAnalyzeRichModelOptIn(t *testing.T) {
 		path  string
 		parts []part
 	}{
-		{"no option", "/api/analyze", []part{{"file", "p.png", photo}}},
 		{"rich_model=false field", "/api/analyze", []part{{"file", "p.png", photo}, {"rich_model", "", []byte("false")}}},
 		{"rich_model=false query", "/api/analyze?rich_model=false", []part{{"file", "p.png", photo}}},
 	} {
@@ -257,16 +251,11 @@ func TestAnalyzeRichModelOptIn(t *testing.T) {
 				t.Fatalf("status %d: %v", rec.Code, got)
 			}
 			if _, ok := got["rich_model"]; ok {
-				t.Fatalf("the rich model ran without rich_model=true: %v", got["rich_model"])
+				t.Fatalf("the rich model ran with rich_model=false: %v", got["rich_model"])
 			}
 			for _, key := range []string{"chi_square", "rs", "spa", "suspicious", "reasons", "flagged_by", "summary"} {
 				if _, ok := got[key]; !ok {
 					t.Errorf("answer lacks %q", key)
-				}
-			}
-			for _, fl := range got["flagged_by"].([]any) {
-				if fl == "rich-model" {
-					t.Errorf("flagged_by %v names the rich model", got["flagged_by"])
 				}
 			}
 			if sum := got["summary"].(string); strings.Contains(sum, "rich") {
@@ -277,10 +266,24 @@ func TestAnalyzeRichModelOptIn(t *testing.T) {
 			}
 		})
 	}
-	t.Run("rich_model=true cannot get its memory", func(t *testing.T) {
-		rec := post(t, s, "/api/analyze?rich_model=true", nil, part{"file", "p.png", photo})
-		if rec.Code == http.StatusOK {
-			t.Fatalf("status 200 with 24 MB free: the rich model reserved nothing? %s", rec.Body.String())
+	t.Run("default, 24 MB free: answers without the whole image", func(t *testing.T) {
+		rec := post(t, s, "/api/analyze", nil, part{"file", "p.png", photo})
+		got := decodeJSON(t, rec)
+		if rec.Code != http.StatusOK {
+			t.Fatalf("status %d: %v", rec.Code, got)
+		}
+		rm, ok := got["rich_model"].(map[string]any)
+		if !ok {
+			t.Fatalf("no rich_model in %v", got)
+		}
+		reg := rm["region"].(map[string]any)
+		switch {
+		case rm["verdict"] == "skipped":
+			if !strings.Contains(rm["skipped"].(string), "memory budget") {
+				t.Fatalf("skipped %q, want it to name the memory budget", rm["skipped"])
+			}
+		case reg["width"].(float64) >= 512 && reg["height"].(float64) >= 1024:
+			t.Fatalf("region %v: the whole image's 53 MB cannot fit in 24 MB", reg)
 		}
 		if held := s.budget.Held(); held != 40<<20 {
 			t.Fatalf("%d bytes reserved after the answer, want %d", held, 40<<20)
@@ -294,7 +297,7 @@ func TestAnalyzeRichModelOptIn(t *testing.T) {
 	})
 }
 
-// TestAnalyzeRichModelCap: asked for, the rich model analyses at most
+// TestAnalyzeRichModelCap: the rich model analyses at most
 // the central 1024×1024 pixels through the API, however much budget is
 // left (the model was trained on 512×512 crops).
 func TestAnalyzeRichModelCap(t *testing.T) {

@@ -182,23 +182,22 @@ func (s *Server) embedWeight(f *form) int64 {
 	return w
 }
 
-// richModelMaxSide caps the central region the API lets the
-// experimental rich model analyse: the model was trained on 512×512
-// crops, and a 2048×2048 region would reserve about 420 MB and take
-// seconds of CPU.
+// richModelMaxSide caps the central region the API lets the rich model
+// analyse: the model was trained on 512×512 crops, and a 2048×2048
+// region would reserve about 420 MB and take seconds of CPU.
 const richModelMaxSide = 1024
 
-// richModelAsked reads the optional rich_model option, a form field or a
-// query parameter (the form field wins): the experimental rich-model
-// detector runs only when it is true. Absent or empty means false.
-func richModelAsked(c *gin.Context, f *form) (bool, error) {
+// richModelWanted reads the optional rich_model option, a form field or
+// a query parameter (the form field wins): the rich-model detector runs
+// unless it is false. Absent or empty means true.
+func richModelWanted(c *gin.Context, f *form) (bool, error) {
 	v, ok := f.fields["rich_model"]
 	if !ok {
 		v = c.Query("rich_model")
 	}
 	v = strings.TrimSpace(v)
 	if v == "" {
-		return false, nil
+		return true, nil
 	}
 	b, err := strconv.ParseBool(v)
 	if err != nil {
@@ -207,15 +206,30 @@ func richModelAsked(c *gin.Context, f *form) (bool, error) {
 	return b, nil
 }
 
-// analyzeWeight is formWeight plus, when the rich model was asked for,
-// its working memory for the analysed image, at most what a
-// richModelMaxSide region takes.
-func (s *Server) analyzeWeight(f *form, richModel bool) int64 {
-	w := s.formWeight(f)
-	if richModel {
-		w += stego.RichModelCostOf(f.files["file"], s.cfg.MaxPixels, richModelMaxSide)
+// richModelOptions chooses the rich model's region for img from the
+// node's memory budget as it stands, and reserves its memory in res:
+// the largest central square (richModelMaxSide, then halving) whose
+// working set (about 100 bytes a pixel) fits in what is free. When not
+// even 256×256 fits, or the memory is not free within the budget's wait,
+// the rich model is reported skipped and the classic analysis still
+// answers: the detector is part of every analysis, not a reason to
+// refuse one.
+func (s *Server) richModelOptions(ctx context.Context, res *worker.Reservation, img *stego.Image) (stego.AnalyzeOptions, error) {
+	const noMemory = "not enough of the node's memory budget free for it"
+	opts := stego.AnalyzeOptions{RichModel: true}
+	opts.RichModelMaxSide = min(img.RichModelSideFor(s.budget.Size()-s.budget.Held()), richModelMaxSide)
+	if opts.RichModelMaxSide == 0 {
+		opts.RichModelSkip = noMemory
+		return opts, nil
 	}
-	return w
+	err := res.Grow(ctx, img.RichModelCost(opts.RichModelMaxSide))
+	switch {
+	case errors.Is(err, worker.ErrOverBudget), errors.Is(err, worker.ErrExceedsBudget):
+		opts.RichModelSkip = noMemory
+	case err != nil:
+		return opts, err
+	}
+	return opts, nil
 }
 
 // extractWeight is formWeight plus the secret extraction may decompress,
@@ -559,12 +573,8 @@ func (s *Server) analyze(c *gin.Context) {
 	res := s.budget.Reserve()
 	defer res.Release()
 	var report *stego.Analysis
-	weigh := func(f *form) int64 {
-		rich, _ := richModelAsked(c, f) // a bad value is refused by the job
-		return s.analyzeWeight(f, rich)
-	}
-	ok := s.run(c, res, weigh, func(ctx context.Context, f *form) error {
-		rich, err := richModelAsked(c, f)
+	ok := s.run(c, res, s.formWeight, func(ctx context.Context, f *form) error {
+		rich, err := richModelWanted(c, f)
 		if err != nil {
 			return err
 		}
@@ -591,23 +601,12 @@ func (s *Server) analyze(c *gin.Context) {
 			return err
 		}
 		if !rich {
-			// The default: the classic tests only, nothing reserved
-			// for the experimental rich model.
+			// rich_model=false: the classic tests only.
 			report, err = stego.AnalyzeImage(img, cover)
 			return err
 		}
-		// Asked for (rich_model=true): the experimental rich model
-		// (stego/steganalysis) needs about 100 bytes per pixel of the
-		// central region it analyses, at most richModelMaxSide (1024)
-		// a side here (about 105 MB). It gets the largest region,
-		// halving from there, that fits in what the budget has left
-		// after the decoded images; if not even 256×256 fits it is
-		// reported skipped.
-		opts := stego.AnalyzeOptions{RichModel: true}
-		opts.RichModelMaxSide = min(img.RichModelSideFor(s.budget.Size()-res.Held()), richModelMaxSide)
-		if opts.RichModelMaxSide == 0 {
-			opts.RichModelSkip = "not enough of the node's memory budget left for it"
-		} else if err := res.Grow(ctx, img.RichModelCost(opts.RichModelMaxSide)); err != nil {
+		opts, err := s.richModelOptions(ctx, res, img)
+		if err != nil {
 			return err
 		}
 		report, err = stego.AnalyzeImageWith(img, cover, opts)

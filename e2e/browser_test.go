@@ -294,6 +294,11 @@ func TestBrowserWebApp(t *testing.T) {
 		setMode("keyed"),
 		until(fmt.Sprintf(`document.getElementById("cap-advice").textContent.trim() === %q`, keyedAdvice), 10*time.Second),
 	)
+	// The analysis after hiding runs the rich model too, and says how
+	// often it flags clean photos.
+	if verdict := text("#hide-verdict"); !strings.Contains(verdict, "Rich model") || !strings.Contains(verdict, "% of clean photos") {
+		t.Errorf("verdict does not report the rich model: %q", verdict)
+	}
 	t.Logf("verdict: %s", text("#hide-verdict"))
 	t.Logf("stats: %s", text("#hide-stats"))
 	shot("1-hide")

@@ -149,10 +149,10 @@ type Analysis struct {
 	Suspicious bool     `json:"suspicious"`
 	Reasons    []string `json:"reasons"`
 
-	// RichModel is the experimental rich-model detector's result,
-	// present only when it was asked for (AnalyzeImageWith with
-	// AnalyzeOptions.RichModel; the API's rich_model=true, the CLI's
-	// --rich-model). It is off by default: see RichModelFalseAlarmRate.
+	// RichModel is the rich-model detector's result, present when it
+	// was asked for (AnalyzeImageWith with AnalyzeOptions.RichModel,
+	// which stegoctl analyze and /api/analyze set unless told not to).
+	// Its false alarms are frequent: see RichModelFalseAlarmRate.
 	RichModel *RichModelReport `json:"rich_model,omitempty"`
 	// FlaggedBy names every detector whose verdict is stego, in this
 	// order: "chi-square", "rs", "spa", "jpeg-compat" (any of which sets

@@ -3,7 +3,6 @@ package stego
 import (
 	"errors"
 	"fmt"
-	"image/color"
 
 	"github.com/stegocluster/stegocluster/stego/steganalysis"
 )
@@ -11,13 +10,14 @@ import (
 // The rich-model detector: package steganalysis's trained ensemble
 // (SPAM, a compact spatial rich model and colour co-occurrences,
 // classified by an FLD ensemble; docs/stealth.md), run beside the classic
-// tests only when AnalyzeOptions.RichModel is set. It is experimental
-// and opt-in: out of fold it calls about 26% of clean photographs stego
-// (RichModelFalseAlarmRate), so neither AnalyzeImage nor the API's and
-// the CLI's default analysis runs it. Unlike chi-square, RS and SPA it
-// was trained against this codec's own ±1 embedding, and it tells such
-// images from clean ones better than chance at payloads the classic
-// tests miss — not yet reliably (its P_E is in docs/stealth.md).
+// tests when AnalyzeOptions.RichModel is set (stegoctl analyze and
+// /api/analyze set it unless told not to; AnalyzeImage never does).
+// Unlike chi-square, RS and SPA it was trained against this codec's own
+// ±1 embedding, and it tells such images from clean ones better than
+// chance at payloads the classic tests miss — not reliably (its P_E is
+// in docs/stealth.md), and out of fold it also calls about 26% of clean
+// photographs stego (RichModelFalseAlarmRate): a stego verdict is worth
+// a closer look, not proof.
 //
 // How it enters the verdict: Suspicious and Reasons keep their meaning,
 // the classic tests and the JPEG-compatibility test only (existing
@@ -37,7 +37,7 @@ const (
 // RichModelFalseAlarmRate is the rich model's measured false-alarm rate
 // at its threshold (0.5): the fraction of clean photographs, unseen in
 // training, that it calls stego (out of fold by photo; docs/stealth.md,
-// "False alarms"). It is why the detector is opt-in.
+// "False alarms"). Every report of it says so.
 const RichModelFalseAlarmRate = 0.26
 
 // RichModelMinSide is the smallest side of the region a caller bounded by
@@ -47,9 +47,8 @@ const RichModelMinSide = 256
 
 // AnalyzeOptions selects optional parts of an analysis.
 type AnalyzeOptions struct {
-	// RichModel runs the experimental rich-model detector besides the
-	// classic tests and fills in Analysis.RichModel (off by default: see
-	// RichModelFalseAlarmRate). It costs about 0.5 µs of CPU and
+	// RichModel runs the rich-model detector besides the classic tests
+	// and fills in Analysis.RichModel. It costs about 0.5 µs of CPU and
 	// RichModelCost bytes of memory per analysed pixel.
 	RichModel bool
 	// RichModelMaxSide bounds the side of the central region the rich
@@ -71,6 +70,9 @@ type RichModelReport struct {
 	// Threshold: the verdict is stego when Score is above it (0.5, a
 	// majority vote).
 	Threshold float64 `json:"threshold"`
+	// FalseAlarmRate is the fraction of clean photographs the model calls
+	// stego (RichModelFalseAlarmRate), for reading a stego verdict.
+	FalseAlarmRate float64 `json:"false_alarm_rate"`
 	// Verdict is "cover", "stego", or "skipped" when the detector did
 	// not run (then Skipped says why).
 	Verdict string `json:"verdict"`
@@ -121,28 +123,6 @@ func (m *Image) RichModelCost(maxSide int) int64 {
 	return int64(reg.Width)*int64(reg.Height)*int64(m.r.channels) + steganalysis.WorkingBytes(reg.Width, reg.Height, m.r.channels)
 }
 
-// RichModelCostOf is RichModelCost for the image in data, read from its
-// header alone (so before decoding), with the region bounded by maxSide
-// (0: the default 2048); 0 for data Decode would refuse.
-func RichModelCostOf(data []byte, maxPixels int64, maxSide int) int64 {
-	if maxPixels <= 0 {
-		maxPixels = DefaultMaxPixels
-	}
-	cfg, _, err := decodeHeader(data, maxPixels)
-	if err != nil || cfg.Width < steganalysis.MinSide || cfg.Height < steganalysis.MinSide {
-		return 0
-	}
-	ch := 3
-	switch cfg.ColorModel {
-	case color.GrayModel:
-		ch = 1
-	case color.Gray16Model, color.RGBA64Model, color.NRGBA64Model:
-		return 0 // 16-bit: the rich model does not run
-	}
-	reg := richModelRegion(cfg.Width, cfg.Height, maxSide)
-	return int64(reg.Width)*int64(reg.Height)*int64(ch) + steganalysis.WorkingBytes(reg.Width, reg.Height, ch)
-}
-
 // RichModelSideFor is the largest region side, at most 2048 and halving
 // from there, whose RichModelCost fits in avail bytes; 0 when not even
 // RichModelMinSide fits. It lets a caller with a memory budget analyse a
@@ -157,8 +137,8 @@ func (m *Image) RichModelSideFor(avail int64) int {
 }
 
 // AnalyzeImageWith is AnalyzeImage with options: with opts.RichModel it
-// also runs the experimental rich-model detector on img (never on the
-// cover); without it, it is exactly AnalyzeImage.
+// also runs the rich-model detector on img (never on the cover); without
+// it, it is exactly AnalyzeImage.
 func AnalyzeImageWith(img, cover *Image, opts AnalyzeOptions) (*Analysis, error) {
 	if img == nil {
 		return nil, fmt.Errorf("analyze: %w: no image", ErrUnsupportedFormat)
@@ -169,7 +149,7 @@ func AnalyzeImageWith(img, cover *Image, opts AnalyzeOptions) (*Analysis, error)
 	}
 	switch {
 	case opts.RichModel && opts.RichModelSkip != "":
-		a.RichModel = &RichModelReport{Verdict: RichModelSkipped, Skipped: opts.RichModelSkip, Notes: []string{}}
+		a.RichModel = &RichModelReport{Verdict: RichModelSkipped, Skipped: opts.RichModelSkip, FalseAlarmRate: RichModelFalseAlarmRate, Notes: []string{}}
 		if d, err := steganalysis.Default(); err == nil {
 			a.RichModel.Model, a.RichModel.Threshold = d.Info(), d.Threshold()
 		}
@@ -184,7 +164,7 @@ func AnalyzeImageWith(img, cover *Image, opts AnalyzeOptions) (*Analysis, error)
 // richModel runs the shipped detector on r's central region. It never
 // fails the analysis: what it cannot analyse is reported as skipped.
 func richModel(r *raster, maxSide int) *RichModelReport {
-	rep := &RichModelReport{Verdict: RichModelSkipped, Notes: []string{}}
+	rep := &RichModelReport{Verdict: RichModelSkipped, FalseAlarmRate: RichModelFalseAlarmRate, Notes: []string{}}
 	d, err := steganalysis.Default()
 	if err != nil {
 		rep.Skipped = "the embedded model cannot be read: " + err.Error()

@@ -11,10 +11,10 @@ import (
 
 // TestAnalyzeRichModel runs stegoctl analyze on a photograph the shipped
 // rich model never saw and on the same photo after stegoctl embed hid a
-// heavy payload (about 0.5 bits per channel) in it. The rich model is
-// opt-in: without --rich-model neither text nor JSON mentions it; with
-// it, they carry its score and verdict next to the classic tests, and
-// the text line says it is experimental and gives its false-alarm rate.
+// heavy payload (about 0.5 bits per channel) in it. The rich model runs
+// by default: text and JSON carry its score and verdict next to the
+// classic tests, and the text line gives its false-alarm rate; with
+// --rich-model=false neither mentions it.
 func TestAnalyzeRichModel(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the rich-model detector")
@@ -45,15 +45,15 @@ func TestAnalyzeRichModel(t *testing.T) {
 		flagged  bool
 		headline string
 	}{
-		{"cover, text", []string{"analyze", cover, "--rich-model"}, "cover", false, "no sign of LSB embedding"},
-		{"stego, text", []string{"analyze", stegoPath, "--rich-model"}, "stego", true, "SUSPICIOUS (experimental rich model only)"},
-		{"stego with cover, text", []string{"analyze", stegoPath, "--rich-model", "--cover", cover}, "stego", true, "SUSPICIOUS (experimental rich model only)"},
-		{"cover, json", []string{"analyze", cover, "--json", "--rich-model"}, "cover", false, ""},
-		{"stego, json", []string{"analyze", stegoPath, "--json", "--rich-model"}, "stego", true, ""},
-		{"stego, default (no rich model), text", []string{"analyze", stegoPath}, "", false, "no sign of LSB embedding"},
-		{"stego, default (no rich model), json", []string{"analyze", stegoPath, "--json"}, "", false, ""},
+		{"cover, text", []string{"analyze", cover}, "cover", false, "no sign of LSB embedding"},
+		{"stego, text", []string{"analyze", stegoPath}, "stego", true, "SUSPICIOUS (rich model only: worth a closer look, not proof)"},
+		{"stego with cover, text", []string{"analyze", stegoPath, "--cover", cover}, "stego", true, "SUSPICIOUS (rich model only: worth a closer look, not proof)"},
+		{"cover, json", []string{"analyze", cover, "--json"}, "cover", false, ""},
+		{"stego, json, --rich-model", []string{"analyze", stegoPath, "--json", "--rich-model"}, "stego", true, ""},
+		{"stego, classic only, text", []string{"analyze", stegoPath, "--rich-model=false"}, "", false, "no sign of LSB embedding"},
+		{"stego, classic only, json", []string{"analyze", stegoPath, "--json", "--rich-model=false"}, "", false, ""},
 	}
-	richLine := regexp.MustCompile(`(?m)^  rich model    \(experimental; false alarms on about 26% of clean photos\) score (0\.\d\d|1\.00) \(stego above 0\.50\): (cover|stego), on 512x1024 at \(0,0\)$`)
+	richLine := regexp.MustCompile(`(?m)^  rich model    \(false alarms on about 26% of clean photos\) score (0\.\d\d|1\.00) \(stego above 0\.50\): (cover|stego), on 512x1024 at \(0,0\)$`)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			r := stegoctl(t, "", tc.args...)
@@ -64,7 +64,7 @@ func TestAnalyzeRichModel(t *testing.T) {
 				t.Logf("output:\n%s", r.stdout)
 				if tc.verdict == "" {
 					if strings.Contains(r.stdout, "rich model") {
-						t.Fatalf("the rich model ran without --rich-model:\n%s", r.stdout)
+						t.Fatalf("the rich model ran with --rich-model=false:\n%s", r.stdout)
 					}
 				} else if m := richLine.FindStringSubmatch(r.stdout); m == nil || m[2] != tc.verdict {
 					t.Fatalf("no rich-model line with verdict %s in:\n%s", tc.verdict, r.stdout)
@@ -91,7 +91,7 @@ func TestAnalyzeRichModel(t *testing.T) {
 			}
 			if tc.verdict == "" {
 				if got.RichModel != nil || strings.Contains(r.stdout, "rich_model") || strings.Contains(r.stdout, "rich model") {
-					t.Fatalf("the rich model ran without --rich-model: %s", r.stdout)
+					t.Fatalf("the rich model ran with --rich-model=false: %s", r.stdout)
 				}
 				return
 			}
@@ -109,8 +109,8 @@ func TestAnalyzeRichModel(t *testing.T) {
 	}
 }
 
-// TestAnalyzeNoClassicFlag: --classic, which skipped the rich model when
-// it ran by default, is gone now that the classic tests are the default.
+// TestAnalyzeNoClassicFlag: there is no --classic; --rich-model=false
+// is how the classic tests are run alone.
 func TestAnalyzeNoClassicFlag(t *testing.T) {
 	cover := filepath.Join("..", "..", "testdata", "photos", "bottles-half.png")
 	if r := stegoctl(t, "", "analyze", cover, "--classic"); r.code != exitUsage {

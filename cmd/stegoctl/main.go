@@ -36,7 +36,7 @@ func commands() []command {
 		{"embed", "hide a secret file in a cover image", runEmbed, true},
 		{"extract", "recover the secret hidden in an image", runExtract, true},
 		{"capacity", "how many bytes a cover can hide", runCapacity, true},
-		{"analyze", "steganalysis of an image (chi-square, RS, SPA, PSNR; --rich-model: experimental)", runAnalyze, true},
+		{"analyze", "steganalysis of an image (chi-square, RS, SPA, JPEG compatibility, the trained rich model, PSNR)", runAnalyze, true},
 		{"status", "the cluster as a table (leader, roles, health, load)", runStatus, false},
 		{"bench", "bench failover: time leader failover under injected faults", runBench, false},
 		{"health", "exit 0 if a node answers 200 (the container health check)", runHealth, false},

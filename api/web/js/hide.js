@@ -231,12 +231,23 @@ export function initHide() {
       if (r.distortion) {
         psnrFact.lastChild.textContent = r.distortion.identical ? "∞ (identical)" : `${r.distortion.psnr_db.toFixed(1)} dB`;
       }
-      box.className = `verdict ${r.suspicious ? "suspicious" : "clean"}`;
+      const rm = r.rich_model;
+      const richFlags = (r.flagged_by || []).includes("rich-model");
+      let headline = "Clean: no detector here flags it (chi-square, RS, SPA and the trained rich model).";
+      if (r.suspicious) headline = "Suspicious: a steganalyst would look closer.";
+      else if (richFlags) headline = "Detectable: the trained rich model flags it, though the classic detectors do not.";
+      else if (!rm || rm.verdict === "skipped") headline = "Clean: the classic detectors see nothing unusual.";
+      box.className = `verdict ${r.suspicious || richFlags ? "suspicious" : "clean"}`;
       box.replaceChildren(
-        el("strong", { text: r.suspicious ? "Suspicious: a steganalyst would look closer." : "Clean: the classic detectors see nothing unusual." }),
+        el("strong", { text: headline }),
         el("p", { text: r.suspicious && r.reasons && r.reasons.length ? r.reasons.join("; ") : figures }),
       );
       if (r.suspicious) box.append(el("p", { text: figures }));
+      if (rm && rm.verdict === "skipped") {
+        box.append(el("p", { text: `Rich model: not run (${rm.skipped}).` }));
+      } else if (rm) {
+        box.append(el("p", { text: `Rich model, trained against this codec: score ${rm.score.toFixed(2)} (flags above ${rm.threshold.toFixed(2)}) on ${rm.region.width}×${rm.region.height} pixels. It also flags about ${Math.round(100 * rm.false_alarm_rate)}% of clean photos: a flag is worth a closer look, not proof.` }));
+      }
     } catch (err) {
       box.className = "verdict suspicious";
       box.replaceChildren(el("strong", { text: "No analysis: " }), document.createTextNode(err.message));
