@@ -38,53 +38,60 @@ var chaosNodes = []string{"stego-node1", "stego-node2", "stego-node3"}
 type chaosScenario struct {
 	name string
 	// zeroErrors: at most one node is down throughout, so no client
-	// request may fail.
+	// request may fail, but for cutsInFlight answers cut in flight.
 	zeroErrors bool
-	run        func(t *testing.T, c *chaosCluster, before *wire.ClusterState)
+	// cutsInFlight: a node cut off the network while it hands an answer
+	// to nginx leaves nginx half an answer whose first bytes it has
+	// already sent to the client, and which it therefore cannot retry
+	// elsewhere; the client sees the answer end early ("reading answer:
+	// unexpected EOF"). Such a cut, and no other failure, is allowed this
+	// many times (docs/failover.md, "Answers cut in flight").
+	cutsInFlight int
+	run          func(t *testing.T, c *chaosCluster, before *wire.ClusterState)
 }
 
 func chaosScenarios() []chaosScenario {
 	return []chaosScenario{
-		{"1-kill-leader", true, func(t *testing.T, c *chaosCluster, st *wire.ClusterState) {
+		{"1-kill-leader", true, 0, func(t *testing.T, c *chaosCluster, st *wire.ClusterState) {
 			c.docker(t, "kill", "-s", "KILL", st.LeaderID)
 			c.waitNewLeader(t, st)
 			c.restartAfterExit(t, st.LeaderID)
 		}},
-		{"2-kill-follower", true, func(t *testing.T, c *chaosCluster, st *wire.ClusterState) {
+		{"2-kill-follower", true, 0, func(t *testing.T, c *chaosCluster, st *wire.ClusterState) {
 			c.crashAndRestart(t, c.follower(t, st), "KILL")
 		}},
-		{"3-kill-raft-leader-not-ours", true, func(t *testing.T, c *chaosCluster, st *wire.ClusterState) {
+		{"3-kill-raft-leader-not-ours", true, 0, func(t *testing.T, c *chaosCluster, st *wire.ClusterState) {
 			if st.RaftLeader == st.LeaderID {
 				t.Fatalf("steady state has raft leadership on the leader %s", st.LeaderID)
 			}
 			c.crashAndRestart(t, st.RaftLeader, "KILL")
 		}},
-		{"4-term-leader", true, func(t *testing.T, c *chaosCluster, st *wire.ClusterState) {
+		{"4-term-leader", true, 0, func(t *testing.T, c *chaosCluster, st *wire.ClusterState) {
 			c.docker(t, "kill", "-s", "TERM", st.LeaderID)
 			c.waitNewLeader(t, st)
 			c.restartAfterExit(t, st.LeaderID)
 		}},
-		{"5-stop-leader-3s", true, func(t *testing.T, c *chaosCluster, st *wire.ClusterState) {
+		{"5-stop-leader-3s", true, 0, func(t *testing.T, c *chaosCluster, st *wire.ClusterState) {
 			c.docker(t, "kill", "-s", "STOP", st.LeaderID)
 			c.waitNewLeader(t, st)
 			time.Sleep(3 * time.Second)
 			c.docker(t, "kill", "-s", "CONT", st.LeaderID)
 		}},
-		{"6-partition-leader-5s", true, func(t *testing.T, c *chaosCluster, st *wire.ClusterState) {
+		{"6-partition-leader-5s", true, 1, func(t *testing.T, c *chaosCluster, st *wire.ClusterState) {
 			ip := c.ips[st.LeaderID]
 			c.docker(t, "network", "disconnect", c.network, st.LeaderID)
 			c.waitNewLeader(t, st)
 			time.Sleep(5 * time.Second)
 			c.docker(t, "network", "connect", "--ip", ip, c.network, st.LeaderID)
 		}},
-		{"7-rolling-restart", true, func(t *testing.T, c *chaosCluster, st *wire.ClusterState) {
+		{"7-rolling-restart", true, 0, func(t *testing.T, c *chaosCluster, st *wire.ClusterState) {
 			for _, n := range chaosNodes {
 				c.docker(t, "stop", "-t", "15", n)
 				c.start(t, n)
 				c.waitAgreed(t, 60*time.Second)
 			}
 		}},
-		{"8-full-stop-start", false, func(t *testing.T, c *chaosCluster, st *wire.ClusterState) {
+		{"8-full-stop-start", false, 0, func(t *testing.T, c *chaosCluster, st *wire.ClusterState) {
 			c.composeCmd(t, "stop")
 			c.markStarted(chaosNodes...)
 			c.composeCmd(t, "start")
@@ -94,7 +101,7 @@ func chaosScenarios() []chaosScenario {
 				t.Fatalf("etcd members changed across a full restart with data kept:\nbefore %+v\nafter  %+v", st.Nodes, after.Nodes)
 			}
 		}},
-		{"9-replace-wiped-node", true, func(t *testing.T, c *chaosCluster, st *wire.ClusterState) {
+		{"9-replace-wiped-node", true, 0, func(t *testing.T, c *chaosCluster, st *wire.ClusterState) {
 			c.replaceWiped(t, c.follower(t, st), st)
 		}},
 	}
@@ -197,8 +204,12 @@ func (c *chaosCluster) scenario(t *testing.T, sc chaosScenario) {
 	if n := res.Failures["verify"]; n > 0 {
 		t.Errorf("%d hidden secrets did not come back byte for byte: %v", n, res.Errors)
 	}
-	if sc.zeroErrors && res.Failed > 0 {
-		t.Errorf("%d of %d client requests failed with at most one node down: %v %v", res.Failed, res.Total, res.Failures, res.Errors)
+	if cut := cutInFlight(res); sc.zeroErrors && res.Failed > 0 {
+		if cut == res.Failed && cut <= sc.cutsInFlight {
+			t.Logf("%d answer(s) cut in flight by the fault, allowed here: %v", cut, res.Errors)
+		} else {
+			t.Errorf("%d of %d client requests failed with at most one node down: %v %v", res.Failed, res.Total, res.Failures, res.Errors)
+		}
 	}
 	history := c.checkEpochHistory(t, startRev)
 	c.checkOneLeader(t)
@@ -616,4 +627,19 @@ func (l *loadRun) stop(t *testing.T) wire.LoadReport {
 		t.Fatalf("stegoctl load --json: %v: %q\n%s", err, l.stdout.String(), l.stderr.String())
 	}
 	return res
+}
+
+// cutInFlight counts the failed requests of res that are answers cut in
+// flight: transport failures whose answer began and then ended early. It
+// can tell only while every failure's error is among those res keeps.
+func cutInFlight(res wire.LoadReport) int {
+	if res.Failures["transport"] != res.Failed || len(res.Errors) != res.Failed {
+		return 0
+	}
+	for _, e := range res.Errors {
+		if !strings.Contains(e, "reading answer: unexpected EOF") {
+			return 0
+		}
+	}
+	return res.Failed
 }
