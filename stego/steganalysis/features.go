@@ -1,6 +1,9 @@
 package steganalysis
 
-import "fmt"
+import (
+	"fmt"
+	"sync"
+)
 
 // Feature layout. The vector is SPAM, then SRM, then colour; every block
 // is a normalised histogram (or, for SPAM, transition probabilities), so
@@ -109,13 +112,13 @@ func Features(s Samples) ([]float32, error) {
 	ps := s.planes()
 	w, h := s.Width, s.Height
 	f := make([]float64, Dim)
+	e := newExtractor(w, h)
 	for _, p := range ps {
-		spam(f[OffsetSPAM:OffsetSRM], p, w, h)
+		e.spam(f[OffsetSPAM:OffsetSRM], p)
 	}
 	for i := OffsetSPAM; i < OffsetSRM; i++ {
 		f[i] /= float64(len(ps))
 	}
-	e := newExtractor(w, h)
 	srmCounts := make([]float64, SRMDim)
 	// colour planes per channel: 1st h, 1st v, 2nd h, 2nd v, SQUARE3
 	var color [3][][]uint8
@@ -170,7 +173,8 @@ func normalizeBlocks(f []float64, sizes []int) {
 // to ±3 along 8 directions, averaged over the 4 straight and over the 4
 // diagonal ones. Opposite directions come from the same triples counted
 // forwards: walking left is walking right reversed and negated.
-func spam(f []float64, p []int32, w, h int) {
+func (e *extractor) spam(f []float64, p []int32) {
+	w, h := e.w, e.h
 	type dir struct{ dy, dx int }
 	dirs := [4]dir{{0, 1}, {1, 0}, {1, 1}, {1, -1}}
 	const n = 2*spamT + 1
@@ -188,26 +192,39 @@ func spam(f []float64, p []int32, w, h int) {
 		// clamped differences, computed once per pixel: diff[i] = clamp(p[i]-p[i+step])
 		diff := make([]uint8, w*h)
 		dx0, dx1 := max(0, -d.dx), w-max(0, d.dx)
-		for y := 0; y < h-d.dy; y++ {
-			row := y * w
-			dd := diff[row+dx0 : row+dx1]
-			a := p[row+dx0 : row+dx1]
-			b := p[row+dx0+step : row+dx1+step]
-			for x := range dd {
-				dd[x] = uint8(clampT(a[x]-b[x], spamT))
+		e.rows(0, h-d.dy, func(y0, y1 int) {
+			for y := y0; y < y1; y++ {
+				row := y * w
+				dd := diff[row+dx0 : row+dx1]
+				a := p[row+dx0 : row+dx1]
+				b := p[row+dx0+step : row+dx1+step]
+				for x := range dd {
+					dd[x] = uint8(clampT(a[x]-b[x], spamT))
+				}
 			}
-		}
-		var c3 [spamBins]uint32
-		for y := 0; y < y1; y++ {
-			row := y*w + x0
-			m := x1 - x0
-			a := diff[row : row+m]
-			b := diff[row+step : row+step+m]
-			c := diff[row+2*step : row+2*step+m]
-			for x := range a {
-				c3[(int(a[x])*n+int(b[x]))*n+int(c[x])]++
+		})
+		var (
+			mu sync.Mutex
+			c3 [spamBins]uint32
+		)
+		e.rows(0, y1, func(y0, y1 int) {
+			var part [spamBins]uint32
+			for y := y0; y < y1; y++ {
+				row := y*w + x0
+				m := x1 - x0
+				a := diff[row : row+m]
+				b := diff[row+step : row+step+m]
+				c := diff[row+2*step : row+2*step+m]
+				for x := range a {
+					part[(int(a[x])*n+int(b[x]))*n+int(c[x])]++
+				}
 			}
-		}
+			mu.Lock()
+			defer mu.Unlock()
+			for k, v := range part {
+				c3[k] += v
+			}
+		})
 		for k, v := range c3 {
 			cnt[k] = float64(v)
 		}

@@ -229,6 +229,42 @@ func TestQuantizer(t *testing.T) {
 	}
 }
 
+// TestFeaturesSameOnAnyCPUs: the passes over rows split across the
+// CPUs, and the features must not depend on how (or the shipped model's
+// scores would): one goroutine and several give the same bits, gray and
+// colour, on a region whose rows split unevenly.
+func TestFeaturesSameOnAnyCPUs(t *testing.T) {
+	rgb := photoLike(203, 157, 7)
+	gray := image.NewGray(rgb.Rect)
+	for i := range gray.Pix {
+		gray.Pix[i] = rgb.Pix[4*i]
+	}
+	for _, img := range []image.Image{rgb, gray} {
+		s, err := FromImage(img)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want []float32
+		for _, procs := range []int{1, 3, 8} {
+			prev := runtime.GOMAXPROCS(procs)
+			got, err := Features(s)
+			runtime.GOMAXPROCS(prev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want == nil {
+				want = got
+				continue
+			}
+			for i := range want {
+				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("%d channel(s), GOMAXPROCS %d: feature %d is %v, %v with one", s.Channels, procs, i, got[i], want[i])
+				}
+			}
+		}
+	}
+}
+
 func BenchmarkFeatures960x640(b *testing.B) {
 	s, _ := FromImage(photoLike(960, 640, 5))
 	b.ResetTimer()

@@ -3,6 +3,8 @@ package steganalysis
 import (
 	"encoding/binary"
 	"math"
+	"runtime"
+	"sync"
 )
 
 // SRM-style residual co-occurrences (Fridrich & Kodovský 2012, "Rich
@@ -81,28 +83,53 @@ const (
 // extractor holds scratch buffers for one image size.
 type extractor struct {
 	w, h       int
+	workers    int // goroutines a pass over the rows splits into
 	bufs       [10][]int32
 	planes     [1][]uint8
 	minR, maxR []int32
 	minP, maxP []uint8
 	scratch    []float64
-	pair       []uint8
 	qplanes    [8][]uint8
 }
 
 func newExtractor(w, h int) *extractor {
 	n := w * h
-	e := &extractor{w: w, h: h, minR: make([]int32, n), maxR: make([]int32, n), minP: make([]uint8, n), maxP: make([]uint8, n)}
+	e := &extractor{w: w, h: h, workers: runtime.GOMAXPROCS(0), minR: make([]int32, n), maxR: make([]int32, n), minP: make([]uint8, n), maxP: make([]uint8, n)}
 	for i := range e.bufs {
 		e.bufs[i] = make([]int32, n)
 	}
 	e.planes[0] = make([]uint8, n)
 	e.scratch = make([]float64, 625)
-	e.pair = make([]uint8, w)
 	for i := range e.qplanes {
 		e.qplanes[i] = make([]uint8, n)
 	}
 	return e
+}
+
+// minRowsPerPart keeps a pass over few rows on one goroutine.
+const minRowsPerPart = 16
+
+// rows runs fn over the rows [y0, y1), split into up to e.workers
+// ranges on goroutines of their own, and returns when all are done.
+// Every pass split this way writes only its own rows of a plane, or
+// adds integer counts, so its result does not depend on the split: the
+// features are the same bits on one CPU or many.
+func (e *extractor) rows(y0, y1 int, fn func(y0, y1 int)) {
+	parts := max(1, min(e.workers, (y1-y0)/minRowsPerPart))
+	if parts == 1 {
+		fn(y0, y1)
+		return
+	}
+	var wg sync.WaitGroup
+	for i := range parts {
+		a, b := y0+(y1-y0)*i/parts, y0+(y1-y0)*(i+1)/parts
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			fn(a, b)
+		}()
+	}
+	wg.Wait()
 }
 
 // residual computes the kernel response into dst over the region m
@@ -118,22 +145,24 @@ func (e *extractor) residual(dst, p []int32, k []tap, m int) []int32 {
 func (e *extractor) residualXY(dst, p []int32, k []tap, mx, my int, acc bool) []int32 {
 	w, h := e.w, e.h
 	n := w - 2*mx
-	for y := my; y < h-my; y++ {
-		base := y*w + mx
-		d := dst[base : base+n]
-		if !acc {
-			clear(d)
-		}
-		for _, t := range k {
-			o := base + t.dy*w + t.dx
-			src := p[o : o+n]
-			src = src[:len(d)]
-			wt := t.w
-			for x := range d {
-				d[x] += wt * src[x]
+	e.rows(my, h-my, func(y0, y1 int) {
+		for y := y0; y < y1; y++ {
+			base := y*w + mx
+			d := dst[base : base+n]
+			if !acc {
+				clear(d)
+			}
+			for _, t := range k {
+				o := base + t.dy*w + t.dx
+				src := p[o : o+n]
+				src = src[:len(d)]
+				wt := t.w
+				for x := range d {
+					d[x] += wt * src[x]
+				}
 			}
 		}
-	}
+	})
 	return dst
 }
 
@@ -161,20 +190,22 @@ var (
 func (e *extractor) combine(dst, a, b, c []int32, ob, oc int) {
 	w, h := e.w, e.h
 	n := w - 2*margin
-	for y := margin; y < h-margin; y++ {
-		base := y*w + margin
-		d, s := dst[base:base+n], a[base:base+n]
-		sb := b[base+ob : base+ob+n]
-		for x := range d {
-			d[x] = 2*s[x] - sb[x]
-		}
-		if c != nil {
-			sc := c[base+oc : base+oc+n]
+	e.rows(margin, h-margin, func(y0, y1 int) {
+		for y := y0; y < y1; y++ {
+			base := y*w + margin
+			d, s := dst[base:base+n], a[base:base+n]
+			sb := b[base+ob : base+ob+n]
 			for x := range d {
-				d[x] -= sc[x]
+				d[x] = 2*s[x] - sb[x]
+			}
+			if c != nil {
+				sc := c[base+oc : base+oc+n]
+				for x := range d {
+					d[x] -= sc[x]
+				}
 			}
 		}
-	}
+	})
 }
 
 // quantize maps a residual to its bin 0..2t: round(r/q) away from zero,
@@ -206,19 +237,21 @@ func (e *extractor) quantPlane(dst []uint8, r []int32, q, t int32) {
 	if t < 3 {
 		q5 = math.MaxInt32
 	}
-	for y := margin; y < h-margin; y++ {
-		base := y*w + margin
-		d := dst[base : base+n]
-		s := r[base : base+n]
-		s = s[:len(d)]
-		for x := range d {
-			v := s[x]
-			sg := v >> 31
-			a := ((v ^ sg) - sg) * 2
-			k := b2i(a >= q1) + b2i(a >= q3) + b2i(a >= q5)
-			d[x] = uint8((k ^ sg) - sg + t)
+	e.rows(margin, h-margin, func(y0, y1 int) {
+		for y := y0; y < y1; y++ {
+			base := y*w + margin
+			d := dst[base : base+n]
+			s := r[base : base+n]
+			s = s[:len(d)]
+			for x := range d {
+				v := s[x]
+				sg := v >> 31
+				a := ((v ^ sg) - sg) * 2
+				k := b2i(a >= q1) + b2i(a >= q3) + b2i(a >= q5)
+				d[x] = uint8((k ^ sg) - sg + t)
+			}
 		}
-	}
+	})
 }
 
 func b2i(b bool) int32 {
@@ -244,39 +277,46 @@ func (e *extractor) cooc(hist []float64, p []uint8, horiz, flip bool) {
 	if n <= 0 {
 		return
 	}
-	pair := e.pair
-	// Four sub-histograms, one per x mod 4: residuals of smooth regions
-	// hit the same bin over and over, and incrementing one counter in a
-	// chain stalls on each previous store.
-	var cnt4 [4][625]uint32
-	for y := margin; y < y1; y++ {
-		base := y*w + margin
-		// pair[x] = 5·p[i] + p[i+step], then index = 25·pair[x] + pair[x+2·step]
-		a := p[base : base+n]
-		b := p[base+step : base+step+n]
-		pr := pair[:n]
-		a, b = a[:len(pr)], b[:len(pr)]
-		for x := range pr {
-			pr[x] = a[x]*5 + b[x]
+	var (
+		mu  sync.Mutex
+		cnt [625]uint32
+	)
+	e.rows(margin, y1, func(y0, y1 int) {
+		pair := make([]uint8, n)
+		// Four sub-histograms, one per x mod 4: residuals of smooth
+		// regions hit the same bin over and over, and incrementing one
+		// counter in a chain stalls on each previous store.
+		var cnt4 [4][625]uint32
+		for y := y0; y < y1; y++ {
+			base := y*w + margin
+			// pair[x] = 5·p[i] + p[i+step], then index = 25·pair[x] + pair[x+2·step]
+			a := p[base : base+n]
+			b := p[base+step : base+step+n]
+			pr := pair[:n]
+			a, b = a[:len(pr)], b[:len(pr)]
+			for x := range pr {
+				pr[x] = a[x]*5 + b[x]
+			}
+			c := p[base+2*step : base+2*step+n]
+			d := p[base+3*step : base+3*step+n]
+			c, d = c[:len(pr)], d[:len(pr)]
+			x := 0
+			for ; x+4 <= len(pr); x += 4 {
+				cnt4[0][int(pr[x])*25+int(c[x])*5+int(d[x])]++
+				cnt4[1][int(pr[x+1])*25+int(c[x+1])*5+int(d[x+1])]++
+				cnt4[2][int(pr[x+2])*25+int(c[x+2])*5+int(d[x+2])]++
+				cnt4[3][int(pr[x+3])*25+int(c[x+3])*5+int(d[x+3])]++
+			}
+			for ; x < len(pr); x++ {
+				cnt4[0][int(pr[x])*25+int(c[x])*5+int(d[x])]++
+			}
 		}
-		c := p[base+2*step : base+2*step+n]
-		d := p[base+3*step : base+3*step+n]
-		c, d = c[:len(pr)], d[:len(pr)]
-		x := 0
-		for ; x+4 <= len(pr); x += 4 {
-			cnt4[0][int(pr[x])*25+int(c[x])*5+int(d[x])]++
-			cnt4[1][int(pr[x+1])*25+int(c[x+1])*5+int(d[x+1])]++
-			cnt4[2][int(pr[x+2])*25+int(c[x+2])*5+int(d[x+2])]++
-			cnt4[3][int(pr[x+3])*25+int(c[x+3])*5+int(d[x+3])]++
+		mu.Lock()
+		defer mu.Unlock()
+		for k := range cnt {
+			cnt[k] += cnt4[0][k] + cnt4[1][k] + cnt4[2][k] + cnt4[3][k]
 		}
-		for ; x < len(pr); x++ {
-			cnt4[0][int(pr[x])*25+int(c[x])*5+int(d[x])]++
-		}
-	}
-	var cnt [625]uint32
-	for k := range cnt {
-		cnt[k] = cnt4[0][k] + cnt4[1][k] + cnt4[2][k] + cnt4[3][k]
-	}
+	})
 	if flip {
 		for k, v := range cnt {
 			hist[624-k] += float64(v)
@@ -349,25 +389,27 @@ func (e *extractor) srm(f []float64, p []int32, color [][]uint8) {
 	}
 	minmax := func(srcs []src) {
 		n := w - 2*margin
-		for j, sr := range srcs {
-			for y := margin; y < e.h-margin; y++ {
-				base := y*w + margin
-				s := sr.p[base+sr.o : base+sr.o+n]
-				mn, mx := e.minP[base:base+n], e.maxP[base:base+n]
-				mn, mx = mn[:len(s)], mx[:len(s)] // let the compiler drop bounds checks
-				switch {
-				case j == 0 && !sr.mirror:
-					copy(mn, s)
-					copy(mx, s)
-				case j == 0:
-					for x, v := range s {
-						mn[x], mx[x] = 4-v, 4-v
+		e.rows(margin, e.h-margin, func(y0, y1 int) {
+			for j, sr := range srcs {
+				for y := y0; y < y1; y++ {
+					base := y*w + margin
+					s := sr.p[base+sr.o : base+sr.o+n]
+					mn, mx := e.minP[base:base+n], e.maxP[base:base+n]
+					mn, mx = mn[:len(s)], mx[:len(s)] // let the compiler drop bounds checks
+					switch {
+					case j == 0 && !sr.mirror:
+						copy(mn, s)
+						copy(mx, s)
+					case j == 0:
+						for x, v := range s {
+							mn[x], mx[x] = 4-v, 4-v
+						}
+					default:
+						minMaxInto(mn, mx, s, sr.mirror)
 					}
-				default:
-					minMaxInto(mn, mx, s, sr.mirror)
 				}
 			}
-		}
+		})
 		e.cooc(hist, e.minP, true, false)
 		e.cooc(hist, e.minP, false, false)
 		e.cooc(hist, e.maxP, true, true)
