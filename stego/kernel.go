@@ -124,12 +124,17 @@ func (k *kernel) walkUnits(ctx context.Context, workers, used int, fn func(worke
 		go func() {
 			defer wg.Done()
 			idx := k.order.indexer(from)
-			for u := from; u < to; u++ {
-				if u&0xfff == 0 && ctx.Err() != nil {
+			var pos [64]int
+			for u := from; u < to; u += len(pos) {
+				if (u-from)&0xfff == 0 && ctx.Err() != nil {
 					return
 				}
-				if p := idx.bodyPosition(u); p >= 0 && p < used {
-					fn(w, u, p)
+				batch := pos[:min(len(pos), to-u)]
+				idx.bodyPositions(u, batch)
+				for i, p := range batch {
+					if p >= 0 && p < used {
+						fn(w, u+i, p)
+					}
 				}
 			}
 		}()

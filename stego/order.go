@@ -107,6 +107,29 @@ type unitIndexer struct {
 	next int // sequential: how many header units lie before the last unit
 }
 
+// bodyPositions sets out[i] to bodyPosition(from+i). In keyed modes it
+// inverts the permutation for the whole batch first and walks the few
+// cycles that leave the domain afterwards: a loop without branches lets
+// the CPU overlap the batch's table lookups, where one unit at a time
+// waits on each unit's cycle-walking branch.
+func (x *unitIndexer) bodyPositions(from int, out []int) {
+	o := x.o
+	if o.mode == ModeSequential {
+		for i := range out {
+			out[i] = x.bodyPosition(from + i)
+		}
+		return
+	}
+	o.perm.indexes(from, out)
+	for i, j := range out {
+		if j -= headerUnits; j < 0 {
+			out[i] = -1
+		} else {
+			out[i] = j * unitSize
+		}
+	}
+}
+
 func (x *unitIndexer) bodyPosition(u int) int {
 	o := x.o
 	if o.mode != ModeSequential {

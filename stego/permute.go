@@ -98,3 +98,16 @@ func (p *permutation) index(s int) int {
 	}
 	return int(x)
 }
+
+// indexes sets out[i] = index(from+i).
+func (p *permutation) indexes(from int, out []int) {
+	for i := range out {
+		out[i] = int(p.decrypt(uint64(from + i)))
+	}
+	for i, x := range out {
+		for uint64(x) >= p.n {
+			x = int(p.decrypt(uint64(x)))
+		}
+		out[i] = x
+	}
+}
