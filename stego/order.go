@@ -107,16 +107,25 @@ type unitIndexer struct {
 	next int // sequential: how many header units lie before the last unit
 }
 
-// bodyPositions sets out[i] to bodyPosition(from+i). In keyed modes it
-// inverts the permutation for the whole batch first and walks the few
-// cycles that leave the domain afterwards: a loop without branches lets
-// the CPU overlap the batch's table lookups, where one unit at a time
-// waits on each unit's cycle-walking branch.
+// bodyPositions sets out[i] to the body position of unit from+i's first
+// sample, or -1 for a header unit. In keyed modes it inverts the
+// permutation for the whole batch first and walks the few cycles that
+// leave the domain afterwards: a loop without branches lets the CPU
+// overlap the batch's table lookups, where one unit at a time waits on
+// each unit's cycle-walking branch.
 func (x *unitIndexer) bodyPositions(from int, out []int) {
 	o := x.o
 	if o.mode == ModeSequential {
 		for i := range out {
-			out[i] = x.bodyPosition(from + i)
+			u := from + i
+			for x.next < len(o.headerAt) && o.headerAt[x.next] < u {
+				x.next++
+			}
+			if x.next < len(o.headerAt) && o.headerAt[x.next] == u {
+				out[i] = -1
+			} else {
+				out[i] = (u - x.next) * unitSize
+			}
 		}
 		return
 	}
@@ -128,22 +137,4 @@ func (x *unitIndexer) bodyPositions(from int, out []int) {
 			out[i] = j * unitSize
 		}
 	}
-}
-
-func (x *unitIndexer) bodyPosition(u int) int {
-	o := x.o
-	if o.mode != ModeSequential {
-		j := o.perm.index(u) - headerUnits
-		if j < 0 {
-			return -1
-		}
-		return j * unitSize
-	}
-	for x.next < len(o.headerAt) && o.headerAt[x.next] < u {
-		x.next++
-	}
-	if x.next < len(o.headerAt) && o.headerAt[x.next] == u {
-		return -1
-	}
-	return (u - x.next) * unitSize
 }

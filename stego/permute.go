@@ -89,17 +89,9 @@ func (p *permutation) at(i int) int {
 	return int(x)
 }
 
-// index returns π⁻¹(s): the stream position of unit s. Walking the
-// inverse cycle is exact because the domain permutation is a bijection.
-func (p *permutation) index(s int) int {
-	x := p.decrypt(uint64(s))
-	for x >= p.n {
-		x = p.decrypt(x)
-	}
-	return int(x)
-}
-
-// indexes sets out[i] = index(from+i).
+// indexes sets out[i] = π⁻¹(from+i): the stream position of unit
+// from+i. Walking the inverse cycle is exact because the domain
+// permutation is a bijection.
 func (p *permutation) indexes(from int, out []int) {
 	for i := range out {
 		out[i] = int(p.decrypt(uint64(from + i)))
