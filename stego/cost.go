@@ -3,6 +3,8 @@ package stego
 import (
 	"image/color"
 	"runtime"
+
+	"github.com/stegocluster/stegocluster/stego/internal/png"
 )
 
 // Memory costs, for callers that hold a memory budget (the API reserves
@@ -45,12 +47,18 @@ func DecodeCost(data []byte, maxPixels int64) (int64, error) {
 	if maxPixels <= 0 {
 		maxPixels = DefaultMaxPixels
 	}
-	cfg, _, err := decodeHeader(data, maxPixels)
+	cfg, format, err := decodeHeader(data, maxPixels)
 	if err != nil {
 		return 0, err
 	}
 	pixels := int64(cfg.Width) * int64(cfg.Height)
-	return pixels*decodeBytesPerPixel(cfg.ColorModel) + decodeOverhead, nil
+	cost := pixels*decodeBytesPerPixel(cfg.ColorModel) + decodeOverhead
+	if format == "png" {
+		// How the file is cut into chunks costs memory of its own,
+		// whatever the image's size.
+		cost += png.StreamCost(data)
+	}
+	return cost, nil
 }
 
 // Bytes is the memory the image's samples take: what Clone (and so

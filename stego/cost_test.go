@@ -2,7 +2,9 @@ package stego
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
+	"hash/crc32"
 	"image"
 	"image/color"
 	"image/gif"
@@ -12,6 +14,36 @@ import (
 
 	"github.com/stegocluster/stegocluster/internal/testenv"
 )
+
+// paddedPNG is a valid 1×1 gray PNG whose zlib stream begins with 200,000
+// empty stored blocks, cut into IDAT chunks of chunkSize bytes.
+func paddedPNG(t *testing.T, chunkSize int) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, image.NewGray(image.Rect(0, 0, 1, 1))); err != nil {
+		t.Fatal(err)
+	}
+	data := buf.Bytes()
+	// image/png writes IHDR, one IDAT, IEND.
+	const idat = 8 + 25
+	n := int(binary.BigEndian.Uint32(data[idat:]))
+	orig := data[idat+8 : idat+8+n]
+	z := append([]byte(nil), orig[:2]...) // the zlib header
+	for range 200_000 {
+		z = append(z, 0, 0, 0, 0xff, 0xff) // an empty stored block
+	}
+	z = append(z, orig[2:]...)
+	chunk := func(typ string, p []byte) []byte {
+		c := binary.BigEndian.AppendUint32(nil, uint32(len(p)))
+		c = append(append(c, typ...), p...)
+		return binary.BigEndian.AppendUint32(c, crc32.ChecksumIEEE(c[4:]))
+	}
+	out := append([]byte(nil), data[:idat]...)
+	for ; len(z) > 0; z = z[min(chunkSize, len(z)):] {
+		out = append(out, chunk("IDAT", z[:min(chunkSize, len(z))])...)
+	}
+	return append(out, chunk("IEND", nil)...)
+}
 
 // DecodeCost is an upper bound on what Decode allocates, for every kind
 // of cover: the budget reserved before decoding must cover the decoding.
@@ -51,6 +83,11 @@ func TestDecodeCostBoundsDecode(t *testing.T) {
 		{"png paletted", encode(pngEnc, paletted)},
 		{"gif", encode(func(b *bytes.Buffer, m image.Image) error { return gif.Encode(b, m, nil) }, paletted)},
 		{"jpeg", encode(func(b *bytes.Buffer, m image.Image) error { return jpeg.Encode(b, m, nil) }, nrgba)},
+		// A 1×1 image whose stream carries a megabyte of empty stored
+		// blocks, in chunks small enough to be joined and in chunks
+		// kept in place: memory the pixels do not predict.
+		{"png 1x1, 1 MB stream in 8-byte chunks", paddedPNG(t, 8)},
+		{"png 1x1, 1 MB stream in 40-byte chunks", paddedPNG(t, 40)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -91,7 +91,21 @@ func pngNextChunk(data []byte, off int) (pngChunk, int, error) {
 	if binary.BigEndian.Uint32(data[end:]) != crc32.ChecksumIEEE(data[off+4:end]) {
 		return pngChunk{}, 0, pngFormatErr("%q chunk checksum mismatch", typ)
 	}
-	return pngChunk{typ: string(typ), data: data[off+8 : end]}, end + 4, nil
+	return pngChunk{typ: pngChunkType(typ), data: data[off+8 : end]}, end + 4, nil
+}
+
+// pngChunkType is typ as a string, allocated only for a rare type: a file
+// may hold a million IDAT chunks, and a string each was 4 MB of garbage.
+func pngChunkType(typ []byte) string {
+	switch string(typ) { // compared without a conversion
+	case "IDAT":
+		return "IDAT"
+	case "IHDR":
+		return "IHDR"
+	case "IEND":
+		return "IEND"
+	}
+	return string(typ)
 }
 
 // Decode decodes a non-interlaced 8- or 16-bit gray, gray+alpha, RGB or
@@ -217,7 +231,7 @@ func Decode(data []byte, maxPixels int64) (*Image, error) {
 	// buffer. The extra height bytes at the end are sliced away.
 	buf := make([]byte, filteredLen)
 	layout.Filters = make([]byte, height)
-	if err := pngDecodeIDAT(data, idatStart, buf, rs, r.pixelStride(), layout); err != nil {
+	if err := pngDecodeIDAT(pngIDATStream(data, idatStart), buf, rs, r.pixelStride(), layout); err != nil {
 		return nil, err
 	}
 	r.Pix = buf[: height*rs : height*rs]
@@ -236,21 +250,81 @@ type idatStream struct {
 	ends []int // ends[i] is the stream offset where segs[i] ends
 }
 
+// pngSegmentBytes is what idatStream keeps per chunk: a slice header and
+// an end offset.
+const pngSegmentBytes = 24 + 8
+
+// pngJoinIDAT reports whether a run of chunks holding n bytes of stream
+// in chunks non-empty chunks is read joined after all: when a segment
+// per chunk would take more memory than a copy of the stream, that is,
+// for chunks of under 32 bytes on average. No encoder writes such chunks
+// (libpng's are 8 KiB, image/png's 32 KiB), but a hostile file of 1-byte
+// chunks would otherwise cost two and a half times its size in segments.
+func pngJoinIDAT(chunks, n int) bool { return chunks > 1 && chunks*pngSegmentBytes > n }
+
 // pngIDATStream returns the stream of the run of consecutive IDAT chunks
-// at data[start:], whose framing was checked.
+// at data[start:], whose framing was checked: the chunks in place, or
+// joined into one segment (pngJoinIDAT). It allocates what StreamCost
+// says, give or take the allocator's rounding.
 func pngIDATStream(data []byte, start int) idatStream {
-	var s idatStream
-	n := 0
+	chunks, n := 0, 0
+	pngEachIDAT(data, start, func(p []byte) { chunks, n = chunks+1, n+len(p) })
+	if pngJoinIDAT(chunks, n) {
+		joined := make([]byte, 0, n)
+		pngEachIDAT(data, start, func(p []byte) { joined = append(joined, p...) })
+		return idatStream{segs: [][]byte{joined}, ends: []int{n}}
+	}
+	s := idatStream{segs: make([][]byte, 0, chunks), ends: make([]int, 0, chunks)}
+	n = 0
+	pngEachIDAT(data, start, func(p []byte) {
+		n += len(p)
+		s.segs = append(s.segs, p)
+		s.ends = append(s.ends, n)
+	})
+	return s
+}
+
+// StreamCost is the memory Decode takes for a PNG's image data besides
+// its pixels and the fixed overhead: a segment per IDAT chunk, or a copy
+// of the stream when that is less (pngIDATStream). It depends on how the
+// file is cut into chunks, not on the image's size (a 1×1 image may come
+// with megabytes of chunks), so a caller budgeting memory adds it to the
+// pixels' cost. It reads the chunks' framing only, and gives 0 for data
+// that is no PNG whose IDAT chunks it can find.
+func StreamCost(data []byte) int64 {
+	if len(data) < len(pngSignature) || string(data[:len(pngSignature)]) != pngSignature {
+		return 0
+	}
+	chunks, n := 0, 0
+	for off := len(pngSignature); off+12 <= len(data); {
+		l := int64(binary.BigEndian.Uint32(data[off:]))
+		if l > int64(len(data)-off-12) {
+			break // Decode refuses it
+		}
+		idat := string(data[off+4:off+8]) == "IDAT"
+		if idat && l > 0 {
+			chunks, n = chunks+1, n+int(l)
+		} else if !idat && chunks > 0 {
+			break // only the first run holds image data
+		}
+		off += 12 + int(l)
+	}
+	if pngJoinIDAT(chunks, n) {
+		return int64(n)
+	}
+	return int64(chunks) * pngSegmentBytes
+}
+
+// pngEachIDAT calls fn with the data of each non-empty chunk of the run
+// of consecutive IDAT chunks at data[start:], whose framing was checked.
+func pngEachIDAT(data []byte, start int, fn func([]byte)) {
 	for off := start; off+8 <= len(data) && string(data[off+4:off+8]) == "IDAT"; {
 		l := int(binary.BigEndian.Uint32(data[off:]))
 		if l > 0 {
-			n += l
-			s.segs = append(s.segs, data[off+8:off+8+l])
-			s.ends = append(s.ends, n)
+			fn(data[off+8 : off+8+l])
 		}
 		off += 12 + l
 	}
-	return s
 }
 
 // len is the stream's length in bytes.
@@ -336,12 +410,11 @@ func (s idatStream) hasAt(p int, m string) bool {
 // the work, so this hides unfiltering and the checksum behind it.
 const pngPipelineMin = 256 << 10
 
-// pngDecodeIDAT inflates the zlib stream in the IDAT run at data[start:]
-// into buf, which it must fill exactly, unfilters the rows in place,
-// checks the stream's adler32 and records the zlib header and the rows'
-// filter types in layout.
-func pngDecodeIDAT(data []byte, start int, buf []byte, rs, bpp int, layout *Layout) error {
-	s := pngIDATStream(data, start)
+// pngDecodeIDAT inflates the zlib stream s (an IDAT run's) into buf,
+// which it must fill exactly, unfilters the rows in place, checks the
+// stream's adler32 and records the zlib header and the rows' filter types
+// in layout.
+func pngDecodeIDAT(s idatStream, buf []byte, rs, bpp int, layout *Layout) error {
 	if s.len() < 2 {
 		return pngFormatErr("missing zlib header")
 	}
@@ -401,7 +474,8 @@ const pngSyncFlush = "\x00\x00\xff\xff"
 // whether buf now holds the verified, unfiltered image.
 //
 // A band that spans IDAT chunks is copied into its inflater's scratch
-// buffer, so the stream is never joined: besides buf, the path holds at
+// buffer, so the stream is not joined (unless its chunks are tiny, see
+// pngIDATStream): besides buf, the path holds at
 // most one band per goroutine (a band longer than pngMaxBandIn is not
 // ours, and is given up before it is copied).
 func pngDecodeBands(s idatStream, buf []byte, rs, bpp int, filters []byte) bool {
@@ -411,7 +485,10 @@ func pngDecodeBands(s idatStream, buf []byte, rs, bpp int, filters []byte) bool 
 	}
 	// Band i is the stream's bytes [cuts[i], cuts[i+1]), after the
 	// 2-byte zlib header.
-	maxIn := pngMaxBandIn(rs)
+	// Encode's bands but the last hold over pngBandBytes/2 of filtered
+	// rows each (rowsPerBand in encode.go), which bounds their number: a
+	// stream with more markers (a hostile run of them) is not ours.
+	maxIn, maxBands := pngMaxBandIn(rs), 2*len(buf)/pngBandBytes+1
 	cuts := []int{2}
 	for p := 2; ; {
 		i := s.index(pngSyncFlush, p)
@@ -419,7 +496,7 @@ func pngDecodeBands(s idatStream, buf []byte, rs, bpp int, filters []byte) bool 
 			break
 		}
 		p = i + len(pngSyncFlush)
-		if p-cuts[len(cuts)-1] > maxIn {
+		if p-cuts[len(cuts)-1] > maxIn || len(cuts) == maxBands {
 			return false
 		}
 		cuts = append(cuts, p)

@@ -142,9 +142,11 @@ func pngTestRechunk(data, z []byte, sizes []int) []byte {
 }
 
 // TestPNGDecodeAcrossChunks decodes other encoders' streams (compressed,
-// and stored blocks only) cut into IDAT chunks as small as a byte, on the
+// and stored blocks only) cut into chunks as small as a byte, on the
 // sequential path and the pipelined one, and checks that what follows the
-// stream is still judged across chunks.
+// stream is still judged across chunks: straight from the chunks
+// (pngDecodeIDAT), and as files through Decode, which joins chunks this
+// small (pngJoinIDAT) but for 8 KiB ones.
 func TestPNGDecodeAcrossChunks(t *testing.T) {
 	for _, size := range []struct{ w, h int }{{97, 31}, {400, 300}} { // under and over pngPipelineMin
 		for _, level := range []png.CompressionLevel{png.DefaultCompression, png.NoCompression} {
@@ -156,9 +158,22 @@ func TestPNGDecodeAcrossChunks(t *testing.T) {
 			stream := pngTestStream(t, buf.Bytes())
 			z := make([]byte, stream.len())
 			stream.copyTo(z, 0)
+			rs := r.rowStride()
 			for _, sizes := range [][]int{{1}, {2, 3}, {7, 1, 13, 2, 5}, {8192}} {
 				t.Run(fmt.Sprintf("%dx%d/level%d/%v", size.w, size.h, level, sizes), func(t *testing.T) {
-					pngCheckBoth(t, pngTestRechunk(buf.Bytes(), z, sizes), r)
+					out := make([]byte, size.h*(rs+1))
+					if err := pngDecodeIDAT(pngTestSplit(z, sizes), out, rs, r.pixelStride(), &Layout{}); err != nil {
+						t.Fatalf("from the chunks: %v", err)
+					}
+					if !bytes.Equal(out[:len(r.Pix)], r.Pix) {
+						t.Fatal("from the chunks: other pixels")
+					}
+					file := pngTestRechunk(buf.Bytes(), z, sizes)
+					pngCheckBoth(t, file, r)
+					joined := len(pngIDATStream(file, len(pngSignature)+25).segs) == 1
+					if wantJoined := sizes[0] < pngSegmentBytes; joined != wantJoined && len(z) > sizes[0] {
+						t.Fatalf("Decode joined the chunks: %v, want %v", joined, wantJoined)
+					}
 					for _, c := range []struct {
 						z    []byte
 						want string
@@ -166,7 +181,11 @@ func TestPNGDecodeAcrossChunks(t *testing.T) {
 						{z[:len(z)-1], "missing zlib checksum"},
 						{append(slices.Clip(z), 0), "data after the end"},
 					} {
-						_, err := Decode(pngTestRechunk(buf.Bytes(), c.z, sizes), pngTestMaxPixels)
+						err := pngDecodeIDAT(pngTestSplit(c.z, sizes), make([]byte, size.h*(rs+1)), rs, r.pixelStride(), &Layout{})
+						if err == nil || !strings.Contains(err.Error(), c.want) {
+							t.Fatalf("from the chunks: got %v, want an error saying %q", err, c.want)
+						}
+						_, err = Decode(pngTestRechunk(buf.Bytes(), c.z, sizes), pngTestMaxPixels)
 						if err == nil || !strings.Contains(err.Error(), c.want) {
 							t.Fatalf("got %v, want an error saying %q", err, c.want)
 						}
@@ -174,5 +193,94 @@ func TestPNGDecodeAcrossChunks(t *testing.T) {
 				})
 			}
 		}
+	}
+}
+
+// TestPNGTinyChunks: a file whose stream is cut into tiny IDAT chunks
+// (13 bytes of file for a 1-byte chunk) decodes with memory bounded by
+// the pixels and StreamCost, which a caller budgets, and StreamCost is
+// at most the stream's size. Reading the chunks in place kept 32 bytes
+// per chunk whatever their size (170 MB for the 13 MB file of 1-byte
+// chunks), and naming each chunk's type allocated a string (4 MB).
+func TestPNGTinyChunks(t *testing.T) {
+	r := pngTestRaster(testenv.Shape{Channels: 1}, 1000, 1000, "noise", 1)
+	var buf bytes.Buffer
+	if err := (&png.Encoder{CompressionLevel: png.BestSpeed}).Encode(&buf, r.Std()); err != nil {
+		t.Fatal(err)
+	}
+	stream := pngTestStream(t, buf.Bytes())
+	z := make([]byte, stream.len())
+	stream.copyTo(z, 0)
+	for _, c := range []struct {
+		size   int
+		joined bool
+	}{{1, true}, {16, true}, {31, true}, {33, false}, {8192, false}} {
+		t.Run(fmt.Sprint(c.size), func(t *testing.T) {
+			file := pngTestRechunk(buf.Bytes(), z, []int{c.size})
+			pngCheckBoth(t, file, r)
+			chunks := (len(z) + c.size - 1) / c.size
+			cost := StreamCost(file)
+			if want := int64(chunks * pngSegmentBytes); c.joined {
+				if cost != int64(len(z)) {
+					t.Fatalf("StreamCost %d, want the stream's %d bytes (joined)", cost, len(z))
+				}
+			} else if cost != want {
+				t.Fatalf("StreamCost %d, want %d (%d segments)", cost, want, chunks)
+			}
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			if _, err := Decode(file, pngTestMaxPixels); err != nil {
+				t.Fatal(err)
+			}
+			runtime.ReadMemStats(&after)
+			got := after.TotalAlloc - before.TotalAlloc
+			bound := uint64(r.Height*(r.rowStride()+1)) + uint64(cost) + 256<<10 // the pixels, the stream's cost, and change
+			t.Logf("%d-byte file, %d chunks: StreamCost %d, Decode allocated %d bytes (bound %d)", len(file), chunks, cost, got, bound)
+			if got > bound {
+				t.Fatalf("Decode allocated %d bytes, want at most %d", got, bound)
+			}
+		})
+	}
+	if got := StreamCost([]byte("GIF89a")); got != 0 {
+		t.Fatalf("StreamCost of a GIF: %d, want 0", got)
+	}
+}
+
+// TestPNGManyMarkers: a valid stream that begins with a million empty
+// stored blocks (each holds the sync-flush marker) decodes sequentially
+// without the parallel path listing every marker as a band: Encode's
+// bands are at least half pngBandBytes, which bounds how many there are.
+func TestPNGManyMarkers(t *testing.T) {
+	if runtime.GOMAXPROCS(0) < 2 {
+		t.Skip("the parallel path needs two threads")
+	}
+	r := pngTestRaster(testenv.Shape{Channels: 1}, 1000, 1000, "smooth", 2)
+	var buf bytes.Buffer
+	if err := (&png.Encoder{CompressionLevel: png.BestSpeed}).Encode(&buf, r.Std()); err != nil {
+		t.Fatal(err)
+	}
+	stream := pngTestStream(t, buf.Bytes())
+	orig := make([]byte, stream.len())
+	stream.copyTo(orig, 0)
+	// The zlib header, the empty stored blocks, then the original deflate
+	// data and checksum, which do not depend on block boundaries.
+	z := append([]byte(nil), orig[:2]...)
+	for range 1_000_000 {
+		z = append(z, 0, 0, 0, 0xff, 0xff) // BFINAL 0, BTYPE 00, padding; LEN 0, NLEN 0xffff
+	}
+	z = append(z, orig[2:]...)
+	file := pngTestRechunk(buf.Bytes(), z, []int{64 << 10})
+	pngCheckBoth(t, file, r)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	if _, err := Decode(file, pngTestMaxPixels); err != nil {
+		t.Fatal(err)
+	}
+	runtime.ReadMemStats(&after)
+	got := after.TotalAlloc - before.TotalAlloc
+	bound := uint64(r.Height*(r.rowStride()+1)) + 256<<10 // the pixels, and change
+	t.Logf("%d-byte stream, a million markers: Decode allocated %d bytes (bound %d)", len(z), got, bound)
+	if got > bound {
+		t.Fatalf("Decode allocated %d bytes, want at most %d", got, bound)
 	}
 }
