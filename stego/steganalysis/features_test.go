@@ -3,6 +3,7 @@ package steganalysis
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"image"
 	"image/color"
 	"math"
@@ -327,18 +328,23 @@ func TestSquare5Separable(t *testing.T) {
 
 // TestWorkingBytesBound checks WorkingBytes against what Features
 // really allocates (the runtime's count of allocated bytes, an upper
-// bound on what is live at once).
+// bound on what is live at once), on one CPU and on many: the passes'
+// goroutines must not make it grow with the machine.
 func TestWorkingBytesBound(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
 		w, h, ch int
+		procs    int
 	}{
-		{"rgb 640x400", 640, 400, 3},
-		{"rgb 300x700", 300, 700, 3},
-		{"gray 640x400", 640, 400, 1},
-		{"rgb minimum", MinSide, MinSide, 3},
+		{"rgb 640x400", 640, 400, 3, 1},
+		{"rgb 640x400", 640, 400, 3, 256},
+		{"rgb 300x700", 300, 700, 3, 1},
+		{"rgb 300x700", 300, 700, 3, 256},
+		{"gray 640x400", 640, 400, 1, 256},
+		{"rgb minimum", MinSide, MinSide, 3, 256},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
+		t.Run(fmt.Sprintf("%s on %d CPUs", tc.name, tc.procs), func(t *testing.T) {
+			defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(tc.procs))
 			s := Samples{Width: tc.w, Height: tc.h, Channels: tc.ch, Pix: make([]uint8, tc.w*tc.h*tc.ch)}
 			for i := range s.Pix {
 				s.Pix[i] = uint8(i*7 + i/tc.w)

@@ -94,7 +94,7 @@ type extractor struct {
 
 func newExtractor(w, h int) *extractor {
 	n := w * h
-	e := &extractor{w: w, h: h, workers: runtime.GOMAXPROCS(0), minR: make([]int32, n), maxR: make([]int32, n), minP: make([]uint8, n), maxP: make([]uint8, n)}
+	e := &extractor{w: w, h: h, workers: min(runtime.GOMAXPROCS(0), maxRowParts), minR: make([]int32, n), maxR: make([]int32, n), minP: make([]uint8, n), maxP: make([]uint8, n)}
 	for i := range e.bufs {
 		e.bufs[i] = make([]int32, n)
 	}
@@ -108,6 +108,13 @@ func newExtractor(w, h int) *extractor {
 
 // minRowsPerPart keeps a pass over few rows on one goroutine.
 const minRowsPerPart = 16
+
+// maxRowParts caps how many goroutines a pass splits into. Each costs a
+// few small allocations per pass, hundreds of passes per image: without
+// a cap, what Features allocates would grow with the machine's CPUs and
+// WorkingBytes could not bound it (TestWorkingBytesBound runs at 256).
+// A region of at most 1024 rows gains little from more.
+const maxRowParts = 16
 
 // rows runs fn over the rows [y0, y1), split into up to e.workers
 // ranges on goroutines of their own, and returns when all are done.
@@ -282,33 +289,36 @@ func (e *extractor) cooc(hist []float64, p []uint8, horiz, flip bool) {
 		cnt [625]uint32
 	)
 	e.rows(margin, y1, func(y0, y1 int) {
-		pair := make([]uint8, n)
 		// Four sub-histograms, one per x mod 4: residuals of smooth
 		// regions hit the same bin over and over, and incrementing one
 		// counter in a chain stalls on each previous store.
 		var cnt4 [4][625]uint32
+		var pair [256]uint8 // on the stack: nothing allocated per call or per goroutine
 		for y := y0; y < y1; y++ {
-			base := y*w + margin
-			// pair[x] = 5·p[i] + p[i+step], then index = 25·pair[x] + pair[x+2·step]
-			a := p[base : base+n]
-			b := p[base+step : base+step+n]
-			pr := pair[:n]
-			a, b = a[:len(pr)], b[:len(pr)]
-			for x := range pr {
-				pr[x] = a[x]*5 + b[x]
-			}
-			c := p[base+2*step : base+2*step+n]
-			d := p[base+3*step : base+3*step+n]
-			c, d = c[:len(pr)], d[:len(pr)]
-			x := 0
-			for ; x+4 <= len(pr); x += 4 {
-				cnt4[0][int(pr[x])*25+int(c[x])*5+int(d[x])]++
-				cnt4[1][int(pr[x+1])*25+int(c[x+1])*5+int(d[x+1])]++
-				cnt4[2][int(pr[x+2])*25+int(c[x+2])*5+int(d[x+2])]++
-				cnt4[3][int(pr[x+3])*25+int(c[x+3])*5+int(d[x+3])]++
-			}
-			for ; x < len(pr); x++ {
-				cnt4[0][int(pr[x])*25+int(c[x])*5+int(d[x])]++
+			for x0 := 0; x0 < n; x0 += len(pair) {
+				base := y*w + margin + x0
+				m := min(len(pair), n-x0)
+				// pair[x] = 5·p[i] + p[i+step], then index = 25·pair[x] + 5·p[i+2·step] + p[i+3·step]
+				pr := pair[:m]
+				a := p[base : base+m]
+				b := p[base+step : base+step+m]
+				a, b = a[:len(pr)], b[:len(pr)]
+				for x := range pr {
+					pr[x] = a[x]*5 + b[x]
+				}
+				c := p[base+2*step : base+2*step+m]
+				d := p[base+3*step : base+3*step+m]
+				c, d = c[:len(pr)], d[:len(pr)]
+				x := 0
+				for ; x+4 <= len(pr); x += 4 {
+					cnt4[0][int(pr[x])*25+int(c[x])*5+int(d[x])]++
+					cnt4[1][int(pr[x+1])*25+int(c[x+1])*5+int(d[x+1])]++
+					cnt4[2][int(pr[x+2])*25+int(c[x+2])*5+int(d[x+2])]++
+					cnt4[3][int(pr[x+3])*25+int(c[x+3])*5+int(d[x+3])]++
+				}
+				for ; x < len(pr); x++ {
+					cnt4[0][int(pr[x])*25+int(c[x])*5+int(d[x])]++
+				}
 			}
 		}
 		mu.Lock()
