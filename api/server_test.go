@@ -335,6 +335,42 @@ func TestBusyNodeAnswers503AtOnce(t *testing.T) {
 	}
 }
 
+// TestExpressSlotKeptForQuickJobs: with the general slot busy, quick
+// jobs still run on the express slot, and the costly ones (an adaptive
+// hide, an analysis with the rich model) are refused as busy instead of
+// taking it.
+func TestExpressSlotKeptForQuickJobs(t *testing.T) {
+	pool := worker.NewPool(1, 0)
+	s, _ := newTestServer(t, pool)
+	release := make(chan struct{})
+	started := make(chan struct{})
+	go pool.Do(context.Background(), func(context.Context) error { close(started); <-release; return nil })
+	<-started
+	defer close(release)
+	photo := smallPNG(t, 300, 300)
+	for _, tc := range []struct {
+		name  string
+		path  string
+		parts []part
+		want  int
+	}{
+		{"keyed hide", "/api/embed", []part{{"file", "a", []byte("x")}}, http.StatusOK},
+		{"adaptive hide", "/api/embed", []part{{"file", "a", []byte("x")}, {"mode", "", []byte("adaptive")}}, http.StatusServiceUnavailable},
+		{"analysis, classic tests only", "/api/analyze?rich_model=false", []part{{"file", "p.png", photo}}, http.StatusOK},
+		{"analysis with the rich model", "/api/analyze", []part{{"file", "p.png", photo}}, http.StatusServiceUnavailable},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := post(t, s, tc.path, nil, tc.parts...)
+			if rec.Code != tc.want {
+				t.Fatalf("status %d, want %d: %s", rec.Code, tc.want, rec.Body)
+			}
+			if tc.want == http.StatusServiceUnavailable && decodeJSON(t, rec)["code"] != "busy" {
+				t.Fatalf("refused, but not as busy: %s", rec.Body)
+			}
+		})
+	}
+}
+
 func TestCORSAndMetrics(t *testing.T) {
 	s, fc := newTestServer(t, nil)
 	rec := do(t, s, "OPTIONS", "/api/embed", nil, map[string]string{"Origin": "http://elsewhere", "Access-Control-Request-Method": "POST"})

@@ -182,6 +182,22 @@ func (s *Server) embedWeight(f *form) int64 {
 	return w
 }
 
+// analyzeWeight is formWeight, except that an analysis running the
+// rich-model detector (the default) is never a small job: up to half a
+// second of every CPU and 105 MB more (docs/stealth.md), and on the
+// express slot it would hold up the small jobs that slot keeps quick.
+// The detector's memory is reserved later, from what the budget has free
+// (richModelOptions), so it is not counted here.
+func (s *Server) analyzeWeight(c *gin.Context) func(f *form) int64 {
+	return func(f *form) int64 {
+		w := s.formWeight(f)
+		if rich, err := richModelWanted(c, f); err != nil || rich {
+			w = max(w, smallJob+1)
+		}
+		return w
+	}
+}
+
 // richModelMaxSide caps the central region the API lets the rich model
 // analyse: the model was trained on 512×512 crops, and a 2048×2048
 // region would reserve about 420 MB and take seconds of CPU.
@@ -573,7 +589,7 @@ func (s *Server) analyze(c *gin.Context) {
 	res := s.budget.Reserve()
 	defer res.Release()
 	var report *stego.Analysis
-	ok := s.run(c, res, s.formWeight, func(ctx context.Context, f *form) error {
+	ok := s.run(c, res, s.analyzeWeight(c), func(ctx context.Context, f *form) error {
 		rich, err := richModelWanted(c, f)
 		if err != nil {
 			return err
