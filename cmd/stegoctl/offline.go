@@ -159,15 +159,15 @@ func decodeImageFile(path string, stdin io.Reader) (*stego.Image, error) {
 
 // collectBetweenPhases runs a garbage collection between two phases of a
 // one-shot command, so that the next phase reuses the memory the last
-// one dropped. Left to itself, the runtime next collects when the heap
-// has doubled, which a command like embed never reaches: every buffer a
-// later phase allocates is then fresh memory that the kernel faults in
-// page by page, at 1–11 µs a page on our VMs, while the dropped buffers
-// (the compressed file once decoded, the embedding's scratch once
-// embedded) sit unused. A collection of a heap of a few pointer-free
-// buffers takes well under a millisecond; it saves a quarter of embed's
-// page faults (docs/performance.md). A node needs none of this: it
-// reuses its buffers from request to request.
+// one dropped. Batch commands run with the collector off (run, in
+// main.go), so otherwise every buffer a later phase allocates is fresh
+// memory that the kernel faults in page by page, at 1–11 µs a page on
+// our VMs, while the dropped buffers (the compressed file once decoded,
+// the embedding's scratch once embedded) sit unused. Collecting a heap
+// of a few pointer-free buffers takes about half a millisecond
+// (GODEBUG=gctrace=1); it saves a quarter of embed's page faults
+// (docs/performance.md). A node needs none of this: it reuses its
+// buffers from request to request.
 func collectBetweenPhases() { runtime.GC() }
 
 func runEmbed(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
