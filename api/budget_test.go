@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"image"
 	"image/png"
+	"io"
 	"mime/multipart"
 	"net"
 	"net/http"
@@ -79,9 +80,14 @@ func TestStalledBodyIsCutOff(t *testing.T) {
 	start := time.Now()
 	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
 	if err == nil {
+		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		if resp.StatusCode < 400 {
 			t.Fatalf("a stalled upload got %d", resp.StatusCode)
+		}
+		// The error says what happened, not the node's address.
+		if !strings.Contains(string(body), "stalled") || strings.Contains(string(body), "127.0.0.1") {
+			t.Fatalf("a stalled upload's answer: %s", body)
 		}
 	}
 	if took := time.Since(start); took > 3*time.Second {

@@ -3,6 +3,7 @@ package api
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"time"
 
@@ -61,7 +62,8 @@ func (s *Server) streamEvents(c *gin.Context, timing eventTiming) {
 	h.Set("Cache-Control", "no-cache")
 	h.Set("X-Accel-Buffering", "no") // nginx: pass events on at once
 	c.Status(http.StatusOK)
-	w := &eventWriter{c: c}
+	w := &eventWriter{w: c.Writer, rc: http.NewResponseController(c.Writer), idle: s.cfg.BodyIdleTimeout}
+	defer func() { _ = w.rc.SetWriteDeadline(time.Time{}) }() // the connection may serve another request
 	w.printf("retry: 500\n\n")
 
 	ticker := time.NewTicker(timing.check)
@@ -121,18 +123,27 @@ func sameReachability(a, b map[string]wire.NodeProbe) bool {
 }
 
 // eventWriter writes SSE frames and remembers the first write error
-// (the client went away); later writes are skipped.
+// (the client went away); later writes are skipped. Each frame must be
+// taken within idle (Config.BodyIdleTimeout): a client that stops
+// reading would otherwise block the stream in a write once the socket's
+// buffers fill, where it sees neither a drain nor its context, and hold
+// a stream slot for as long as it likes.
 type eventWriter struct {
-	c   *gin.Context
-	err error
+	w    io.Writer
+	rc   *http.ResponseController
+	idle time.Duration
+	err  error
 }
 
 func (w *eventWriter) printf(format string, args ...any) {
 	if w.err != nil {
 		return
 	}
-	if _, w.err = fmt.Fprintf(w.c.Writer, format, args...); w.err == nil {
-		w.c.Writer.Flush()
+	// Not every writer supports deadlines (httptest's recorder does
+	// not); there is nothing to enforce then.
+	_ = w.rc.SetWriteDeadline(time.Now().Add(w.idle))
+	if _, w.err = fmt.Fprintf(w.w, format, args...); w.err == nil {
+		w.err = w.rc.Flush()
 	}
 }
 

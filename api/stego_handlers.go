@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"mime"
 	"mime/multipart"
+	"net"
 	"net/http"
 	"path/filepath"
 	"strconv"
@@ -45,40 +46,137 @@ func readForm(ctx context.Context, r *http.Request, maxUpload int64, res *worker
 	if r.ContentLength == 0 && r.Header.Get("Content-Type") == "" {
 		return f, nil // all fields optional (capacity of the built-in cover)
 	}
-	mr, err := r.MultipartReader()
-	if err != nil {
-		return nil, badRequest("want a multipart/form-data body: " + err.Error())
+	mediaType, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mediaType != "multipart/form-data" || params["boundary"] == "" {
+		return nil, badRequest("want a multipart/form-data body with a boundary")
 	}
+	if err := res.Grow(ctx, 2*maxFormFraming); err != nil { // what the reader buffers of it
+		return nil, err
+	}
+	body := newFormBody(r.Body, params["boundary"])
+	mr := multipart.NewReader(body, params["boundary"])
 	for i := 0; ; i++ {
 		part, err := mr.NextPart()
-		if errors.Is(err, io.EOF) {
+		// A form is whole only if its closing delimiter came: mime/multipart
+		// gives io.EOF, wrapped or not, for a body cut off in a part or
+		// between two, and hiding what arrived would hide a truncated
+		// secret, or drop a part (the cover, the password) unnoticed.
+		if err == io.EOF && body.closed {
 			return f, nil
 		}
 		if err != nil {
 			var mbe *http.MaxBytesError
-			if errors.As(err, &mbe) {
+			switch {
+			case errors.As(err, &mbe):
 				return nil, err
+			case errors.Is(err, io.EOF):
+				return nil, badRequest("the form ends before its closing boundary: the upload was cut off")
+			case errors.Is(err, errFramingTooLarge):
+				return nil, badRequest(fmt.Sprintf("the form's boundaries and part headers are over %d bytes", maxFormFraming))
 			}
-			return nil, badRequest("malformed multipart body: " + err.Error())
+			return nil, bodyReadError("malformed multipart body", err)
 		}
 		if i >= maxParts {
 			return nil, badRequest(fmt.Sprintf("more than %d form parts", maxParts))
 		}
-		if err := f.add(ctx, part, maxUpload, res); err != nil {
+		if err := f.add(ctx, part, body, maxUpload, res); err != nil {
 			return nil, err
 		}
 	}
 }
 
+// bodyReadError is the 400 for a body that could not be read: what went
+// wrong, without a network error's text, which names the node's address.
+func bodyReadError(what string, err error) error {
+	if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
+		return badRequest(what + ": the request body stalled, or was still arriving at the request's deadline")
+	}
+	return badRequest(what + ": " + err.Error())
+}
+
+// maxFormFraming caps a form's boundaries and part headers together:
+// mime/multipart holds a part's header whole (up to 10 MB each) before
+// anything of ours sees it, and a client sending one slowly would hold
+// that memory, unreserved, for the whole body timeout. Real forms of at
+// most maxParts parts use a few hundred bytes a part.
+const maxFormFraming = 64 << 10
+
+var errFramingTooLarge = errors.New("form framing over its limit")
+
+// formBody is the request body as the multipart reader reads it. It
+// counts what it reads beyond the parts' contents (which readPart counts
+// in contents): boundaries, part headers, and at most one read-ahead
+// buffer; past maxFormFraming the reads fail. And it watches for the
+// form's closing delimiter, CRLF "--" boundary "--", which no part's
+// contents may hold.
+type formBody struct {
+	r        io.Reader
+	read     int64
+	contents int64
+	closing  []byte // the closing delimiter
+	tail     []byte // the last len(closing)-1 bytes read
+	window   []byte // scratch: the tail and the next bytes read
+	closed   bool   // the closing delimiter was read
+}
+
+func newFormBody(r io.Reader, boundary string) *formBody {
+	closing := []byte("\r\n--" + boundary + "--")
+	b := &formBody{r: r, closing: closing, tail: make([]byte, 0, len(closing)), window: make([]byte, 0, 2*len(closing))}
+	// The body's start counts as a line's start: an empty form is just
+	// the closing delimiter.
+	b.tail = append(b.tail, "\r\n"...)
+	return b
+}
+
+func (b *formBody) Read(p []byte) (int, error) {
+	if b.read-b.contents > maxFormFraming {
+		return 0, errFramingTooLarge
+	}
+	n, err := b.r.Read(p)
+	b.read += int64(n)
+	if !b.closed && n > 0 {
+		// The delimiter may straddle two reads: look in the tail and
+		// the new bytes' start together, then in the new bytes.
+		k := len(b.closing) - 1
+		b.window = append(append(b.window[:0], b.tail...), p[:min(n, k)]...)
+		b.closed = bytes.Contains(b.window, b.closing) || bytes.Contains(p[:n], b.closing)
+		b.remember(p[:n])
+	}
+	return n, err
+}
+
+// remember keeps the last len(closing)-1 bytes of the tail followed by q.
+func (b *formBody) remember(q []byte) {
+	k := len(b.closing) - 1
+	if len(q) >= k {
+		b.tail = append(b.tail[:0], q[len(q)-k:]...)
+		return
+	}
+	drop := max(0, len(b.tail)+len(q)-k)
+	b.tail = append(b.tail[:copy(b.tail, b.tail[drop:])], q...)
+}
+
+// partContents reads a part's contents, counting them in body.contents.
+type partContents struct {
+	part *multipart.Part
+	body *formBody
+}
+
+func (c partContents) Read(p []byte) (int, error) {
+	n, err := c.part.Read(p)
+	c.body.contents += int64(n)
+	return n, err
+}
+
 // add reads one part (files up to maxUpload, fields up to maxFieldBytes).
-func (f *form) add(ctx context.Context, part *multipart.Part, maxUpload int64, res *worker.Reservation) error {
+func (f *form) add(ctx context.Context, part *multipart.Part, body *formBody, maxUpload int64, res *worker.Reservation) error {
 	defer part.Close()
 	name := part.FormName()
 	limit := int64(maxFieldBytes)
 	if part.FileName() != "" || name == "file" || name == "cover" {
 		limit = maxUpload
 	}
-	data, err := readPart(ctx, part, limit, res)
+	data, err := readPart(ctx, partContents{part, body}, limit, res)
 	switch {
 	case errors.Is(err, errPartTooLarge):
 		return &apiError{http.StatusRequestEntityTooLarge, codeTooLarge, fmt.Sprintf("form part %q is over %d bytes", name, limit), gin.H{"limit_bytes": limit}}
@@ -89,7 +187,7 @@ func (f *form) add(ctx context.Context, part *multipart.Part, maxUpload int64, r
 		if errors.As(err, &mbe) {
 			return err
 		}
-		return badRequest("reading form part " + name + ": " + err.Error())
+		return bodyReadError("reading form part "+name, err)
 	}
 	if part.FileName() != "" || name == "file" || name == "cover" {
 		f.files[name] = data
@@ -351,8 +449,13 @@ func (s *Server) embed(c *gin.Context) {
 		buf = new(bytes.Buffer)
 	}
 	defer func() {
-		buf.Reset()
-		s.answers.Put(buf)
+		// Only a buffer the built-in cover's answer fits goes back: one
+		// grown for a big cover would stay in the pool, outside every
+		// reservation (a 50 MP cover's is over 200 MB).
+		if buf.Cap() <= 2*int(s.cover.EncodedSize()) { // Grow rounds up
+			buf.Reset()
+			s.answers.Put(buf)
+		}
 		if copied != nil {
 			s.coverCopies.Put(copied)
 		}

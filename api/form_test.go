@@ -1,0 +1,192 @@
+package api
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"image"
+	"image/png"
+	"io"
+	"mime/multipart"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/textproto"
+	"strings"
+	"testing"
+	"testing/iotest"
+	"time"
+
+	"github.com/stegocluster/stegocluster/wire"
+	"github.com/stegocluster/stegocluster/worker"
+)
+
+// TestFormRefusesWhatItCannotTrust: a form that is cut off, or whose part
+// headers are huge, is refused with 400 before anything is hidden.
+func TestFormRefusesWhatItCannotTrust(t *testing.T) {
+	const ct = "multipart/form-data; boundary=XYZ"
+	huge := func() string {
+		var buf bytes.Buffer
+		w := multipart.NewWriter(&buf)
+		_ = w.SetBoundary("XYZ")
+		h := textproto.MIMEHeader{}
+		h.Set("Content-Disposition", `form-data; name="file"; filename="a.txt"`)
+		h.Set("Content-Type", "text/plain; x="+strings.Repeat("a", 1<<20))
+		pw, _ := w.CreatePart(h)
+		_, _ = pw.Write([]byte("secret"))
+		_ = w.Close()
+		return buf.String()
+	}()
+	for _, tc := range []struct {
+		name, body, want string
+	}{
+		{"cut off in a part", "--XYZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.txt\"\r\n\r\nhello, this secret is cut he", "cut off"},
+		{"cut off in the next part's header", "--XYZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.txt\"\r\n\r\nwhole\r\n--XYZ\r\nContent-Disposition: form-da", "cut off"},
+		{"a 1 MB part header", huge, "part headers"},
+		{"no boundary", "x", "boundary"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, _ := newTestServer(t, nil)
+			h := map[string]string{"Content-Type": ct}
+			if tc.name == "no boundary" {
+				h["Content-Type"] = "multipart/form-data"
+			}
+			rec := do(t, s, http.MethodPost, "/api/embed", strings.NewReader(tc.body), h)
+			if body := rec.Body.String(); rec.Code != http.StatusBadRequest || !strings.Contains(body, tc.want) {
+				t.Fatalf("got %d %.300s, want 400 saying %q", rec.Code, body, tc.want)
+			}
+			if held := s.budget.Held(); held != 0 {
+				t.Fatalf("the refused form left %d bytes reserved", held)
+			}
+		})
+	}
+}
+
+// TestFormKeepsNoUnreservedHeaders: what a form keeps of its parts'
+// headers (a file's Content-Type) is within what it reserved.
+func TestFormKeepsNoUnreservedHeaders(t *testing.T) {
+	var buf bytes.Buffer
+	w := multipart.NewWriter(&buf)
+	h := textproto.MIMEHeader{}
+	h.Set("Content-Disposition", `form-data; name="cover"; filename="c.png"`)
+	h.Set("Content-Type", "image/png; x="+strings.Repeat("a", 60<<10)) // just under the cap
+	pw, _ := w.CreatePart(h)
+	_, _ = pw.Write([]byte("x"))
+	_ = w.Close()
+	req := httptest.NewRequest(http.MethodPost, "/api/embed", &buf)
+	req.Header.Set("Content-Type", w.FormDataContentType())
+	res := worker.NewBudget(512<<20, 0).Reserve()
+	defer res.Release()
+	f, err := readForm(context.Background(), req, 2<<20, res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if kept := int64(len(f.types["cover"]) + len(f.files["cover"])); kept > res.Held() {
+		t.Fatalf("the form keeps %d bytes, its reservation holds %d", kept, res.Held())
+	}
+}
+
+// TestPooledAnswerBufferBounded: after a hide into a big cover, the
+// answer buffer it grew is not kept for the next hide, outside every
+// reservation.
+func TestPooledAnswerBufferBounded(t *testing.T) {
+	s, _ := newTestServer(t, worker.NewPool(1, 1))
+	var cover bytes.Buffer
+	if err := png.Encode(&cover, image.NewNRGBA(image.Rect(0, 0, 3000, 3000))); err != nil {
+		t.Fatal(err)
+	}
+	rec := post(t, s, "/api/embed?format=png", nil, part{"file", "a.txt", []byte("x")}, part{"cover", "c.png", cover.Bytes()})
+	if rec.Code != http.StatusOK {
+		t.Fatalf("embed: %d %s", rec.Code, rec.Body)
+	}
+	if b, _ := s.answers.Get().(*bytes.Buffer); b != nil && int64(b.Cap()) > 2*s.cover.EncodedSize() {
+		t.Fatalf("a %d MB answer buffer stayed in the pool", b.Cap()>>20)
+	}
+}
+
+// TestEventStreamEndsForAClientThatStopsReading: a client that opens the
+// event stream and never reads would block the stream in a write once
+// the socket's buffers fill; the write's deadline ends it, freeing its
+// slot, and a drain ends it too.
+func TestEventStreamEndsForAClientThatStopsReading(t *testing.T) {
+	fc := newFakeCluster()
+	var nodes []wire.NodeStatus
+	for i := range 2000 { // events of about half a megabyte
+		nodes = append(nodes, wire.NodeStatus{NodeInfo: wire.NodeInfo{ID: fmt.Sprintf("worker-%04d", i), IP: "10.0.0.1", Version: strings.Repeat("v", 100)}})
+	}
+	fc.setState(&wire.ClusterState{LeaderID: "n1", Revision: 1, Nodes: nodes})
+	s, err := New(Config{NodeID: "n1", Cluster: fc, Pool: worker.NewPool(1, 1), AdminToken: testToken, MaxEventStreams: 1, BodyIdleTimeout: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, ended := eventServer(t, s)
+	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if tc, ok := conn.(*net.TCPConn); ok {
+		_ = tc.SetReadBuffer(4096)
+	}
+	fmt.Fprintf(conn, "GET /cluster/events HTTP/1.1\r\nHost: x\r\n\r\n")
+	if _, err := bufio.NewReader(conn).Peek(1); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 40 { // the client reads none of these
+		fc.setState(&wire.ClusterState{LeaderID: "n1", Revision: int64(i + 2), Nodes: nodes})
+		time.Sleep(20 * time.Millisecond)
+	}
+	select {
+	case <-ended:
+	case <-time.After(3 * time.Second):
+		t.Fatal("the stream of a client that stopped reading still runs 3 s on")
+	}
+	resp, err := http.Get(srv.URL + "/cluster/events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("a new stream after the stuck one ended: %d", resp.StatusCode)
+	}
+}
+
+// TestFormBodySeesTheClosingDelimiter: the closing delimiter is seen
+// however the body's reads cut it, and only the closing one.
+func TestFormBodySeesTheClosingDelimiter(t *testing.T) {
+	whole := "--XYZ\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nvalue --XYZ-- not closing\r\n--XYZ--\r\nepilogue"
+	for _, tc := range []struct {
+		name   string
+		body   string
+		closed bool
+	}{
+		{"whole", whole, true},
+		{"cut before the end", whole[:len(whole)-len("--\r\nepilogue")], false},
+		{"empty form", "--XYZ--", true},
+		{"content that looks like it", "--XYZ\r\n\r\nx--XYZ--", false},
+	} {
+		for _, chunk := range []int{1, 2, 3, 7, 64} {
+			b := newFormBody(iotest.OneByteReader(bytes.NewReader([]byte(tc.body))), "XYZ")
+			var r io.Reader = b
+			if chunk > 1 {
+				b = newFormBody(bytes.NewReader([]byte(tc.body)), "XYZ")
+				r = &chunked{b, chunk}
+			}
+			if _, err := io.ReadAll(r); err != nil {
+				t.Fatal(err)
+			}
+			if b.closed != tc.closed {
+				t.Errorf("%s, reads of %d: closed %v, want %v", tc.name, chunk, b.closed, tc.closed)
+			}
+		}
+	}
+}
+
+// chunked reads at most n bytes at a time.
+type chunked struct {
+	r io.Reader
+	n int
+}
+
+func (c *chunked) Read(p []byte) (int, error) { return c.r.Read(p[:min(len(p), c.n)]) }
