@@ -70,14 +70,15 @@ func CleanName(name string) string {
 		name = ""
 	}
 	name = replaceUnsafeRunes(name)
-	name = truncateName(name)
+	name = truncateName(name, maxNameBytes)
 	name = strings.TrimLeft(name, " ")
 	name = strings.TrimRight(name, ". ")
 	if strings.HasPrefix(name, ".") {
 		name = string(nameReplacement) + name[1:]
 	}
 	if isWindowsDeviceName(name) {
-		name = string(nameReplacement) + name
+		// The prefix must not take the name over the limit.
+		name = string(nameReplacement) + strings.TrimRight(truncateName(name, maxNameBytes-1), ". ")
 	}
 	if name == "" {
 		return DefaultName
@@ -105,11 +106,11 @@ func replaceUnsafeRunes(s string) string {
 	return b.String()
 }
 
-// truncateName shortens a name to maxNameBytes, cutting the part before
+// truncateName shortens a name to limit bytes, cutting the part before
 // the extension at a rune boundary so the file still opens with the
 // right program.
-func truncateName(name string) string {
-	if len(name) <= maxNameBytes {
+func truncateName(name string, limit int) string {
+	if len(name) <= limit {
 		return name
 	}
 	ext := path.Ext(name)
@@ -117,7 +118,7 @@ func truncateName(name string) string {
 		ext = ""
 	}
 	stem := name[:len(name)-len(ext)]
-	cut := maxNameBytes - len(ext)
+	cut := limit - len(ext)
 	for cut > 0 && !utf8.RuneStart(stem[cut]) {
 		cut--
 	}
@@ -125,7 +126,8 @@ func truncateName(name string) string {
 }
 
 // isWindowsDeviceName reports whether Windows would open a device for
-// this name: CON, PRN, AUX, NUL, COM0–9 and LPT0–9, in any case, alone
+// this name: CON, PRN, AUX, NUL, COM0–9 and LPT0–9 (and COM¹–³, LPT¹–³:
+// Windows takes superscript digits as digits there), in any case, alone
 // or before an extension ("nul.txt" is NUL too).
 func isWindowsDeviceName(name string) bool {
 	stem, _, _ := strings.Cut(name, ".")
@@ -134,10 +136,15 @@ func isWindowsDeviceName(name string) bool {
 	case "CON", "PRN", "AUX", "NUL":
 		return true
 	}
-	if len(stem) == 4 && (strings.HasPrefix(stem, "COM") || strings.HasPrefix(stem, "LPT")) {
-		return stem[3] >= '0' && stem[3] <= '9'
+	if !strings.HasPrefix(stem, "COM") && !strings.HasPrefix(stem, "LPT") {
+		return false
 	}
-	return false
+	switch digit := stem[3:]; {
+	case len(digit) == 1:
+		return digit[0] >= '0' && digit[0] <= '9'
+	default:
+		return digit == "¹" || digit == "²" || digit == "³"
+	}
 }
 
 // ParseMIME checks a MIME type given by a user or client and returns it

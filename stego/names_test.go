@@ -49,6 +49,10 @@ func TestCleanName(t *testing.T) {
 		{"device name any case", "Lpt1.log", "_Lpt1.log"},
 		{"not a device name", "console.txt", "console.txt"},
 		{"COM without digit", "COMA", "COMA"},
+		{"COM with a superscript digit", "com¹.txt", "_com¹.txt"},
+		{"LPT with a superscript digit", "LPT³", "_LPT³"},
+		{"COM with another superscript", "COM⁴", "COM⁴"},
+		{"long device name", "nul." + strings.Repeat("a", 251), "_nul." + strings.Repeat("a", 250)},
 		{"too long", long, long[:255]},
 		{"too long keeps extension", long + ".pdf", long[:251] + ".pdf"},
 		{"too long cuts at a rune", longUTF8, strings.Repeat("é", 127)},
@@ -70,7 +74,7 @@ func TestCleanName(t *testing.T) {
 // FuzzCleanName checks the promises CleanName makes for any input, not
 // just the table's.
 func FuzzCleanName(f *testing.F) {
-	for _, s := range []string{"", "..", ".bashrc", "../../etc/passwd", "a\x1b[31mb", "nul.txt", strings.Repeat("é", 200), "a\xff"} {
+	for _, s := range []string{"", "..", ".bashrc", "../../etc/passwd", "a\x1b[31mb", "nul.txt", strings.Repeat("é", 200), "a\xff", "nul." + strings.Repeat("a", 251)} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, stored string) {
