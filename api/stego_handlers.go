@@ -567,8 +567,9 @@ func (s *Server) extract(c *gin.Context) {
 		}
 		// The secret can be no larger than an upload: nothing bigger was
 		// ever embedded by a node, and the image's own claim is not
-		// trusted (stego.Options.MaxSecretSize).
-		if err := res.Grow(ctx, s.cfg.MaxUpload); err != nil {
+		// trusted (stego.Options.MaxSecretSize). Nor is its mode: what
+		// extracting costs is reserved for the costliest.
+		if err := res.Grow(ctx, s.cfg.MaxUpload+img.ExtractCost()); err != nil {
 			return err
 		}
 		if err := s.reserveKDF(ctx, res, f.fields["password"]); err != nil {

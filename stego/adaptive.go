@@ -284,6 +284,8 @@ func runSegments(ctx context.Context, segs []adaptiveSeg, prepare func(from, to 
 func extractAdaptive(ctx context.Context, r *raster, order *sampleOrder, bodyLen, h int) ([]byte, error) {
 	passes := adaptivePasses(r, order)
 	out := make([]byte, bodyLen)
+	var cols stcColumnCache
+	y := make([]byte, 0, adaptiveSegment) // one segment's LSBs at a time
 	for pi, segs := range adaptiveSegments(passes, 8*bodyLen) {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -296,11 +298,11 @@ func extractAdaptive(ctx context.Context, r *raster, order *sampleOrder, bodyLen
 			if m > sg.to-sg.from {
 				return nil, fmt.Errorf("%w: header declares %d bytes, more than the image holds", ErrCorrupt, bodyLen)
 			}
-			y := make([]byte, sg.to-sg.from)
-			for i, s := range passes[pi][sg.from:sg.to] {
-				y[i] = byte(r.sample(int(s)) & 1)
+			y = y[:0]
+			for _, s := range passes[pi][sg.from:sg.to] {
+				y = append(y, byte(r.sample(int(s))&1))
 			}
-			stcExtract(h, y, m, func(i int, bit byte) {
+			stcExtract(h, y, m, &cols, func(i int, bit byte) {
 				j := sg.msgFrom + i
 				out[j/8] |= bit << (j % 8)
 			})

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"runtime"
 	"testing"
@@ -263,5 +264,51 @@ func TestAdaptiveManySegments(t *testing.T) {
 	got, err := Extract(ctx, out, Options{Password: "x"})
 	if err != nil || !bytes.Equal(got.Data, secret.Data) {
 		t.Fatalf("extract: %v", err)
+	}
+}
+
+// TestExtractCostBounds: whatever mode, depth and body size a header
+// declares (anyone can write one for the public key), Extract allocates
+// no more than ExtractCost besides the secret. A forged adaptive header
+// with a tiny body once cost 9 bytes a sample: a segment's trellis
+// columns are as wide as the segment when it carries one bit.
+func TestExtractCostBounds(t *testing.T) {
+	ctx := context.Background()
+	for _, shape := range []struct {
+		name        string
+		w, h, chans int
+	}{{"gray 2000x2000", 2000, 2000, 1}, {"rgb 700x420", 700, 420, 3}} {
+		r := noiseRaster(shape.w, shape.h, shape.chans, false, false, 3)
+		room := adaptiveBodyCapacityBytes(r.dataSamples())
+		for _, h := range []header{
+			{version: formatVersion, mode: ModeAdaptive, depth: 1, k: stcHeight, bodyLen: tagSize + metaFixedSize},
+			{version: formatVersion, mode: ModeAdaptive, depth: 1, k: stcHeight, bodyLen: uint32(room)},
+			{version: formatVersion, mode: ModeKeyed, depth: 1, k: 1, bodyLen: uint32(r.dataSamples() / 8 / 2)},
+			{version: formatVersion, mode: ModeKeyed, depth: 4, k: 1, bodyLen: uint32(r.dataSamples() / 2 / 2)},
+			{version: formatVersion, mode: ModeSequential, depth: 1, k: 1, bodyLen: uint32(r.dataSamples() / 8 / 2)},
+		} {
+			t.Run(fmt.Sprintf("%s/%v depth %d body %d", shape.name, h.mode, h.depth, h.bodyLen), func(t *testing.T) {
+				img := &Image{r: r.clone()}
+				salt := make([]byte, saltSize)
+				aead, err := newAEAD("", salt, formatVersion)
+				if err != nil {
+					t.Fatal(err)
+				}
+				sealed := append(salt, aead.Seal(nil, nonce(0), h.marshal(), []byte(aadHeader))...)
+				seed, err := positionSeed("")
+				if err != nil {
+					t.Fatal(err)
+				}
+				rng, _ := newTieRand()
+				newKernel(img.r, seed).writeHeader(sealed, rng)
+				got := int64(allocatedBy(func() { _, err = Extract(ctx, img, Options{}) }))
+				if !errors.Is(err, ErrCorrupt) { // the body is noise: its tag cannot match
+					t.Fatalf("Extract: %v, want ErrCorrupt", err)
+				}
+				if bound := img.ExtractCost(); got > bound {
+					t.Fatalf("Extract allocated %d bytes, ExtractCost says at most %d", got, bound)
+				}
+			})
+		}
 	}
 }

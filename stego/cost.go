@@ -98,6 +98,19 @@ func (m *Image) EncodeCost() int64 {
 	return c
 }
 
+// ExtractCost bounds what Extract allocates besides the secret itself
+// (Options.MaxSecretSize bounds that) and the key derivation, whatever
+// the image's header declares: the mode is read from the image, and
+// anyone can write an adaptive header for the public key. Adaptive mode
+// takes the most: every data sample's place in its pass (4 bytes), the
+// body (at most one bit a sample in any mode but depth 4's four: half a
+// byte), one segment's LSBs and trellis columns at a time (9 bytes a
+// segment sample). A 1920×1080 RGB image needs about 28 MB.
+func (m *Image) ExtractCost() int64 {
+	n := int64(m.r.dataSamples())
+	return 4*n + n/2 + 9*(adaptiveSegment+1) + decodeOverhead
+}
+
 // AdaptiveEmbedCost bounds what Embed and EmbedInPlace allocate in
 // ModeAdaptive besides the copy Embed makes (Bytes) and the key
 // derivation: per data sample its cost (4 bytes), its place in a pass

@@ -8,6 +8,7 @@ import (
 	"math/bits"
 	mrand "math/rand/v2"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 )
@@ -251,9 +252,11 @@ func (k *kernel) applyChanges(lists [][]uint64, rngs []*mrand.Rand) int {
 type chunk struct{ first, end int }
 
 // forEachChunk runs fn over chunks of the layout's blocks on up to
-// GOMAXPROCS goroutines. It stops early, returning ctx.Err(), when ctx is
-// cancelled; every goroutine has returned when it returns.
-func (k *kernel) forEachChunk(ctx context.Context, fn func(c chunk, index int)) error {
+// GOMAXPROCS goroutines, with a syndrome buffer for each goroutine (see
+// syndromes) that fn may use until it returns. It stops early, returning
+// ctx.Err(), when ctx is cancelled; every goroutine has returned when it
+// returns.
+func (k *kernel) forEachChunk(ctx context.Context, fn func(c chunk, index int, syn *[]uint32)) error {
 	blocks, per, count := k.layout.blocks(), k.blocksPerChunk(), k.chunks()
 	var next atomic.Int64
 	var wg sync.WaitGroup
@@ -261,12 +264,13 @@ func (k *kernel) forEachChunk(ctx context.Context, fn func(c chunk, index int)) 
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			var syn []uint32
 			for ctx.Err() == nil {
 				i := int(next.Add(1) - 1)
 				if i >= count {
 					return
 				}
-				fn(chunk{first: i * per, end: min(blocks, (i+1)*per)}, i)
+				fn(chunk{first: i * per, end: min(blocks, (i+1)*per)}, i, &syn)
 			}
 		}()
 	}
@@ -288,10 +292,13 @@ func (k *kernel) chunks() int {
 }
 
 // syndromes computes the syndrome of each block of chunk c from the
-// slot bitset.
-func (k *kernel) syndromes(c chunk, set []byte) []uint32 {
+// slot bitset, into *buf (grown if need be: one buffer per goroutine,
+// reused chunk after chunk, rather than four bytes a block allocated
+// over the whole body).
+func (k *kernel) syndromes(c chunk, set []byte, buf *[]uint32) []uint32 {
 	n := k.layout.n()
-	syn := make([]uint32, c.end-c.first)
+	*buf = slices.Grow((*buf)[:0], c.end-c.first)
+	syn := (*buf)[:c.end-c.first]
 	if n <= 63 {
 		// Blocks fit a word: syndrome bit j is the parity of the block's
 		// set slots i whose index i+1 has bit j set.
@@ -311,6 +318,7 @@ func (k *kernel) syndromes(c chunk, set []byte) []uint32 {
 		}
 		return syn
 	}
+	clear(syn) // accumulated below, and the buffer holds the last chunk's
 	first, end := c.first*n, c.end*n
 	for w := first / 64; w*64 < end; w++ {
 		word := binary.LittleEndian.Uint64(set[8*w:])
@@ -373,7 +381,7 @@ func (k *kernel) embed(ctx context.Context, msg, hdr []byte) (int, error) {
 		return 0, err
 	}
 	lists := make([][]uint64, k.chunks())
-	err = k.forEachChunk(ctx, func(c chunk, index int) {
+	err = k.forEachChunk(ctx, func(c chunk, index int, synBuf *[]uint32) {
 		cur := k.order.cursor()
 		// At most one flip per block, so one entry per block at most:
 		// sized once, the list never grows (growing it was most of what
@@ -388,7 +396,7 @@ func (k *kernel) embed(ctx context.Context, msg, hdr []byte) (int, error) {
 				list = append(list, uint64(cur.sample(pending))<<8|uint64(pendingMask))
 			}
 		}
-		for i, sy := range k.syndromes(c, set) {
+		for i, sy := range k.syndromes(c, set, synBuf) {
 			b := c.first + i
 			flip := int(sy ^ messageBits(msg, b*kk, kk))
 			if flip == 0 {
@@ -419,8 +427,8 @@ func (k *kernel) extractBody(ctx context.Context) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	err = k.forEachChunk(ctx, func(c chunk, _ int) {
-		syn := k.syndromes(c, set)
+	err = k.forEachChunk(ctx, func(c chunk, _ int, synBuf *[]uint32) {
+		syn := k.syndromes(c, set, synBuf)
 		for i, sy := range syn {
 			off := (c.first + i) * kk
 			for j := 0; j < kk; j++ {

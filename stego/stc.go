@@ -3,6 +3,7 @@ package stego
 import (
 	"context"
 	"math"
+	"slices"
 )
 
 // Syndrome-trellis codes (Filler, Judas & Fridrich, "Minimizing additive
@@ -49,22 +50,45 @@ func stcColumn(h, w, j int) uint32 {
 // stcColumns returns the submatrix columns for both widths a segment of
 // n cover elements and m message bits uses (⌊n/m⌋ and ⌊n/m⌋+1).
 func stcColumns(h, n, m int) (narrow, wide []uint32, w int) {
+	var c stcColumnCache
+	return c.columns(h, n, m)
+}
+
+// stcColumnCache keeps the columns of the last segment's widths, so that
+// segments of one width (most of an image's) share them, and their memory
+// is allocated once: a segment carrying few bits has wide blocks, up to 8
+// bytes of columns per element.
+type stcColumnCache struct {
+	h, w         int
+	narrow, wide []uint32
+}
+
+// columns is stcColumns(h, n, m), kept in c until the next call.
+func (c *stcColumnCache) columns(h, n, m int) (narrow, wide []uint32, w int) {
 	w = n / m
-	narrow, wide = make([]uint32, w), make([]uint32, w+1)
-	for j := range narrow {
-		narrow[j] = stcColumn(h, w, j)
+	if c.narrow != nil && c.h == h && c.w == w {
+		return c.narrow, c.wide, w
 	}
-	for j := range wide {
-		wide[j] = stcColumn(h, w+1, j)
+	c.h, c.w = h, w
+	c.narrow, c.wide = slices.Grow(c.narrow[:0], w)[:w], slices.Grow(c.wide[:0], w+1)[:w+1]
+	for j := range c.narrow {
+		c.narrow[j] = stcColumn(h, w, j)
 	}
-	return narrow, wide, w
+	for j := range c.wide {
+		c.wide[j] = stcColumn(h, w+1, j)
+	}
+	return c.narrow, c.wide, w
 }
 
 // stcExtract computes the m-bit syndrome of the LSBs y (one per byte,
 // 0 or 1) and calls out(i, bit) for each message bit. 1 ≤ m ≤ len(y).
-func stcExtract(h int, y []byte, m int, out func(i int, bit byte)) {
+// cache, if not nil, keeps the columns for the next call.
+func stcExtract(h int, y []byte, m int, cache *stcColumnCache, out func(i int, bit byte)) {
 	n := len(y)
-	narrow, wide, w := stcColumns(h, n, m)
+	if cache == nil {
+		cache = new(stcColumnCache)
+	}
+	narrow, wide, w := cache.columns(h, n, m)
 	var state uint32
 	for i := range m {
 		from, to := i*n/m, (i+1)*n/m
