@@ -204,7 +204,21 @@ func (e *elector) term(ctx context.Context, wake <-chan struct{}) error {
 		case <-campaignCtx.Done():
 		}
 	}()
-	err = election.Campaign(campaignCtx, e.cfg.nodeID)
+	// Campaign cleans up after a cancellation with a Resign on the
+	// client's own context, which has no deadline: without a quorum it
+	// waits out etcd's request timeout (about 5.5 s), longer than a
+	// shutdown may take. So a cancelled campaign is not waited for: its
+	// goroutine ends when that Resign is answered or the client closes,
+	// and the deferred revoke deletes the key in any case. A campaign
+	// that won just as it was cancelled counts as cancelled: the term
+	// ends before it claims anything.
+	campaigned := make(chan error, 1)
+	go func() { campaigned <- election.Campaign(campaignCtx, e.cfg.nodeID) }()
+	select {
+	case err = <-campaigned:
+	case <-campaignCtx.Done():
+		err = campaignCtx.Err()
+	}
 	cancelCampaign()
 	if err != nil {
 		return fmt.Errorf("campaign: %w", err)

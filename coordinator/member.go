@@ -119,7 +119,14 @@ func newClient(endpoints []string, files TLSFiles) (*clientv3.Client, error) {
 	cfg := clientv3.Config{
 		Endpoints:   endpoints,
 		DialTimeout: 5 * time.Second,
-		Logger:      zap.NewNop(),
+		// Pings find a member that froze or was cut off, whose
+		// connection would otherwise stay open and every call on it
+		// hang: a worker then moves to another member. 5 s is the least
+		// etcd's server accepts (GRPCKeepAliveMinTime), and pings go
+		// only while a call or watch is open, as it also requires.
+		DialKeepAliveTime:    5 * time.Second,
+		DialKeepAliveTimeout: 2 * time.Second,
+		Logger:               zap.NewNop(),
 	}
 	if files.Enabled() {
 		tlsCfg, err := files.info().ClientConfig()

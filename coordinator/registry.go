@@ -54,7 +54,9 @@ func (r *registry) Run(ctx context.Context, info func() wire.NodeInfo) error {
 // runLease keeps the entry under one lease until a write fails (the
 // error) or ctx ends (nil), then revokes the lease (deleting the entry).
 func (r *registry) runLease(ctx context.Context, info func() wire.NodeInfo, tick <-chan time.Time) error {
-	grant, err := r.client.Grant(ctx, r.ttl)
+	gctx, cancel := context.WithTimeout(ctx, r.interval) // a frozen member never answers
+	grant, err := r.client.Grant(gctx, r.ttl)
+	cancel()
 	if err != nil {
 		return fmt.Errorf("coordinator: registry lease: %w", err)
 	}

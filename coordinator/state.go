@@ -52,6 +52,7 @@ func (p *publisher) Run(ctx context.Context) error {
 		return client.Watch(clientv3.WithRequireLeader(ctx), NodesPrefix, clientv3.WithPrefix(), clientv3.WithPrevKV())
 	}
 	watch := watchNodes()
+	var rewatch <-chan time.Time // armed while watch is nil
 	ticker := time.NewTicker(p.interval)
 	defer ticker.Stop()
 	publish := true
@@ -65,9 +66,16 @@ func (p *publisher) Run(ctx context.Context) error {
 			return nil
 		case <-ticker.C:
 		case <-p.kick:
+		case <-rewatch:
+			watch, rewatch = watchNodes(), nil
 		case resp, ok := <-watch:
 			if !ok {
-				watch = watchNodes()
+				// A watch that requires a leader ends at once while the
+				// member has none (cut off on a partition's minority
+				// side): opening the next at once spun a CPU. The pause
+				// does not hold up the loop: ticks and kicks still
+				// publish meanwhile.
+				watch, rewatch = nil, time.After(rewatchPause)
 				continue
 			}
 			// Every live entry refreshes its figures each second: the

@@ -10,6 +10,11 @@ import (
 	"github.com/stegocluster/stegocluster/wire"
 )
 
+// rewatchPause is how long a loop waits before opening a watch again
+// after one ended: a watch that requires a leader ends at once while the
+// member has none, and reopening it at once spins.
+const rewatchPause = 100 * time.Millisecond
+
 // stateWatcher follows the published state with a watch, so every node
 // answers status queries with the same, latest state without a read per
 // request.
@@ -62,7 +67,7 @@ func (w *stateWatcher) Run(ctx context.Context) error {
 		cancel()
 		select {
 		case <-ctx.Done():
-		case <-time.After(100 * time.Millisecond):
+		case <-time.After(rewatchPause):
 		}
 	}
 	return nil

@@ -112,7 +112,7 @@ func (l *workerList) follow(ctx context.Context) {
 		}
 		select {
 		case <-ctx.Done():
-		case <-time.After(100 * time.Millisecond):
+		case <-time.After(rewatchPause):
 		}
 	}
 }
