@@ -139,6 +139,9 @@ const adminTokenFile = "admin-token"
 
 // check refuses settings the node must not start with.
 func (s settings) check() error {
+	if err := s.checkNumbers(); err != nil {
+		return err
+	}
 	if s.AdminToken != "" {
 		if err := checkToken(s.AdminToken, "ADMIN_TOKEN"); err != nil {
 			return err
@@ -158,6 +161,51 @@ func (s settings) check() error {
 		}
 	default:
 		return fmt.Errorf("ROLE=%q: want member or worker", s.Role)
+	}
+	return nil
+}
+
+// checkNumbers refuses durations, counts and sizes that make no sense,
+// rather than let a negative interval panic inside a ticker or a zero
+// quietly turn a protection off.
+func (s settings) checkNumbers() error {
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{
+		{"KEEPALIVE_INTERVAL", s.KeepAlive}, {"PROBE_INTERVAL", s.ProbeEvery},
+		{"SUSPECT_AFTER", s.SuspectAfter}, {"SUSPECT_SLOW_AFTER", s.SuspectSlow},
+		{"ETCD_READY_TIMEOUT", s.ReadyTimeout}, {"JOB_TIMEOUT", s.JobTimeout},
+		{"SHUTDOWN_TIMEOUT", s.ShutdownTimeout},
+	} {
+		if d.v <= 0 {
+			return fmt.Errorf("%s=%s: want a positive duration", d.name, d.v)
+		}
+	}
+	for _, n := range []struct {
+		name string
+		v    int64
+		min  int64
+	}{
+		{"LEASE_TTL", int64(s.LeaseTTL), 1}, {"WORKERS", int64(s.Workers), 0}, {"QUEUE", int64(s.Queue), 0},
+		{"MAX_UPLOAD_MB", s.MaxUploadMB, 1}, {"MAX_PIXELS", s.MaxPixels, 1}, {"MAX_EVENT_STREAMS", int64(s.MaxEventStreams), 1},
+		{"MEMORY_BUDGET_MB", s.MemoryBudgetMB, 1}, {"MEMORY_LIMIT_MB", s.MemoryLimitMB, 0},
+	} {
+		if n.v < n.min {
+			return fmt.Errorf("%s=%d: want at least %d", n.name, n.v, n.min)
+		}
+	}
+	// The leader renews its lease every KEEPALIVE_INTERVAL and steps
+	// down once a TTL has passed since the last renewal it sent: one
+	// late renewal must not cost it the lease.
+	if ttl := time.Duration(s.LeaseTTL) * time.Second; 2*s.KeepAlive > ttl {
+		return fmt.Errorf("KEEPALIVE_INTERVAL=%s with LEASE_TTL=%d: renew at least twice per TTL (at most %s)", s.KeepAlive, s.LeaseTTL, ttl/2)
+	}
+	// An extract holds the upload and reserves room for a secret as
+	// large: a smaller budget would refuse every extraction of a large
+	// upload with 413 while hides still work.
+	if s.MemoryBudgetMB < 2*s.MaxUploadMB {
+		return fmt.Errorf("MEMORY_BUDGET_MB=%d with MAX_UPLOAD_MB=%d: the budget must hold at least two uploads (%d MB), or no large upload could be extracted", s.MemoryBudgetMB, s.MaxUploadMB, 2*s.MaxUploadMB)
 	}
 	return nil
 }

@@ -130,6 +130,44 @@ func TestPlaintextEtcdOnlyOnLoopback(t *testing.T) {
 	}
 }
 
+// TestSettingsNumbers: durations, counts and sizes that make no sense
+// are refused at start, naming the variable, instead of panicking in a
+// ticker (a negative PROBE_INTERVAL did), losing the lease every second
+// (a renewal as slow as the lease) or refusing every large extract (a
+// budget smaller than two uploads).
+func TestSettingsNumbers(t *testing.T) {
+	for _, tc := range []struct {
+		name, want string
+		adjust     func(*settings)
+	}{
+		{"the defaults", "", func(*settings) {}},
+		{"a negative probe interval", "PROBE_INTERVAL", func(s *settings) { s.ProbeEvery = -time.Second }},
+		{"a zero keepalive", "KEEPALIVE_INTERVAL", func(s *settings) { s.KeepAlive = 0 }},
+		{"a renewal as slow as the lease", "KEEPALIVE_INTERVAL", func(s *settings) { s.KeepAlive = 3 * time.Second }},
+		{"a longer lease for it", "", func(s *settings) { s.KeepAlive, s.LeaseTTL = 3*time.Second, 6 }},
+		{"a negative shutdown timeout", "SHUTDOWN_TIMEOUT", func(s *settings) { s.ShutdownTimeout = -time.Second }},
+		{"a negative job timeout", "JOB_TIMEOUT", func(s *settings) { s.JobTimeout = -time.Second }},
+		{"negative workers", "WORKERS", func(s *settings) { s.Workers = -2 }},
+		{"workers per CPU", "", func(s *settings) { s.Workers = 0 }},
+		{"a negative queue", "QUEUE", func(s *settings) { s.Queue = -5 }},
+		{"no queue", "", func(s *settings) { s.Queue = 0 }},
+		{"a negative upload limit", "MAX_UPLOAD_MB", func(s *settings) { s.MaxUploadMB = -1 }},
+		{"a negative memory limit", "MEMORY_LIMIT_MB", func(s *settings) { s.MemoryLimitMB = -1 }},
+		{"no memory limit", "", func(s *settings) { s.MemoryLimitMB = 0 }},
+		{"a budget under two uploads", "MEMORY_BUDGET_MB", func(s *settings) { s.MemoryBudgetMB = 40 }},
+	} {
+		s := defaultSettings()
+		tc.adjust(&s)
+		err := s.check()
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%s: check() = %v, want ok", tc.name, err)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("%s: check() = %v, want an error naming %s", tc.name, err, tc.want)
+		}
+	}
+}
+
 // TestWorkerSettings: a worker needs its members, follows the same
 // plaintext rule for them, and takes an identity of its own from its
 // host when its environment (shared by every replica) gives none.
