@@ -26,17 +26,28 @@ func (p *passwordFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&p.file, "password-file", "", "read the password from this file (first line); default: $STEGO_PASSWORD, else none")
 }
 
-// password reads the password from the file, else STEGO_PASSWORD.
+// password reads the password from the file, else STEGO_PASSWORD. A
+// password asked for but empty (an empty file, a blank first line, the
+// variable set to nothing) is a usage error: taken as "no password", it
+// would hide the secret under the public key, which anyone can read,
+// while the user believes it protected.
 func (p *passwordFlags) password() (string, error) {
 	if p.file == "" {
-		return os.Getenv("STEGO_PASSWORD"), nil
+		pw, set := os.LookupEnv("STEGO_PASSWORD")
+		if set && pw == "" {
+			return "", fmt.Errorf("%w: STEGO_PASSWORD is set but empty (unset it for no password)", errUsage)
+		}
+		return pw, nil
 	}
 	b, err := os.ReadFile(p.file)
 	if err != nil {
 		return "", fmt.Errorf("read password file: %w", err)
 	}
 	line, _, _ := strings.Cut(string(b), "\n")
-	return strings.TrimSuffix(line, "\r"), nil
+	if line = strings.TrimSuffix(line, "\r"); line == "" {
+		return "", fmt.Errorf("%w: the password file %s has no password on its first line", errUsage, p.file)
+	}
+	return line, nil
 }
 
 // readInput reads a file, or standard input for "-".

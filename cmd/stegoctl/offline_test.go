@@ -75,6 +75,22 @@ func TestEmbedExtractRoundTrip(t *testing.T) {
 	if r.code != exitOK || r.stdout != string(secret) {
 		t.Fatalf("extract to stdout with STEGO_PASSWORD: exit %d, %d bytes", r.code, len(r.stdout))
 	}
+
+	// A password asked for but empty is refused, not taken as none: the
+	// secret would go under the public key.
+	empty := filepath.Join(t.TempDir(), "empty")
+	if err := os.WriteFile(empty, []byte("\nsecond line\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r = stegoctl(t, "", "embed", "--cover", smallCover, "--secret", secretPath, "--password-file", empty, "-o", filepath.Join(t.TempDir(), "x.png"))
+	if r.code != exitUsage || !strings.Contains(r.stderr, "no password") {
+		t.Fatalf("embed with an empty password file: exit %d, stderr %q", r.code, r.stderr)
+	}
+	t.Setenv("STEGO_PASSWORD", "")
+	r = stegoctl(t, "", "embed", "--cover", smallCover, "--secret", secretPath, "-o", filepath.Join(t.TempDir(), "y.png"))
+	if r.code != exitUsage || !strings.Contains(r.stderr, "empty") {
+		t.Fatalf("embed with STEGO_PASSWORD set to nothing: exit %d, stderr %q", r.code, r.stderr)
+	}
 }
 
 func TestEmbedFromStdinToBMP(t *testing.T) {

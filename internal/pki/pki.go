@@ -78,11 +78,19 @@ type Authority struct {
 }
 
 // LoadOrCreate loads the authority in dir, or creates one there if dir
-// has none (created reports which).
+// has none (created reports which). Half an authority (ca.crt without
+// ca.key, say with the key moved offline, or the reverse) is an error,
+// not "none": a new one would overwrite the other half, and every
+// certificate the old one signed would stop being trusted.
 func LoadOrCreate(dir string, now time.Time) (a *Authority, created bool, err error) {
 	a, err = Load(dir)
 	if err == nil || !errors.Is(err, fs.ErrNotExist) {
 		return a, false, err
+	}
+	for _, name := range []string{CAFile, caKey} {
+		if _, err := os.Stat(filepath.Join(dir, name)); err == nil {
+			return nil, false, fmt.Errorf("pki: %s has %s but not the rest of its certificate authority: put the missing file back (a new authority would not trust what the old one signed)", dir, name)
+		}
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, false, fmt.Errorf("pki: %w", err)

@@ -1,10 +1,12 @@
 package pki
 
 import (
+	"bytes"
 	"crypto/x509"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -161,4 +163,34 @@ func load(t *testing.T, dir string) (*x509.Certificate, *x509.CertPool) {
 		t.Fatal("no CA in the bundle")
 	}
 	return certs[0], roots
+}
+
+// TestHalfAnAuthorityIsRefused: with ca.crt or ca.key missing (a key
+// moved offline, a lost certificate), LoadOrCreate refuses instead of
+// creating a new authority over the remaining half, which would leave
+// every certificate the old one signed untrusted.
+func TestHalfAnAuthorityIsRefused(t *testing.T) {
+	for _, missing := range []string{CAFile, caKey} {
+		dir := t.TempDir()
+		if _, created, err := LoadOrCreate(dir, time.Now()); err != nil || !created {
+			t.Fatalf("create: created %v, %v", created, err)
+		}
+		kept := caKey
+		if missing == caKey {
+			kept = CAFile
+		}
+		before, err := os.ReadFile(filepath.Join(dir, kept))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Remove(filepath.Join(dir, missing)); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := LoadOrCreate(dir, time.Now()); err == nil || !strings.Contains(err.Error(), kept) {
+			t.Fatalf("without %s: %v, want an error naming %s", missing, err, kept)
+		}
+		if after, err := os.ReadFile(filepath.Join(dir, kept)); err != nil || !bytes.Equal(after, before) {
+			t.Fatalf("without %s, %s was changed: %v", missing, kept, err)
+		}
+	}
 }
