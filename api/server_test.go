@@ -337,8 +337,8 @@ func TestBusyNodeAnswers503AtOnce(t *testing.T) {
 
 // TestExpressSlotKeptForQuickJobs: with the general slot busy, quick
 // jobs still run on the express slot, and the costly ones (an adaptive
-// hide, an analysis with the rich model) are refused as busy instead of
-// taking it.
+// hide, a password's key derivation, an extraction, an analysis with the
+// rich model) are refused as busy instead of taking it.
 func TestExpressSlotKeptForQuickJobs(t *testing.T) {
 	pool := worker.NewPool(1, 0)
 	s, _ := newTestServer(t, pool)
@@ -356,6 +356,8 @@ func TestExpressSlotKeptForQuickJobs(t *testing.T) {
 	}{
 		{"keyed hide", "/api/embed", []part{{"file", "a", []byte("x")}}, http.StatusOK},
 		{"adaptive hide", "/api/embed", []part{{"file", "a", []byte("x")}, {"mode", "", []byte("adaptive")}}, http.StatusServiceUnavailable},
+		{"hide with a password", "/api/embed", []part{{"file", "a", []byte("x")}, {"password", "", []byte("pw")}}, http.StatusServiceUnavailable},
+		{"extraction", "/api/extract", []part{{"file", "p.png", photo}}, http.StatusServiceUnavailable},
 		{"analysis, classic tests only", "/api/analyze?rich_model=false", []part{{"file", "p.png", photo}}, http.StatusOK},
 		{"analysis with the rich model", "/api/analyze", []part{{"file", "p.png", photo}}, http.StatusServiceUnavailable},
 	} {

@@ -268,13 +268,14 @@ func (s *Server) formWeight(f *form) int64 {
 	return total + decode
 }
 
-// embedWeight is formWeight, except that an adaptive hide is never a
-// small job: it costs about 15× a keyed hide's CPU
-// (docs/stealth.md), and on the express slot it would hold up the small
-// jobs that slot keeps quick.
+// embedWeight is formWeight, except that an adaptive hide, or one with a
+// password, is never a small job: the first costs about 15× a keyed
+// hide's CPU (docs/stealth.md), the second a key derivation, and on the
+// express slot either would hold up the small jobs that slot keeps
+// quick.
 func (s *Server) embedWeight(f *form) int64 {
 	w := s.formWeight(f)
-	if mode, err := f.mode(); err == nil && mode == stego.ModeAdaptive {
+	if mode, err := f.mode(); err == nil && mode == stego.ModeAdaptive || f.fields["password"] != "" {
 		w = max(w, smallJob+1)
 	}
 	return w
@@ -349,7 +350,9 @@ func (s *Server) richModelOptions(ctx context.Context, res *worker.Reservation, 
 // extractWeight is formWeight plus the secret extraction may decompress,
 // up to an upload's size: what the image claims is not trusted, so an
 // extraction is never small.
-func (s *Server) extractWeight(f *form) int64 { return s.formWeight(f) + s.cfg.MaxUpload }
+func (s *Server) extractWeight(f *form) int64 {
+	return max(s.formWeight(f)+s.cfg.MaxUpload, smallJob+1)
+}
 
 // reserveKDF reserves the memory deriving a password's key takes
 // (nothing without a password: the public key needs no Argon2id).

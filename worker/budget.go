@@ -88,8 +88,10 @@ func (r *Reservation) Grow(ctx context.Context, n int64) error {
 func (r *Reservation) Shrink(n int64) {
 	n = min(n, r.n)
 	if n > 0 {
-		r.budget.sem.Release(n)
+		// held first: once released, the bytes may be taken at once,
+		// and Held must never count them twice.
 		r.budget.held.Add(-n)
+		r.budget.sem.Release(n)
 		r.n -= n
 	}
 }
@@ -101,8 +103,8 @@ func (r *Reservation) Held() int64 { return r.n }
 // more than once.
 func (r *Reservation) Release() {
 	if r.n > 0 {
+		r.budget.held.Add(-r.n) // before the release, as in Shrink
 		r.budget.sem.Release(r.n)
-		r.budget.held.Add(-r.n)
 		r.n = 0
 	}
 }

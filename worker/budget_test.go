@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -94,5 +95,39 @@ func TestBudgetWaitHonoursContext(t *testing.T) {
 	defer cancel()
 	if err := b.Reserve().Grow(ctx, 1); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Grow with an ending context: %v", err)
+	}
+}
+
+// TestHeldNeverExceedsSize: Release and Shrink lower Held before they
+// free the bytes, so a Grow that takes them at once never makes Held
+// count them twice. It once reached 200 of a 100-byte budget, and a
+// caller reading Size-Held as what is free saw a negative figure.
+func TestHeldNeverExceedsSize(t *testing.T) {
+	b := NewBudget(100, time.Second)
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; !stop.Load(); i++ {
+				r := b.Reserve()
+				if r.Grow(context.Background(), 100) == nil {
+					if i%2 == 0 {
+						r.Shrink(100)
+					}
+					r.Release()
+				}
+			}
+		}()
+	}
+	worst := int64(0)
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); {
+		worst = max(worst, b.Held())
+	}
+	stop.Store(true)
+	wg.Wait()
+	if worst > b.Size() {
+		t.Fatalf("Held() reached %d of a %d-byte budget", worst, b.Size())
 	}
 }
