@@ -50,6 +50,11 @@ func runAnalyze(args []string, stdin io.Reader, stdout, stderr io.Writer) error 
 		enc.SetIndent("", "  ")
 		return enc.Encode(a)
 	}
+	// The report is many small writes: remember the first failure (a
+	// full disk, a closed pipe) and report it, or the command would say
+	// it succeeded.
+	out := &firstErrorWriter{w: stdout}
+	stdout = out
 	verdict := "no sign of LSB embedding"
 	switch {
 	case a.Suspicious:
@@ -93,5 +98,24 @@ func runAnalyze(args []string, stdin io.Reader, stdout, stderr io.Writer) error 
 			fmt.Fprintf(stdout, "  rich model: %s\n", n)
 		}
 	}
+	if out.err != nil {
+		return fmt.Errorf("write the report: %w", out.err)
+	}
 	return nil
+}
+
+// firstErrorWriter writes to w until a write fails, then keeps that
+// error and writes nothing more.
+type firstErrorWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (f *firstErrorWriter) Write(p []byte) (int, error) {
+	if f.err != nil {
+		return 0, f.err
+	}
+	n, err := f.w.Write(p)
+	f.err = err
+	return n, err
 }

@@ -1,11 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -117,3 +119,20 @@ func TestAnalyzeNoClassicFlag(t *testing.T) {
 		t.Fatalf("--classic: exit %d, want %d (usage):\n%s", r.code, exitUsage, r.stdout)
 	}
 }
+
+// TestAnalyzeReportsAFailedWrite: a report that cannot be written (a full
+// disk, a closed pipe) is a failure, as text and as JSON alike.
+func TestAnalyzeReportsAFailedWrite(t *testing.T) {
+	img := filepath.Join("..", "..", "testdata", "photos", "bottles-half.png")
+	for _, args := range [][]string{{"analyze", img, "--rich-model=false"}, {"analyze", img, "--rich-model=false", "--json"}} {
+		var stderr bytes.Buffer
+		if code := run(args, strings.NewReader(""), fullDisk{}, &stderr); code != exitFail || !strings.Contains(stderr.String(), "no space") {
+			t.Errorf("%v to a full disk: exit %d, stderr %q", args, code, stderr.String())
+		}
+	}
+}
+
+// fullDisk fails every write, as /dev/full does.
+type fullDisk struct{}
+
+func (fullDisk) Write([]byte) (int, error) { return 0, syscall.ENOSPC }

@@ -18,6 +18,9 @@ func runHealth(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
+	if *timeout <= 0 {
+		return fmt.Errorf("%w: --timeout must be positive", errUsage)
+	}
 	if _, err := getOK(*url, *timeout); err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/url"
@@ -99,6 +100,11 @@ command line.
 	}
 	if rep.Failed > 0 {
 		return fmt.Errorf("%d of %d requests failed", rep.Failed, rep.Total)
+	}
+	// Requests still waiting when the run ends are not counted either
+	// way: a cluster that never answers must not pass as "0 failed".
+	if rep.Total == 0 {
+		return errors.New("no request completed: the targets accepted none, or answered none in time")
 	}
 	return nil
 }

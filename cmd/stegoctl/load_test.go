@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
@@ -244,6 +246,30 @@ func TestLoadDurationStopsOnTime(t *testing.T) {
 	}
 	if !strings.Contains(r.stderr, "done ") || !strings.Contains(r.stderr, "req/s") {
 		t.Errorf("no progress line on stderr: %q", r.stderr)
+	}
+}
+
+// TestLoadFailsWhenNothingAnswers: a target that accepts connections and
+// never answers is not a pass: the run's requests are all still waiting
+// when it ends, and "0 of 0 failed" once exited 0.
+func TestLoadFailsWhenNothingAnswers(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() { // accept, read, never answer
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() { _, _ = io.Copy(io.Discard, c) }()
+		}
+	}()
+	r := stegoctl(t, "", "load", "--targets", "http://"+ln.Addr().String(), "--clients", "2", "--duration", "1s", "--size", "200", "--quiet")
+	if r.code != exitFail || !strings.Contains(r.stderr, "no request completed") {
+		t.Fatalf("load against a silent target: exit %d, stderr %q", r.code, r.stderr)
 	}
 }
 

@@ -128,7 +128,9 @@ func writeImage(path string, img *stego.Image, f stego.Format, stdout io.Writer)
 		}
 		return w.Flush()
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	// Not named after the output: a name near the 255-byte limit would
+	// leave no room for the temporary file's suffix.
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".stegoctl-*")
 	if err != nil {
 		return fmt.Errorf("write output: %w", err)
 	}
@@ -212,6 +214,9 @@ func runEmbed(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
+	if *depth < 1 || *depth > 4 {
+		return fmt.Errorf("%w: --depth %d (want 1-4)", errUsage, *depth)
+	}
 	outFormat, err := outputFormat(*format, *out)
 	if err != nil {
 		return err
@@ -227,6 +232,12 @@ func runEmbed(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	data, err := readInput(*secretPath, stdin)
 	if err != nil {
 		return fmt.Errorf("read secret: %w", err)
+	}
+	// A larger secret might fit once compressed, but extract (like a
+	// node) refuses to decompress more than this: the image could not be
+	// read back.
+	if len(data) > stego.DefaultMaxSecretSize {
+		return fmt.Errorf("the secret is %d bytes; extract reads back at most %d", len(data), stego.DefaultMaxSecretSize)
 	}
 	secret := stego.Secret{Data: data}
 	secret.Name, secret.MIME, err = secretMeta(*name, *mimeType, *secretPath, func() string { return http.DetectContentType(data) })

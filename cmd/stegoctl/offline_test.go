@@ -218,6 +218,8 @@ func TestExitCodes(t *testing.T) {
 		{"embed help", []string{"embed", "--help"}, exitOK, "Examples"},
 		{"embed missing flags", []string{"embed", "--cover", smallCover}, exitUsage, "required"},
 		{"bad depth", []string{"capacity", "--cover", smallCover, "--depth", "9"}, exitUsage, "depth"},
+		{"bad depth to embed", []string{"embed", "--cover", smallCover, "--secret", "offline_test.go", "--depth", "9", "-o", "-"}, exitUsage, "depth"},
+		{"a negative health timeout", []string{"health", "--timeout", "-1s"}, exitUsage, "timeout"},
 		{"unknown flag", []string{"extract", "--password", "x"}, exitUsage, "not defined"},
 		{"not an image", []string{"capacity", "--cover", "offline_test.go"}, exitFail, "unsupported image format"},
 		{"missing file", []string{"analyze", "/nonexistent.png"}, exitFail, "no such file"},
@@ -585,5 +587,42 @@ func TestEmbedCleansWhatItStores(t *testing.T) {
 				t.Fatalf("stored name %q type %q, want %q %q", stored.Name, stored.MIME, tc.wantName, tc.wantMIME)
 			}
 		})
+	}
+}
+
+// TestEmbedToTheLongestName: an output name of 255 bytes, the file
+// system's limit, is written; the temporary file beside it once took the
+// output's name plus a suffix, which no longer fit.
+func TestEmbedToTheLongestName(t *testing.T) {
+	dir := t.TempDir()
+	secret := filepath.Join(dir, "s.txt")
+	if err := os.WriteFile(secret, []byte("short"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, strings.Repeat("n", 251)+".png")
+	if r := stegoctl(t, "", "embed", "--cover", testenv.CoverPath(t, testenv.CoverSmallPNG), "--secret", secret, "-o", out); r.code != exitOK {
+		t.Fatalf("embed to a 255-byte name: exit %d, stderr %q", r.code, r.stderr)
+	}
+	if r := stegoctl(t, "", "extract", "-i", out, "-o", "-"); r.code != exitOK || r.stdout != "short" {
+		t.Fatalf("extract from it: exit %d, stderr %q", r.code, r.stderr)
+	}
+}
+
+// TestEmbedRefusesWhatExtractCannotRead: a secret over what extract
+// decompresses (zeros compress to fit any cover) is refused at embed,
+// not hidden in an image no stegoctl can read back.
+func TestEmbedRefusesWhatExtractCannotRead(t *testing.T) {
+	dir := t.TempDir()
+	secret := filepath.Join(dir, "zeros")
+	if err := os.WriteFile(secret, make([]byte, stego.DefaultMaxSecretSize+1), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out.png")
+	r := stegoctl(t, "", "embed", "--cover", testenv.CoverPath(t, testenv.CoverSmallPNG), "--secret", secret, "-o", out)
+	if r.code != exitFail || !strings.Contains(r.stderr, "at most") {
+		t.Fatalf("embed of %d bytes: exit %d, stderr %q", stego.DefaultMaxSecretSize+1, r.code, r.stderr)
+	}
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Fatalf("an output was left: %v", err)
 	}
 }
