@@ -212,6 +212,29 @@ func TestAdaptiveEmbedCostBounds(t *testing.T) {
 	}
 }
 
+// withForgedHeader is a copy of r carrying header h for the public key,
+// as anyone can write one; the body's samples are r's noise.
+func withForgedHeader(t *testing.T, r *raster, h header) *Image {
+	t.Helper()
+	img := &Image{r: r.clone()}
+	salt := make([]byte, saltSize)
+	aead, err := newAEAD("", salt, formatVersion)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealed := append(salt, aead.Seal(nil, nonce(0), h.marshal(), []byte(aadHeader))...)
+	seed, err := positionSeed("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng, err := newTieRand()
+	if err != nil {
+		t.Fatal(err)
+	}
+	newKernel(img.r, seed).writeHeader(sealed, rng)
+	return img
+}
+
 // TestAdaptiveForgedHeaders: anyone can write a header under the public
 // key. Adaptive headers with extreme fields must give ErrCorrupt, never
 // a panic or data.
@@ -228,19 +251,7 @@ func TestAdaptiveForgedHeaders(t *testing.T) {
 		{version: formatVersion, mode: ModeAdaptive, depth: 1, k: maxSTCHeight + 1, bodyLen: 100},
 	}
 	for i, h := range cases {
-		img := &Image{r: r.clone()}
-		salt := make([]byte, saltSize)
-		aead, err := newAEAD("", salt, formatVersion)
-		if err != nil {
-			t.Fatal(err)
-		}
-		sealed := append(salt, aead.Seal(nil, nonce(0), h.marshal(), []byte(aadHeader))...)
-		seed, err := positionSeed("")
-		if err != nil {
-			t.Fatal(err)
-		}
-		rng, _ := newTieRand()
-		newKernel(img.r, seed).writeHeader(sealed, rng)
+		img := withForgedHeader(t, r, h)
 		if _, err := Extract(ctx, img, Options{}); !errors.Is(err, ErrCorrupt) {
 			t.Errorf("case %d (%+v): err = %v, want ErrCorrupt", i, h, err)
 		}
@@ -288,19 +299,8 @@ func TestExtractCostBounds(t *testing.T) {
 			{version: formatVersion, mode: ModeSequential, depth: 1, k: 1, bodyLen: uint32(r.dataSamples() / 8 / 2)},
 		} {
 			t.Run(fmt.Sprintf("%s/%v depth %d body %d", shape.name, h.mode, h.depth, h.bodyLen), func(t *testing.T) {
-				img := &Image{r: r.clone()}
-				salt := make([]byte, saltSize)
-				aead, err := newAEAD("", salt, formatVersion)
-				if err != nil {
-					t.Fatal(err)
-				}
-				sealed := append(salt, aead.Seal(nil, nonce(0), h.marshal(), []byte(aadHeader))...)
-				seed, err := positionSeed("")
-				if err != nil {
-					t.Fatal(err)
-				}
-				rng, _ := newTieRand()
-				newKernel(img.r, seed).writeHeader(sealed, rng)
+				img := withForgedHeader(t, r, h)
+				var err error
 				got := int64(allocatedBy(func() { _, err = Extract(ctx, img, Options{}) }))
 				if !errors.Is(err, ErrCorrupt) { // the body is noise: its tag cannot match
 					t.Fatalf("Extract: %v, want ErrCorrupt", err)

@@ -130,6 +130,20 @@ func TestPNGOwnBandsAcrossChunks(t *testing.T) {
 	}
 }
 
+// pngTestStdFile is r encoded by image/png at level, and the zlib stream
+// its IDAT chunks hold.
+func pngTestStdFile(t *testing.T, r *Image, level png.CompressionLevel) (file, z []byte) {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := (&png.Encoder{CompressionLevel: level}).Encode(&buf, r.Std()); err != nil {
+		t.Fatal(err)
+	}
+	stream := pngTestStream(t, buf.Bytes())
+	z = make([]byte, stream.len())
+	stream.copyTo(z, 0)
+	return buf.Bytes(), z
+}
+
 // pngTestRechunk rewrites a PNG whose IDAT chunks follow IHDR directly
 // (image/png's output for truecolour) with the zlib stream z cut into
 // IDAT chunks of the given sizes.
@@ -151,13 +165,7 @@ func TestPNGDecodeAcrossChunks(t *testing.T) {
 	for _, size := range []struct{ w, h int }{{97, 31}, {400, 300}} { // under and over pngPipelineMin
 		for _, level := range []png.CompressionLevel{png.DefaultCompression, png.NoCompression} {
 			r := pngTestRaster(testenv.Shape{Channels: 3}, size.w, size.h, "smooth", 3)
-			var buf bytes.Buffer
-			if err := (&png.Encoder{CompressionLevel: level}).Encode(&buf, r.Std()); err != nil {
-				t.Fatal(err)
-			}
-			stream := pngTestStream(t, buf.Bytes())
-			z := make([]byte, stream.len())
-			stream.copyTo(z, 0)
+			std, z := pngTestStdFile(t, r, level)
 			rs := r.rowStride()
 			for _, sizes := range [][]int{{1}, {2, 3}, {7, 1, 13, 2, 5}, {8192}} {
 				t.Run(fmt.Sprintf("%dx%d/level%d/%v", size.w, size.h, level, sizes), func(t *testing.T) {
@@ -168,7 +176,7 @@ func TestPNGDecodeAcrossChunks(t *testing.T) {
 					if !bytes.Equal(out[:len(r.Pix)], r.Pix) {
 						t.Fatal("from the chunks: other pixels")
 					}
-					file := pngTestRechunk(buf.Bytes(), z, sizes)
+					file := pngTestRechunk(std, z, sizes)
 					pngCheckBoth(t, file, r)
 					joined := len(pngIDATStream(file, len(pngSignature)+25).segs) == 1
 					if wantJoined := sizes[0] < pngSegmentBytes; joined != wantJoined && len(z) > sizes[0] {
@@ -185,7 +193,7 @@ func TestPNGDecodeAcrossChunks(t *testing.T) {
 						if err == nil || !strings.Contains(err.Error(), c.want) {
 							t.Fatalf("from the chunks: got %v, want an error saying %q", err, c.want)
 						}
-						_, err = Decode(pngTestRechunk(buf.Bytes(), c.z, sizes), pngTestMaxPixels)
+						_, err = Decode(pngTestRechunk(std, c.z, sizes), pngTestMaxPixels)
 						if err == nil || !strings.Contains(err.Error(), c.want) {
 							t.Fatalf("got %v, want an error saying %q", err, c.want)
 						}
@@ -204,19 +212,13 @@ func TestPNGDecodeAcrossChunks(t *testing.T) {
 // chunks), and naming each chunk's type allocated a string (4 MB).
 func TestPNGTinyChunks(t *testing.T) {
 	r := pngTestRaster(testenv.Shape{Channels: 1}, 1000, 1000, "noise", 1)
-	var buf bytes.Buffer
-	if err := (&png.Encoder{CompressionLevel: png.BestSpeed}).Encode(&buf, r.Std()); err != nil {
-		t.Fatal(err)
-	}
-	stream := pngTestStream(t, buf.Bytes())
-	z := make([]byte, stream.len())
-	stream.copyTo(z, 0)
+	std, z := pngTestStdFile(t, r, png.BestSpeed)
 	for _, c := range []struct {
 		size   int
 		joined bool
 	}{{1, true}, {16, true}, {31, true}, {33, false}, {8192, false}} {
 		t.Run(fmt.Sprint(c.size), func(t *testing.T) {
-			file := pngTestRechunk(buf.Bytes(), z, []int{c.size})
+			file := pngTestRechunk(std, z, []int{c.size})
 			pngCheckBoth(t, file, r)
 			chunks := (len(z) + c.size - 1) / c.size
 			cost := StreamCost(file)
@@ -255,13 +257,7 @@ func TestPNGManyMarkers(t *testing.T) {
 		t.Skip("the parallel path needs two threads")
 	}
 	r := pngTestRaster(testenv.Shape{Channels: 1}, 1000, 1000, "smooth", 2)
-	var buf bytes.Buffer
-	if err := (&png.Encoder{CompressionLevel: png.BestSpeed}).Encode(&buf, r.Std()); err != nil {
-		t.Fatal(err)
-	}
-	stream := pngTestStream(t, buf.Bytes())
-	orig := make([]byte, stream.len())
-	stream.copyTo(orig, 0)
+	std, orig := pngTestStdFile(t, r, png.BestSpeed)
 	// The zlib header, the empty stored blocks, then the original deflate
 	// data and checksum, which do not depend on block boundaries.
 	z := append([]byte(nil), orig[:2]...)
@@ -269,7 +265,7 @@ func TestPNGManyMarkers(t *testing.T) {
 		z = append(z, 0, 0, 0, 0xff, 0xff) // BFINAL 0, BTYPE 00, padding; LEN 0, NLEN 0xffff
 	}
 	z = append(z, orig[2:]...)
-	file := pngTestRechunk(buf.Bytes(), z, []int{64 << 10})
+	file := pngTestRechunk(std, z, []int{64 << 10})
 	pngCheckBoth(t, file, r)
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
