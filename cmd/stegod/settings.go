@@ -221,6 +221,9 @@ func checkPlaintextLoopback(urls []string) error {
 		if err != nil {
 			return fmt.Errorf("etcd URL %q: %w", raw, err)
 		}
+		if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("etcd URL %q: want http://HOST:PORT (or https:// with ETCD_TLS_DIR)", raw)
+		}
 		if ip := net.ParseIP(u.Hostname()); u.Hostname() != "localhost" && (ip == nil || !ip.IsLoopback()) {
 			return fmt.Errorf("etcd URL %s is not on loopback, and etcd would be plaintext and open to anyone who reaches it: "+
 				"set ETCD_TLS_DIR to this node's certificates (stegoctl certs init) and use https:// URLs, "+

@@ -111,6 +111,7 @@ func TestPlaintextEtcdOnlyOnLoopback(t *testing.T) {
 			s.PeerURL, s.ClientURL = "http://localhost:2380", "http://[::1]:2379"
 		}, true},
 		{"a host name", func(s *settings) { s.PeerURL = "http://stego-node1:2380" }, false},
+		{"no scheme", func(s *settings) { s.PeerURL = "localhost:2380" }, false},
 		{"all interfaces", func(s *settings) { s.ClientURL = "http://0.0.0.0:2379" }, false},
 		{"another member off loopback", func(s *settings) {
 			s.InitialCluster = "node1=http://127.0.0.1:2380,node2=http://10.0.0.2:2380"
