@@ -133,9 +133,19 @@ func composeNetworkAttacks(t *testing.T, c *compose, base string) {
 			t.Fatal(err)
 		}
 		defer cli.Delete(context.Background(), "/stegocluster/nodes/evil")
-		testenv.WaitFor(t, 10*time.Second, "the forged node in /cluster/status", func() bool {
-			st, err := getStatus(base)
-			return err == nil && st.Node("evil") != nil
+		// Every node must know it before the call: nginx may send the
+		// status request to one node and the admin call to another whose
+		// watch has not yet delivered the state (a 404 then, not the 403
+		// under test). Six answers in a row through nginx's round robin
+		// come from each of the three nodes twice.
+		seen := 0
+		testenv.WaitFor(t, 10*time.Second, "the forged node in every node's /cluster/status", func() bool {
+			if st, err := getStatus(base); err == nil && st.Node("evil") != nil {
+				seen++
+			} else {
+				seen = 0
+			}
+			return seen >= 6
 		})
 		req, _ := http.NewRequest(http.MethodPost, base+"/admin/nodes/evil/fail", strings.NewReader(`{"action":"pause"}`))
 		req.Header.Set("Authorization", "Bearer "+composeAdminToken)
