@@ -103,7 +103,7 @@ func (r *registry) put(ctx context.Context, n wire.NodeInfo, lease clientv3.Leas
 }
 
 // readNodes reads every live member's registry entry. Entries that do
-// not decode are skipped.
+// not decode, or name no ValidNodeID, are skipped.
 func readNodes(ctx context.Context, client *clientv3.Client, opts ...clientv3.OpOption) ([]wire.NodeInfo, error) {
 	resp, err := client.Get(ctx, NodesPrefix, append(opts, clientv3.WithPrefix())...)
 	if err != nil {
@@ -112,7 +112,7 @@ func readNodes(ctx context.Context, client *clientv3.Client, opts ...clientv3.Op
 	nodes := make([]wire.NodeInfo, 0, len(resp.Kvs))
 	for _, kv := range resp.Kvs {
 		var n wire.NodeInfo
-		if err := json.Unmarshal(kv.Value, &n); err == nil {
+		if err := json.Unmarshal(kv.Value, &n); err == nil && ValidNodeID(n.ID) {
 			nodes = append(nodes, n)
 		}
 	}

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
+
 	"github.com/stegocluster/stegocluster/internal/testenv"
 	"github.com/stegocluster/stegocluster/wire"
 )
@@ -124,5 +126,62 @@ func TestWorkerJoinsNeverLeadsAndSurvivesAMember(t *testing.T) {
 	}
 	if w.State() == nil || w.State().Revision < last.Revision {
 		t.Errorf("the degraded worker lost its last state")
+	}
+}
+
+// TestRegistryEntriesWithoutAValidIDAreSkipped: entries whose ID could
+// not name a node (".." would turn the web app's /admin/nodes/<id>/fail
+// into /admin/fail) are left out of what every node serves.
+func TestRegistryEntriesWithoutAValidIDAreSkipped(t *testing.T) {
+	c := newTestCluster(t, 1)
+	l := c.waitLeader(20 * time.Second)
+	c.waitState(l, 1, 10*time.Second)
+	cli := c.nodes[l].client
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for _, kv := range []struct{ key, value string }{
+		{WorkersPrefix + "..", `{"id":"..","ip":"127.0.0.1","http_port":1}`},
+		{WorkersPrefix + "ok-worker", `{"id":"ok-worker","ip":"127.0.0.1","http_port":1}`},
+		{NodesPrefix + "evil", `{"id":"../x","ip":"127.0.0.1","http_port":1}`},
+	} {
+		if _, err := cli.Put(ctx, kv.key, kv.value); err != nil {
+			t.Fatal(err)
+		}
+	}
+	nodes, err := readNodes(ctx, cli)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range nodes {
+		if !ValidNodeID(n.ID) {
+			t.Errorf("readNodes returned the entry of %q", n.ID)
+		}
+	}
+	resp, err := cli.Get(ctx, WorkersPrefix, clientv3.WithPrefix())
+	if err != nil {
+		t.Fatal(err)
+	}
+	valid := 0
+	for _, kv := range resp.Kvs {
+		if n, ok := decodeWorker(kv); ok {
+			valid++
+			if n.ID != "ok-worker" {
+				t.Errorf("decodeWorker took %q", n.ID)
+			}
+		}
+	}
+	if valid != 1 {
+		t.Errorf("%d worker entries taken, want 1 (ok-worker)", valid)
+	}
+}
+
+func TestValidNodeID(t *testing.T) {
+	for id, want := range map[string]bool{
+		"n1": true, "stego-node1": true, "c0ffee": true, "worker_3.local": true,
+		"": false, ".": false, "..": false, "a/b": false, "node 1": false, "n%2e": false, strings.Repeat("a", 254): false,
+	} {
+		if got := ValidNodeID(id); got != want {
+			t.Errorf("ValidNodeID(%q) = %v, want %v", id, got, want)
+		}
 	}
 }

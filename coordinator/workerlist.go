@@ -182,7 +182,8 @@ func (l *workerList) apply(events []*clientv3.Event) {
 }
 
 // decodeWorker decodes a worker's entry. The id is the key's: an entry
-// cannot pass itself off as another node.
+// cannot pass itself off as another node. An entry whose id is not a
+// ValidNodeID is not one.
 func decodeWorker(kv *mvccpb.KeyValue) (wire.NodeInfo, bool) {
 	var n wire.NodeInfo
 	if json.Unmarshal(kv.Value, &n) != nil {
@@ -190,5 +191,5 @@ func decodeWorker(kv *mvccpb.KeyValue) (wire.NodeInfo, bool) {
 	}
 	n.ID = strings.TrimPrefix(string(kv.Key), WorkersPrefix)
 	n.Worker = true
-	return n, true
+	return n, ValidNodeID(n.ID)
 }

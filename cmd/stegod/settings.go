@@ -142,6 +142,9 @@ func (s settings) check() error {
 	if err := s.checkNumbers(); err != nil {
 		return err
 	}
+	if !coordinator.ValidNodeID(s.NodeID) {
+		return fmt.Errorf("NODE_ID=%q: want 1-253 letters, digits, dots, hyphens or underscores (not . or ..)", s.NodeID)
+	}
 	if s.AdminToken != "" {
 		if err := checkToken(s.AdminToken, "ADMIN_TOKEN"); err != nil {
 			return err

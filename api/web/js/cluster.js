@@ -177,6 +177,9 @@ export function initCluster() {
 
   // ── fault injection ───────────────────────────────────────
   async function act(id, action) {
+    // Nodes serve only IDs of these characters (coordinator.ValidNodeID);
+    // "." and ".." would be path steps, which the browser resolves away.
+    if (!/^[A-Za-z0-9._-]+$/.test(id) || id === "." || id === "..") return;
     const out = $("cluster-status");
     let token = sessionStorage.getItem(TOKEN_KEY);
     if (!token) token = await askToken();

@@ -65,11 +65,15 @@ export function initReveal() {
     const bytes = fromBase64(resp.recovered_b64);
     const mime = resp.recovered_mime || "application/octet-stream";
     const name = resp.recovered_filename || "secret.bin";
+    // The stored type is the image writer's choice: text/html or SVG,
+    // opened from the download link in a tab, would render in this
+    // origin. The download is plain bytes; only the preview (an <img>,
+    // which runs no script) gets the type.
     const blob = new Blob([bytes], { type: mime });
     $("reveal-name").textContent = name;
     $("reveal-meta").textContent = `${formatBytes(bytes.length)} · ${mime}`;
     const note = (extra) => { $("reveal-meta").textContent += extra; };
-    setDownload($("reveal-download"), blob, name);
+    setDownload($("reveal-download"), new Blob([bytes], { type: "application/octet-stream" }), name);
 
     const pre = $("reveal-text");
     const img = $("reveal-image");
