@@ -181,3 +181,21 @@ func TestStalledReaderIsCutOff(t *testing.T) {
 		return s.budget.Held() == 0
 	})
 }
+
+// TestPooledAnswerBufferBounded: after a hide into a big cover, the
+// answer buffer it grew is not kept for the next hide, outside every
+// reservation.
+func TestPooledAnswerBufferBounded(t *testing.T) {
+	s, _ := newTestServer(t, worker.NewPool(1, 1))
+	var cover bytes.Buffer
+	if err := png.Encode(&cover, image.NewNRGBA(image.Rect(0, 0, 3000, 3000))); err != nil {
+		t.Fatal(err)
+	}
+	rec := post(t, s, "/api/embed?format=png", nil, part{"file", "a.txt", []byte("x")}, part{"cover", "c.png", cover.Bytes()})
+	if rec.Code != http.StatusOK {
+		t.Fatalf("embed: %d %s", rec.Code, rec.Body)
+	}
+	if b, _ := s.answers.Get().(*bytes.Buffer); b != nil && int64(b.Cap()) > 2*s.cover.EncodedSize() {
+		t.Fatalf("a %d MB answer buffer stayed in the pool", b.Cap()>>20)
+	}
+}

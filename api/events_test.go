@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -220,5 +221,52 @@ func TestClusterEventsEndWhenDraining(t *testing.T) {
 	_ = json.NewDecoder(r2.Body).Decode(&body)
 	if r2.StatusCode != http.StatusServiceUnavailable || body["code"] != codeDraining {
 		t.Fatalf("a new stream on a draining node: %d %v, want 503 draining", r2.StatusCode, body)
+	}
+}
+
+// TestEventStreamEndsForAClientThatStopsReading: a client that opens the
+// event stream and never reads would block the stream in a write once
+// the socket's buffers fill; the write's deadline ends it, freeing its
+// slot, and a drain ends it too.
+func TestEventStreamEndsForAClientThatStopsReading(t *testing.T) {
+	fc := newFakeCluster()
+	var nodes []wire.NodeStatus
+	for i := range 2000 { // events of about half a megabyte
+		nodes = append(nodes, wire.NodeStatus{NodeInfo: wire.NodeInfo{ID: fmt.Sprintf("worker-%04d", i), IP: "10.0.0.1", Version: strings.Repeat("v", 100)}})
+	}
+	fc.setState(&wire.ClusterState{LeaderID: "n1", Revision: 1, Nodes: nodes})
+	s, err := New(Config{NodeID: "n1", Cluster: fc, Pool: worker.NewPool(1, 1), AdminToken: testToken, MaxEventStreams: 1, BodyIdleTimeout: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, ended := eventServer(t, s)
+	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if tc, ok := conn.(*net.TCPConn); ok {
+		_ = tc.SetReadBuffer(4096)
+	}
+	fmt.Fprintf(conn, "GET /cluster/events HTTP/1.1\r\nHost: x\r\n\r\n")
+	if _, err := bufio.NewReader(conn).Peek(1); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 40 { // the client reads none of these
+		fc.setState(&wire.ClusterState{LeaderID: "n1", Revision: int64(i + 2), Nodes: nodes})
+		time.Sleep(20 * time.Millisecond)
+	}
+	select {
+	case <-ended:
+	case <-time.After(3 * time.Second):
+		t.Fatal("the stream of a client that stopped reading still runs 3 s on")
+	}
+	resp, err := http.Get(srv.URL + "/cluster/events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("a new stream after the stuck one ended: %d", resp.StatusCode)
 	}
 }

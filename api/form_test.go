@@ -1,24 +1,17 @@
 package api
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"fmt"
-	"image"
-	"image/png"
 	"io"
 	"mime/multipart"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/textproto"
 	"strings"
 	"testing"
 	"testing/iotest"
-	"time"
 
-	"github.com/stegocluster/stegocluster/wire"
 	"github.com/stegocluster/stegocluster/worker"
 )
 
@@ -84,71 +77,6 @@ func TestFormKeepsNoUnreservedHeaders(t *testing.T) {
 	}
 	if kept := int64(len(f.types["cover"]) + len(f.files["cover"])); kept > res.Held() {
 		t.Fatalf("the form keeps %d bytes, its reservation holds %d", kept, res.Held())
-	}
-}
-
-// TestPooledAnswerBufferBounded: after a hide into a big cover, the
-// answer buffer it grew is not kept for the next hide, outside every
-// reservation.
-func TestPooledAnswerBufferBounded(t *testing.T) {
-	s, _ := newTestServer(t, worker.NewPool(1, 1))
-	var cover bytes.Buffer
-	if err := png.Encode(&cover, image.NewNRGBA(image.Rect(0, 0, 3000, 3000))); err != nil {
-		t.Fatal(err)
-	}
-	rec := post(t, s, "/api/embed?format=png", nil, part{"file", "a.txt", []byte("x")}, part{"cover", "c.png", cover.Bytes()})
-	if rec.Code != http.StatusOK {
-		t.Fatalf("embed: %d %s", rec.Code, rec.Body)
-	}
-	if b, _ := s.answers.Get().(*bytes.Buffer); b != nil && int64(b.Cap()) > 2*s.cover.EncodedSize() {
-		t.Fatalf("a %d MB answer buffer stayed in the pool", b.Cap()>>20)
-	}
-}
-
-// TestEventStreamEndsForAClientThatStopsReading: a client that opens the
-// event stream and never reads would block the stream in a write once
-// the socket's buffers fill; the write's deadline ends it, freeing its
-// slot, and a drain ends it too.
-func TestEventStreamEndsForAClientThatStopsReading(t *testing.T) {
-	fc := newFakeCluster()
-	var nodes []wire.NodeStatus
-	for i := range 2000 { // events of about half a megabyte
-		nodes = append(nodes, wire.NodeStatus{NodeInfo: wire.NodeInfo{ID: fmt.Sprintf("worker-%04d", i), IP: "10.0.0.1", Version: strings.Repeat("v", 100)}})
-	}
-	fc.setState(&wire.ClusterState{LeaderID: "n1", Revision: 1, Nodes: nodes})
-	s, err := New(Config{NodeID: "n1", Cluster: fc, Pool: worker.NewPool(1, 1), AdminToken: testToken, MaxEventStreams: 1, BodyIdleTimeout: 300 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, ended := eventServer(t, s)
-	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	if tc, ok := conn.(*net.TCPConn); ok {
-		_ = tc.SetReadBuffer(4096)
-	}
-	fmt.Fprintf(conn, "GET /cluster/events HTTP/1.1\r\nHost: x\r\n\r\n")
-	if _, err := bufio.NewReader(conn).Peek(1); err != nil {
-		t.Fatal(err)
-	}
-	for i := range 40 { // the client reads none of these
-		fc.setState(&wire.ClusterState{LeaderID: "n1", Revision: int64(i + 2), Nodes: nodes})
-		time.Sleep(20 * time.Millisecond)
-	}
-	select {
-	case <-ended:
-	case <-time.After(3 * time.Second):
-		t.Fatal("the stream of a client that stopped reading still runs 3 s on")
-	}
-	resp, err := http.Get(srv.URL + "/cluster/events")
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("a new stream after the stuck one ended: %d", resp.StatusCode)
 	}
 }
 
