@@ -185,3 +185,38 @@ func TestValidNodeID(t *testing.T) {
 		}
 	}
 }
+
+// TestWorkerReconnectsSoonAfterAnOutage: when every member has been down
+// for a while and comes back, the worker is coordinated again within a
+// few seconds. gRPC's default reconnect backoff grows by 1.6× from 1 s
+// to 120 s, so after a 30 s outage a worker's next attempt could be 15 s
+// or more away, and it stayed degraded (and out of the status) all that
+// time.
+func TestWorkerReconnectsSoonAfterAnOutage(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a 30 s outage")
+	}
+	c := newTestCluster(t, 3)
+	c.waitLeader(20 * time.Second)
+	w := startWorker(t, c, "worker1")
+	testenv.WaitFor(t, 10*time.Second, "the worker in the status", func() bool {
+		s := w.State()
+		return s != nil && s.Node("worker1") != nil && w.Degraded() == ""
+	})
+
+	c.closeAll()
+	testenv.WaitFor(t, 10*time.Second, "the worker to call itself degraded", func() bool { return w.Degraded() != "" })
+	time.Sleep(30 * time.Second) // long enough for the default backoff to reach 10–20 s
+	c.startAll()
+	back := time.Now()
+	leader := c.waitLeader(20 * time.Second)
+	testenv.WaitFor(t, 20*time.Second, "the worker to be coordinated again", func() bool {
+		s := c.nodes[leader].State()
+		return w.Degraded() == "" && s != nil && s.Node("worker1") != nil && s.UpdatedAt.After(back)
+	})
+	took := time.Since(back)
+	if took > 5*time.Second {
+		t.Errorf("the worker took %s to reconnect after the members came back, want ≤ 5 s", took.Round(100*time.Millisecond))
+	}
+	t.Logf("coordinated again %s after the members were back", took.Round(100*time.Millisecond))
+}
