@@ -3,11 +3,13 @@ package coordinator
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync/atomic"
 	"time"
 
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/stegocluster/stegocluster/wire"
@@ -51,8 +53,12 @@ func (r *registry) Run(ctx context.Context, info func() wire.NodeInfo) error {
 	return nil
 }
 
-// runLease keeps the entry under one lease until a write fails (the
+// runLease keeps the entry under one lease until the lease is lost (the
 // error) or ctx ends (nil), then revokes the lease (deleting the entry).
+// A write that fails while the lease lives is tried again on the next
+// tick: the entry is the lease's, and a member slow to answer one write
+// (an election, a slow disk) must not make the node delete its own
+// entry, and vanish from the status, as revoking would.
 func (r *registry) runLease(ctx context.Context, info func() wire.NodeInfo, tick <-chan time.Time) error {
 	gctx, cancel := context.WithTimeout(ctx, r.interval) // a frozen member never answers
 	grant, err := r.client.Grant(gctx, r.ttl)
@@ -71,18 +77,27 @@ func (r *registry) runLease(ctx context.Context, info func() wire.NodeInfo, tick
 	if err != nil {
 		return fmt.Errorf("coordinator: registry lease keepalive: %w", err)
 	}
+	lost := make(chan struct{})
 	go func() {
+		defer close(lost)
 		for range ch { // drained until the lease or kctx ends
 		}
 	}()
 	for {
-		if err := r.put(ctx, info(), grant.ID); err != nil {
-			return err // most likely the lease expired: start over
+		err := r.put(ctx, info(), grant.ID)
+		switch {
+		case err == nil:
+			r.lastOK.Store(time.Now().UnixNano())
+		case errors.Is(err, rpctypes.ErrLeaseNotFound):
+			return err
+		case ctx.Err() == nil:
+			r.log.Warn("registry entry not refreshed; trying again", "err", err)
 		}
-		r.lastOK.Store(time.Now().UnixNano())
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-lost:
+			return fmt.Errorf("coordinator: registry lease %x not kept alive", grant.ID)
 		case <-tick:
 		}
 	}
