@@ -41,7 +41,7 @@ func main() {
 	}
 	hostname, _ := os.Hostname()
 	isSet := func(name string) bool { _, ok := os.LookupEnv(name); return ok }
-	if err := s.fillWorkerIdentity(isSet, hostname, net.LookupHost); err != nil {
+	if err := s.fillWorkerIdentity(isSet, hostname, net.LookupHost, sourceAddrToward); err != nil {
 		fmt.Fprintf(os.Stderr, "stegod: settings: %v\n", err)
 		os.Exit(2)
 	}

@@ -337,11 +337,15 @@ func readToken(path string) (string, error) {
 
 // fillWorkerIdentity gives a worker started without NODE_ID or
 // ADVERTISE_IP (as every replica of a scaled service is: they share one
-// environment) an identity of its own: its host name as the id, and the
-// first address that name resolves to other than loopback as the
-// address others reach it at. isSet says whether a variable was in the
-// environment.
-func (s *settings) fillWorkerIdentity(isSet func(string) bool, hostname string, resolve func(string) ([]string, error)) error {
+// environment) an identity of its own: its host name as the id, and as
+// the address others reach it at, the first address that name resolves
+// to other than loopback, or else the one it would reach its first
+// member from (sourceAddrToward). A Debian host names itself 127.0.1.1
+// in /etc/hosts: without the second rule a worker there advertised
+// 127.0.0.1 to members on other hosts, and a call they forwarded to it
+// (/admin/nodes/<worker>/fail) reached themselves. isSet says whether a
+// variable was in the environment.
+func (s *settings) fillWorkerIdentity(isSet func(string) bool, hostname string, resolve func(string) ([]string, error), routeTo func(endpoint string) (string, error)) error {
 	if coordinator.Role(s.Role) != coordinator.RoleWorker {
 		return nil
 	}
@@ -351,7 +355,10 @@ func (s *settings) fillWorkerIdentity(isSet func(string) bool, hostname string, 
 		}
 		s.NodeID = hostname
 	}
-	if !isSet("ADVERTISE_IP") && hostname != "" {
+	if isSet("ADVERTISE_IP") {
+		return nil
+	}
+	if hostname != "" {
 		addrs, err := resolve(hostname)
 		if err != nil {
 			return fmt.Errorf("ROLE=worker without ADVERTISE_IP: resolving the host name %q: %w", hostname, err)
@@ -359,9 +366,38 @@ func (s *settings) fillWorkerIdentity(isSet func(string) bool, hostname string, 
 		for _, a := range addrs {
 			if ip := net.ParseIP(a); ip != nil && !ip.IsLoopback() {
 				s.AdvertiseIP = a
-				break
+				return nil
 			}
 		}
 	}
+	if len(s.Endpoints) == 0 {
+		return nil // check() refuses a worker without members
+	}
+	ip, err := routeTo(s.Endpoints[0])
+	if err != nil {
+		return fmt.Errorf("ROLE=worker without ADVERTISE_IP, and its host name gives no address but loopback: %w", err)
+	}
+	s.AdvertiseIP = ip
 	return nil
+}
+
+// sourceAddrToward returns the local address this host sends from to
+// reach endpoint's host (a URL such as https://stego-node1:2379): what
+// connecting a UDP socket picks from the routing table. Nothing is sent.
+func sourceAddrToward(endpoint string) (string, error) {
+	u, err := url.Parse(endpoint)
+	if err != nil || u.Hostname() == "" {
+		return "", fmt.Errorf("etcd endpoint %q: not a URL with a host", endpoint)
+	}
+	port := u.Port()
+	if port == "" {
+		port = "2379"
+	}
+	d := net.Dialer{Timeout: 5 * time.Second} // resolving the name may take a while
+	c, err := d.Dial("udp", net.JoinHostPort(u.Hostname(), port))
+	if err != nil {
+		return "", fmt.Errorf("the route to etcd endpoint %q: %w", endpoint, err)
+	}
+	defer c.Close()
+	return c.LocalAddr().(*net.UDPAddr).IP.String(), nil
 }

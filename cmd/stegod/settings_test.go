@@ -173,20 +173,33 @@ func TestSettingsNumbers(t *testing.T) {
 // plaintext rule for them, and takes an identity of its own from its
 // host when its environment (shared by every replica) gives none.
 func TestWorkerSettings(t *testing.T) {
-	resolve := func(host string) ([]string, error) { return []string{"127.0.1.1", "172.30.0.7"}, nil }
+	hostAddrs := []string{"127.0.1.1", "172.30.0.7"}
+	loopbackOnly := []string{"127.0.1.1"} // Debian's /etc/hosts
+	// The route to a member: what sourceAddrToward finds, faked so that
+	// the test never looks past loopback.
+	routeTo := func(endpoint string) (string, error) {
+		if strings.Contains(endpoint, "127.0.0.1") {
+			return "127.0.0.1", nil
+		}
+		return "10.1.2.3", nil
+	}
 	for _, tc := range []struct {
 		name       string
 		env        map[string]string
+		addrs      []string // the host name's addresses
 		wantID, ip string
 		ok         bool
 	}{
-		{"endpoints on loopback, identity from the host", map[string]string{"ETCD_ENDPOINTS": "http://127.0.0.1:2379"}, "c0ffee", "172.30.0.7", true},
-		{"no endpoints", map[string]string{}, "", "", false},
-		{"plaintext endpoints off loopback", map[string]string{"ETCD_ENDPOINTS": "http://stego-node1:2379"}, "", "", false},
-		{"TLS endpoints", map[string]string{"ETCD_ENDPOINTS": "https://stego-node1:2379,https://stego-node2:2379", "ETCD_TLS_DIR": "/certs/w"}, "c0ffee", "172.30.0.7", true},
-		{"identity given", map[string]string{"ETCD_ENDPOINTS": "http://127.0.0.1:2379", "NODE_ID": "w1", "ADVERTISE_IP": "10.0.0.9"}, "w1", "10.0.0.9", true},
-		{"an unknown role", map[string]string{"ROLE": "observer"}, "", "", false},
+		{"endpoints on loopback, identity from the host", map[string]string{"ETCD_ENDPOINTS": "http://127.0.0.1:2379"}, hostAddrs, "c0ffee", "172.30.0.7", true},
+		{"no endpoints", map[string]string{}, hostAddrs, "", "", false},
+		{"plaintext endpoints off loopback", map[string]string{"ETCD_ENDPOINTS": "http://stego-node1:2379"}, hostAddrs, "", "", false},
+		{"TLS endpoints", map[string]string{"ETCD_ENDPOINTS": "https://stego-node1:2379,https://stego-node2:2379", "ETCD_TLS_DIR": "/certs/w"}, hostAddrs, "c0ffee", "172.30.0.7", true},
+		{"identity given", map[string]string{"ETCD_ENDPOINTS": "http://127.0.0.1:2379", "NODE_ID": "w1", "ADVERTISE_IP": "10.0.0.9"}, loopbackOnly, "w1", "10.0.0.9", true},
+		{"host name on loopback only, members elsewhere: the route to them", map[string]string{"ETCD_ENDPOINTS": "https://stego-node1:2379", "ETCD_TLS_DIR": "/certs/w"}, loopbackOnly, "c0ffee", "10.1.2.3", true},
+		{"host name on loopback only, members on loopback", map[string]string{"ETCD_ENDPOINTS": "http://127.0.0.1:2379"}, loopbackOnly, "c0ffee", "127.0.0.1", true},
+		{"an unknown role", map[string]string{"ROLE": "observer"}, hostAddrs, "", "", false},
 	} {
+		resolve := func(string) ([]string, error) { return tc.addrs, nil }
 		for k, v := range map[string]string{"ROLE": "worker"} {
 			if _, ok := tc.env[k]; !ok {
 				tc.env[k] = v
@@ -200,7 +213,7 @@ func TestWorkerSettings(t *testing.T) {
 			t.Fatal(err)
 		}
 		isSet := func(name string) bool { _, ok := tc.env[name]; return ok }
-		err := s.fillWorkerIdentity(isSet, "c0ffee", resolve)
+		err := s.fillWorkerIdentity(isSet, "c0ffee", resolve, routeTo)
 		if err == nil {
 			err = s.check()
 		}
@@ -230,6 +243,25 @@ func TestWithSpareProc(t *testing.T) {
 	} {
 		if got := withSpareProc(tc.procs, tc.userSet); got != tc.want {
 			t.Errorf("withSpareProc(%d, %v) = %d, want %d", tc.procs, tc.userSet, got, tc.want)
+		}
+	}
+}
+
+// TestSourceAddrToward: the address the kernel would send from, found
+// without sending anything; a URL without a host is an error.
+func TestSourceAddrToward(t *testing.T) {
+	for _, tc := range []struct {
+		endpoint, want string
+		ok             bool
+	}{
+		{"http://127.0.0.1:2379", "127.0.0.1", true},
+		{"https://127.0.0.1", "127.0.0.1", true},
+		{"127.0.0.1:2379", "", false},
+		{"https://", "", false},
+	} {
+		got, err := sourceAddrToward(tc.endpoint)
+		if (err == nil) != tc.ok || got != tc.want {
+			t.Errorf("sourceAddrToward(%q) = %q, %v; want %q, ok=%v", tc.endpoint, got, err, tc.want, tc.ok)
 		}
 	}
 }
