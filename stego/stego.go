@@ -189,7 +189,7 @@ func EmbedInPlace(ctx context.Context, cover *Image, secret Secret, opts Options
 	bodyLen := metaFixedSize + meta + len(data) + tagSize
 	// The body test restates the room test in the container's terms, as a
 	// guard on the sealed body's size should the two ever disagree.
-	if len(data) > room || bodyLen > bodyCapacity(samples, d, opts.Mode) || len(secret.Data) > math.MaxUint32 {
+	if len(data) > room || bodyLen > bodyCapacity(samples, d, opts.Mode) || uint64(len(secret.Data)) > math.MaxUint32 {
 		return Stats{}, &CapacityError{Needed: len(data), Available: room, Metadata: meta}
 	}
 	k := 1

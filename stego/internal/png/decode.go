@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"math"
+	"math/bits"
 	"runtime"
 	"slices"
 	"sync"
@@ -787,6 +788,10 @@ func pngUnfilterPaeth(dst, src, prev []byte, bpp int) {
 	}
 }
 
+// signShift moves an int's sign over all its bits: x>>signShift is -1
+// for a negative x and 0 otherwise, on 32- and 64-bit targets alike.
+const signShift = bits.UintSize - 1
+
 // pngPaethFast is pngPaeth without a branch, for the unfilter loops,
 // where each byte waits on the one a pixel before it: the choice is made
 // with masks rather than left to the compiler.
@@ -794,13 +799,13 @@ func pngPaethFast(a, b, c int) uint8 {
 	pa := b - c
 	pb := a - c
 	pc := pa + pb
-	pa = (pa ^ pa>>63) - pa>>63
-	pb = (pb ^ pb>>63) - pb>>63
-	pc = (pc ^ pc>>63) - pc>>63
-	m := (pc - pb) >> 63 // all ones where pc < pb: c beats b
+	pa = (pa ^ pa>>signShift) - pa>>signShift
+	pb = (pb ^ pb>>signShift) - pb>>signShift
+	pc = (pc ^ pc>>signShift) - pc>>signShift
+	m := (pc - pb) >> signShift // all ones where pc < pb: c beats b
 	p := b ^ (b^c)&m
 	q := pb ^ (pb^pc)&m
-	m = (q - pa) >> 63 // all ones where q < pa: a loses
+	m = (q - pa) >> signShift // all ones where q < pa: a loses
 	return uint8(a ^ (a^p)&m)
 }
 

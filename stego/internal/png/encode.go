@@ -581,9 +581,9 @@ func pngPaeth(a, b, c uint8) uint8 {
 	pa := int(b) - int(c) // p - a, with p = a + b - c
 	pb := int(a) - int(c) // p - b
 	pc := pa + pb         // p - c
-	pa = (pa ^ pa>>63) - pa>>63
-	pb = (pb ^ pb>>63) - pb>>63
-	pc = (pc ^ pc>>63) - pc>>63
+	pa = (pa ^ pa>>signShift) - pa>>signShift
+	pb = (pb ^ pb>>signShift) - pb>>signShift
+	pc = (pc ^ pc>>signShift) - pc>>signShift
 	p := c
 	if pb <= pc {
 		p = b
@@ -651,7 +651,7 @@ func pngSub8(x, y uint64) uint64 {
 // signed, made positive (min(v, 256-v)).
 func pngAbs8(v uint8) uint {
 	t := int(int8(v))
-	m := t >> 63
+	m := t >> signShift
 	return uint((t ^ m) - m)
 }
 

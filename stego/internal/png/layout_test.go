@@ -76,7 +76,7 @@ func TestPNGPaethLanes(t *testing.T) {
 	x, a, b, c := make([]byte, n), make([]byte, n), make([]byte, n), make([]byte, n)
 	for i := range n {
 		a[i], b[i], c[i] = byte(i), byte(i>>8), byte(i>>16)
-		x[i] = byte(i*2654435761>>13) ^ byte(i>>5)
+		x[i] = byte(uint32(i)*2654435761>>13) ^ byte(i>>5)
 	}
 	d := make([]byte, n)
 	pngPaethResiduals(d, x, a, b, c)
@@ -256,7 +256,7 @@ func TestPNGLayoutKeepsAndDrops(t *testing.T) {
 func TestPNGAdler32(t *testing.T) {
 	data := make([]byte, 3<<20+13)
 	for i := range data {
-		data[i] = byte(i*2654435761>>11) | byte(i>>7)
+		data[i] = byte(uint32(i)*2654435761>>11) | byte(i>>7)
 	}
 	for i := range 1 << 16 { // a long run of 0xff, the worst case for the sums
 		data[i] = 0xff
