@@ -18,6 +18,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -53,6 +54,9 @@ func main() {
 	_, procsSet := os.LookupEnv("GOMAXPROCS")
 	runtime.GOMAXPROCS(withSpareProc(runtime.GOMAXPROCS(0), procsSet))
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: s.LogLevel})).With("node", s.NodeID)
+	if ignored := ignoredSettings(coordinator.Role(s.Role), isSet); len(ignored) > 0 {
+		logger.Warn("settings this role does not use; they change nothing", "role", s.Role, "ignored", strings.Join(ignored, ","))
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	if err := run(ctx, s, logger); err != nil {

@@ -168,6 +168,35 @@ func (s settings) check() error {
 	return nil
 }
 
+// memberOnly are the settings of a node's etcd member and its election,
+// which a worker (no member, never campaigns) does not read; workerOnly
+// those a member does not read.
+var (
+	memberOnly = []string{
+		"PEER_URL", "CLIENT_URL", "INITIAL_CLUSTER", "CLUSTER_TOKEN", "INITIAL_CLUSTER_STATE",
+		"ETCD_TICK_MS", "ETCD_ELECTION_MS", "ETCD_READY_TIMEOUT",
+		"LEASE_TTL", "KEEPALIVE_INTERVAL", "PROBE_INTERVAL", "SUSPECT_AFTER", "SUSPECT_SLOW_AFTER",
+	}
+	workerOnly = []string{"ETCD_ENDPOINTS"}
+)
+
+// ignoredSettings lists the variables set in the environment that role
+// does not read, so that an operator who set LEASE_TTL on a worker, or
+// ETCD_ENDPOINTS on a member, hears that it changed nothing.
+func ignoredSettings(role coordinator.Role, isSet func(string) bool) []string {
+	others := workerOnly
+	if role == coordinator.RoleWorker {
+		others = memberOnly
+	}
+	var ignored []string
+	for _, name := range others {
+		if isSet(name) {
+			ignored = append(ignored, name)
+		}
+	}
+	return ignored
+}
+
 // checkNumbers refuses durations, counts and sizes that make no sense,
 // rather than let a negative interval panic inside a ticker or a zero
 // quietly turn a protection off.

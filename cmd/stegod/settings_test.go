@@ -5,12 +5,14 @@ import (
 	"log/slog"
 	"os"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/kelseyhightower/envconfig"
 
+	"github.com/stegocluster/stegocluster/coordinator"
 	"github.com/stegocluster/stegocluster/internal/testenv"
 )
 
@@ -262,6 +264,36 @@ func TestSourceAddrToward(t *testing.T) {
 		got, err := sourceAddrToward(tc.endpoint)
 		if (err == nil) != tc.ok || got != tc.want {
 			t.Errorf("sourceAddrToward(%q) = %q, %v; want %q, ok=%v", tc.endpoint, got, err, tc.want, tc.ok)
+		}
+	}
+}
+
+// TestIgnoredSettings: a variable the node's role does not read is
+// named, so that setting it is not mistaken for a change; every name
+// listed is a real setting.
+func TestIgnoredSettings(t *testing.T) {
+	for _, tc := range []struct {
+		role coordinator.Role
+		set  []string
+		want string
+	}{
+		{coordinator.RoleMember, []string{"PEER_URL", "LEASE_TTL", "WORKERS"}, ""},
+		{coordinator.RoleMember, []string{"ETCD_ENDPOINTS", "PEER_URL"}, "ETCD_ENDPOINTS"},
+		{coordinator.RoleWorker, []string{"ETCD_ENDPOINTS", "WORKERS", "ADMIN_TOKEN"}, ""},
+		{coordinator.RoleWorker, []string{"ETCD_ENDPOINTS", "LEASE_TTL", "PEER_URL", "SUSPECT_AFTER"}, "PEER_URL,LEASE_TTL,SUSPECT_AFTER"},
+	} {
+		isSet := func(name string) bool { return slices.Contains(tc.set, name) }
+		if got := strings.Join(ignoredSettings(tc.role, isSet), ","); got != tc.want {
+			t.Errorf("%s with %v: ignored %q, want %q", tc.role, tc.set, got, tc.want)
+		}
+	}
+	known := map[string]bool{}
+	for _, f := range reflect.VisibleFields(reflect.TypeFor[settings]()) {
+		known[f.Tag.Get("envconfig")] = true
+	}
+	for _, name := range append(slices.Clone(memberOnly), workerOnly...) {
+		if !known[name] {
+			t.Errorf("%s is listed as role-specific but is no setting", name)
 		}
 	}
 }
