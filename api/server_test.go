@@ -348,6 +348,7 @@ func TestExpressSlotKeptForQuickJobs(t *testing.T) {
 	<-started
 	defer close(release)
 	photo := smallPNG(t, 300, 300)
+	big := smallPNG(t, 3000, 3000) // 36 MB decoded: over smallJob
 	for _, tc := range []struct {
 		name  string
 		path  string
@@ -357,6 +358,9 @@ func TestExpressSlotKeptForQuickJobs(t *testing.T) {
 		{"keyed hide", "/api/embed", []part{{"file", "a", []byte("x")}}, http.StatusOK},
 		{"adaptive hide", "/api/embed", []part{{"file", "a", []byte("x")}, {"mode", "", []byte("adaptive")}}, http.StatusServiceUnavailable},
 		{"hide with a password", "/api/embed", []part{{"file", "a", []byte("x")}, {"password", "", []byte("pw")}}, http.StatusServiceUnavailable},
+		{"hide into a big cover", "/api/embed", []part{{"file", "a", []byte("x")}, {"cover", "big.png", big}}, http.StatusServiceUnavailable},
+		{"capacity of a small cover", "/api/capacity", []part{{"cover", "p.png", photo}}, http.StatusOK},
+		{"capacity of a big cover", "/api/capacity", []part{{"cover", "big.png", big}}, http.StatusServiceUnavailable},
 		{"extraction", "/api/extract", []part{{"file", "p.png", photo}}, http.StatusServiceUnavailable},
 		{"analysis, classic tests only", "/api/analyze?rich_model=false", []part{{"file", "p.png", photo}}, http.StatusOK},
 		{"analysis with the rich model", "/api/analyze", []part{{"file", "p.png", photo}}, http.StatusServiceUnavailable},
@@ -364,7 +368,7 @@ func TestExpressSlotKeptForQuickJobs(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			rec := post(t, s, tc.path, nil, tc.parts...)
 			if rec.Code != tc.want {
-				t.Fatalf("status %d, want %d: %s", rec.Code, tc.want, rec.Body)
+				t.Fatalf("status %d, want %d: %.300s", rec.Code, tc.want, rec.Body.String())
 			}
 			if tc.want == http.StatusServiceUnavailable && decodeJSON(t, rec)["code"] != "busy" {
 				t.Fatalf("refused, but not as busy: %s", rec.Body)

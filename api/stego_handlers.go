@@ -222,10 +222,10 @@ func (f *form) mode() (stego.Mode, error) {
 // run parses the form and runs job in the worker pool with the job
 // timeout, so that a busy node answers 503 at once and a client that
 // leaves stops its job. Every byte the form keeps is reserved from res,
-// which the handler releases once its answer is written. A job whose
-// weight (its estimated memory, and so its work) is at most smallJob
-// may use the pool's express slot, so it never waits behind big ones.
-func (s *Server) run(c *gin.Context, res *worker.Reservation, weigh func(f *form) int64, job func(ctx context.Context, f *form) error) bool {
+// which the handler releases once its answer is written. A job that
+// quick says is quick may use the pool's express slot, so that it never
+// waits behind big ones.
+func (s *Server) run(c *gin.Context, res *worker.Reservation, quick func(f *form) bool, job func(ctx context.Context, f *form) error) bool {
 	ctx, cancel := context.WithTimeout(c.Request.Context(), s.cfg.JobTimeout)
 	defer cancel()
 	f, err := readForm(ctx, c.Request, s.cfg.MaxUpload, res)
@@ -235,7 +235,7 @@ func (s *Server) run(c *gin.Context, res *worker.Reservation, weigh func(f *form
 	}
 	finishBody(c)
 	do := s.cfg.Pool.Do
-	if weigh(f) <= smallJob {
+	if quick(f) {
 		do = s.cfg.Pool.DoSmall
 	}
 	if err := do(ctx, func(ctx context.Context) error { return job(ctx, f) }); err != nil {
@@ -245,10 +245,14 @@ func (s *Server) run(c *gin.Context, res *worker.Reservation, weigh func(f *form
 	return true
 }
 
-// smallJob is the most a job may weigh (see formWeight) to use the
-// pool's express slot: hiding a few kilobytes in the built-in cover
-// weighs about 3 MB, decoding a 50-megapixel cover 600 MB.
+// smallJob is the most a quick job's input may weigh (see formWeight):
+// hiding a few kilobytes in the built-in cover weighs about 3 MB,
+// decoding a 50-megapixel cover 600 MB.
 const smallJob = 32 << 20
+
+// smallInput says whether f weighs at most smallJob: quick for a job
+// whose work follows its input's size (capacity).
+func (s *Server) smallInput(f *form) bool { return s.formWeight(f) <= smallJob }
 
 // formWeight estimates what a job on f will hold: the form's bytes, and
 // decoding the largest image in it (its header says how large), or a
@@ -268,32 +272,22 @@ func (s *Server) formWeight(f *form) int64 {
 	return total + decode
 }
 
-// embedWeight is formWeight, except that an adaptive hide, or one with a
-// password, is never a small job: the first costs about 15× a keyed
-// hide's CPU (docs/stealth.md), the second a key derivation, and on the
-// express slot either would hold up the small jobs that slot keeps
-// quick.
-func (s *Server) embedWeight(f *form) int64 {
-	w := s.formWeight(f)
-	if mode, err := f.mode(); err == nil && mode == stego.ModeAdaptive || f.fields["password"] != "" {
-		w = max(w, smallJob+1)
-	}
-	return w
+// quickHide says whether a hide is quick: a small input, without a
+// password (a key derivation) and not in adaptive mode (about 15× a
+// keyed hide's CPU, docs/stealth.md). On the express slot either would
+// hold up the small jobs that slot keeps quick.
+func (s *Server) quickHide(f *form) bool {
+	mode, err := f.mode()
+	return s.smallInput(f) && err == nil && mode != stego.ModeAdaptive && f.fields["password"] == ""
 }
 
-// analyzeWeight is formWeight, except that an analysis running the
-// rich-model detector (the default) is never a small job: up to half a
-// second of every CPU and 105 MB more (docs/stealth.md), and on the
-// express slot it would hold up the small jobs that slot keeps quick.
-// The detector's memory is reserved later, from what the budget has free
-// (richModelOptions), so it is not counted here.
-func (s *Server) analyzeWeight(c *gin.Context) func(f *form) int64 {
-	return func(f *form) int64 {
-		w := s.formWeight(f)
-		if rich, err := richModelWanted(c, f); err != nil || rich {
-			w = max(w, smallJob+1)
-		}
-		return w
+// quickAnalysis says whether an analysis is quick: a small input, and
+// without the rich-model detector (the default), which takes up to half
+// a second of every CPU and 105 MB more (docs/stealth.md).
+func (s *Server) quickAnalysis(c *gin.Context) func(f *form) bool {
+	return func(f *form) bool {
+		rich, err := richModelWanted(c, f)
+		return s.smallInput(f) && err == nil && !rich
 	}
 }
 
@@ -347,12 +341,10 @@ func (s *Server) richModelOptions(ctx context.Context, res *worker.Reservation, 
 	return opts, nil
 }
 
-// extractWeight is formWeight plus the secret extraction may decompress,
-// up to an upload's size: what the image claims is not trusted, so an
-// extraction is never small.
-func (s *Server) extractWeight(f *form) int64 {
-	return max(s.formWeight(f)+s.cfg.MaxUpload, smallJob+1)
-}
+// neverQuick is an extraction's answer: it may decompress a secret up
+// to an upload's size, and may derive a password's key, whatever the
+// image's size; what the image claims is not trusted.
+func neverQuick(*form) bool { return false }
 
 // reserveKDF reserves the memory deriving a password's key takes
 // (nothing without a password: the public key needs no Argon2id).
@@ -463,7 +455,7 @@ func (s *Server) embed(c *gin.Context) {
 			s.coverCopies.Put(copied)
 		}
 	}()
-	ok := s.run(c, res, s.embedWeight, func(ctx context.Context, f *form) error {
+	ok := s.run(c, res, s.quickHide, func(ctx context.Context, f *form) error {
 		data, ok := f.files["file"]
 		if !ok {
 			return badRequest("missing form file \"file\" (the secret to hide)")
@@ -559,7 +551,7 @@ func (s *Server) extract(c *gin.Context) {
 	res := s.budget.Reserve()
 	defer res.Release()
 	var secret *stego.Secret
-	ok := s.run(c, res, s.extractWeight, func(ctx context.Context, f *form) error {
+	ok := s.run(c, res, neverQuick, func(ctx context.Context, f *form) error {
 		data, ok := f.files["file"]
 		if !ok {
 			return badRequest("missing form file \"file\" (the stego image)")
@@ -633,7 +625,7 @@ func (s *Server) capacity(c *gin.Context) {
 	res := s.budget.Reserve()
 	defer res.Release()
 	var info capacityInfo
-	ok := s.run(c, res, s.formWeight, func(ctx context.Context, f *form) error {
+	ok := s.run(c, res, s.smallInput, func(ctx context.Context, f *form) error {
 		depth, err := f.depth()
 		if err != nil {
 			return err
@@ -696,7 +688,7 @@ func (s *Server) analyze(c *gin.Context) {
 	res := s.budget.Reserve()
 	defer res.Release()
 	var report *stego.Analysis
-	ok := s.run(c, res, s.analyzeWeight(c), func(ctx context.Context, f *form) error {
+	ok := s.run(c, res, s.quickAnalysis(c), func(ctx context.Context, f *form) error {
 		rich, err := richModelWanted(c, f)
 		if err != nil {
 			return err
