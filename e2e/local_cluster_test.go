@@ -31,6 +31,14 @@ type localCluster struct {
 	dir   string   // CLUSTER_DIR
 	env   []string // the script's environment: its settings
 	nginx string   // base URL
+	// httpBase is node 1's HTTP port; node n's is httpBase+n-1.
+	httpBase int
+}
+
+// nodeURL is node n's own base URL (n is "1".."3"), not through nginx.
+func (c *localCluster) nodeURL(n string) string {
+	i, _ := strconv.Atoi(n)
+	return fmt.Sprintf("http://127.0.0.1:%d", c.httpBase+i-1)
 }
 
 // requireTools fails the test unless the programs compose/cluster.sh
@@ -55,7 +63,7 @@ func requireTools(t testing.TB) {
 func newLocalCluster(t testing.TB, nginxPort, httpBase, peerBase int, token string) *localCluster {
 	t.Helper()
 	requireTools(t)
-	c := &localCluster{t: t, dir: filepath.Join(t.TempDir(), "cluster")}
+	c := &localCluster{t: t, dir: filepath.Join(t.TempDir(), "cluster"), httpBase: httpBase}
 	c.env = append(os.Environ(), "CLUSTER_DIR="+c.dir, fmt.Sprintf("NGINX_PORT=%d", nginxPort),
 		fmt.Sprintf("HTTP_BASE=%d", httpBase), fmt.Sprintf("PEER_BASE=%d", peerBase),
 		fmt.Sprintf("WORKER_BASE=%d", peerBase+6), "ADMIN_TOKEN="+token)
