@@ -358,6 +358,7 @@ func TestExpressSlotKeptForQuickJobs(t *testing.T) {
 		{"keyed hide", "/api/embed", []part{{"file", "a", []byte("x")}}, http.StatusOK},
 		{"adaptive hide", "/api/embed", []part{{"file", "a", []byte("x")}, {"mode", "", []byte("adaptive")}}, http.StatusServiceUnavailable},
 		{"hide with a password", "/api/embed", []part{{"file", "a", []byte("x")}, {"password", "", []byte("pw")}}, http.StatusServiceUnavailable},
+		{"hide in a mode that is none: refused at once", "/api/embed", []part{{"file", "a", []byte("x")}, {"mode", "", []byte("loud")}}, http.StatusBadRequest},
 		{"hide into a big cover", "/api/embed", []part{{"file", "a", []byte("x")}, {"cover", "big.png", big}}, http.StatusServiceUnavailable},
 		{"capacity of a small cover", "/api/capacity", []part{{"cover", "p.png", photo}}, http.StatusOK},
 		{"capacity of a big cover", "/api/capacity", []part{{"cover", "big.png", big}}, http.StatusServiceUnavailable},

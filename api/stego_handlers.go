@@ -275,10 +275,11 @@ func (s *Server) formWeight(f *form) int64 {
 // quickHide says whether a hide is quick: a small input, without a
 // password (a key derivation) and not in adaptive mode (about 15× a
 // keyed hide's CPU, docs/stealth.md). On the express slot either would
-// hold up the small jobs that slot keeps quick.
+// hold up the small jobs that slot keeps quick. A mode that is no mode
+// is quick too: it is refused (400) at once.
 func (s *Server) quickHide(f *form) bool {
 	mode, err := f.mode()
-	return s.smallInput(f) && err == nil && mode != stego.ModeAdaptive && f.fields["password"] == ""
+	return s.smallInput(f) && (err != nil || mode != stego.ModeAdaptive) && f.fields["password"] == ""
 }
 
 // quickAnalysis says whether an analysis is quick: a small input, and

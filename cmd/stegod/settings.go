@@ -170,12 +170,14 @@ func (s settings) check() error {
 
 // memberOnly are the settings of a node's etcd member and its election,
 // which a worker (no member, never campaigns) does not read; workerOnly
-// those a member does not read.
+// those a member does not read. (SUSPECT_SLOW_AFTER is not one: it is
+// also the timeout of every node's probes of the others, which a
+// worker's event streams report.)
 var (
 	memberOnly = []string{
 		"PEER_URL", "CLIENT_URL", "INITIAL_CLUSTER", "CLUSTER_TOKEN", "INITIAL_CLUSTER_STATE",
 		"ETCD_TICK_MS", "ETCD_ELECTION_MS", "ETCD_READY_TIMEOUT",
-		"LEASE_TTL", "KEEPALIVE_INTERVAL", "PROBE_INTERVAL", "SUSPECT_AFTER", "SUSPECT_SLOW_AFTER",
+		"LEASE_TTL", "KEEPALIVE_INTERVAL", "PROBE_INTERVAL", "SUSPECT_AFTER",
 	}
 	workerOnly = []string{"ETCD_ENDPOINTS"}
 )
@@ -230,7 +232,7 @@ func (s settings) checkNumbers() error {
 	// The leader renews its lease every KEEPALIVE_INTERVAL and steps
 	// down once a TTL has passed since the last renewal it sent: one
 	// late renewal must not cost it the lease.
-	if ttl := time.Duration(s.LeaseTTL) * time.Second; 2*s.KeepAlive > ttl {
+	if ttl := time.Duration(s.LeaseTTL) * time.Second; coordinator.Role(s.Role) == coordinator.RoleMember && 2*s.KeepAlive > ttl {
 		return fmt.Errorf("KEEPALIVE_INTERVAL=%s with LEASE_TTL=%d: renew at least twice per TTL (at most %s)", s.KeepAlive, s.LeaseTTL, ttl/2)
 	}
 	// An extract holds the upload and reserves room for a secret as
@@ -369,7 +371,7 @@ func readToken(path string) (string, error) {
 // environment) an identity of its own: its host name as the id, and as
 // the address others reach it at, the first address that name resolves
 // to other than loopback, or else the one it would reach its first
-// member from (sourceAddrToward). A Debian host names itself 127.0.1.1
+// member off loopback from (sourceAddrToward). A Debian host names itself 127.0.1.1
 // in /etc/hosts: without the second rule a worker there advertised
 // 127.0.0.1 to members on other hosts, and a call they forwarded to it
 // (/admin/nodes/<worker>/fail) reached themselves. isSet says whether a
@@ -399,15 +401,23 @@ func (s *settings) fillWorkerIdentity(isSet func(string) bool, hostname string, 
 			}
 		}
 	}
-	if len(s.Endpoints) == 0 {
-		return nil // check() refuses a worker without members
+	// The address toward the first member off loopback; loopback only
+	// when every member is there too.
+	var errs []error
+	for _, endpoint := range s.Endpoints {
+		ip, err := routeTo(endpoint)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if s.AdvertiseIP = ip; !net.ParseIP(ip).IsLoopback() {
+			return nil
+		}
 	}
-	ip, err := routeTo(s.Endpoints[0])
-	if err != nil {
-		return fmt.Errorf("ROLE=worker without ADVERTISE_IP, and its host name gives no address but loopback: %w", err)
+	if len(errs) > 0 && len(errs) == len(s.Endpoints) {
+		return fmt.Errorf("ROLE=worker without ADVERTISE_IP, and its host name gives no address but loopback: %w", errors.Join(errs...))
 	}
-	s.AdvertiseIP = ip
-	return nil
+	return nil // check() refuses a worker without members
 }
 
 // sourceAddrToward returns the local address this host sends from to

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -148,6 +149,9 @@ func TestSettingsNumbers(t *testing.T) {
 		{"a zero keepalive", "KEEPALIVE_INTERVAL", func(s *settings) { s.KeepAlive = 0 }},
 		{"a renewal as slow as the lease", "KEEPALIVE_INTERVAL", func(s *settings) { s.KeepAlive = 3 * time.Second }},
 		{"a longer lease for it", "", func(s *settings) { s.KeepAlive, s.LeaseTTL = 3*time.Second, 6 }},
+		{"a slow renewal on a worker, which holds no lease", "", func(s *settings) {
+			s.Role, s.Endpoints, s.KeepAlive = string(coordinator.RoleWorker), []string{"http://127.0.0.1:2379"}, 3*time.Second
+		}},
 		{"a negative shutdown timeout", "SHUTDOWN_TIMEOUT", func(s *settings) { s.ShutdownTimeout = -time.Second }},
 		{"a negative job timeout", "JOB_TIMEOUT", func(s *settings) { s.JobTimeout = -time.Second }},
 		{"negative workers", "WORKERS", func(s *settings) { s.Workers = -2 }},
@@ -180,8 +184,11 @@ func TestWorkerSettings(t *testing.T) {
 	// The route to a member: what sourceAddrToward finds, faked so that
 	// the test never looks past loopback.
 	routeTo := func(endpoint string) (string, error) {
-		if strings.Contains(endpoint, "127.0.0.1") {
+		switch {
+		case strings.Contains(endpoint, "127.0.0.1"):
 			return "127.0.0.1", nil
+		case strings.Contains(endpoint, "gone"):
+			return "", errors.New("no such host")
 		}
 		return "10.1.2.3", nil
 	}
@@ -199,6 +206,9 @@ func TestWorkerSettings(t *testing.T) {
 		{"identity given", map[string]string{"ETCD_ENDPOINTS": "http://127.0.0.1:2379", "NODE_ID": "w1", "ADVERTISE_IP": "10.0.0.9"}, loopbackOnly, "w1", "10.0.0.9", true},
 		{"host name on loopback only, members elsewhere: the route to them", map[string]string{"ETCD_ENDPOINTS": "https://stego-node1:2379", "ETCD_TLS_DIR": "/certs/w"}, loopbackOnly, "c0ffee", "10.1.2.3", true},
 		{"host name on loopback only, members on loopback", map[string]string{"ETCD_ENDPOINTS": "http://127.0.0.1:2379"}, loopbackOnly, "c0ffee", "127.0.0.1", true},
+		{"host name on loopback only, the first member on loopback", map[string]string{"ETCD_ENDPOINTS": "https://127.0.0.1:2379,https://stego-node2:2379", "ETCD_TLS_DIR": "/certs/w"}, loopbackOnly, "c0ffee", "10.1.2.3", true},
+		{"host name on loopback only, the first member unknown", map[string]string{"ETCD_ENDPOINTS": "https://gone:2379,https://stego-node2:2379", "ETCD_TLS_DIR": "/certs/w"}, loopbackOnly, "c0ffee", "10.1.2.3", true},
+		{"host name on loopback only, no member known", map[string]string{"ETCD_ENDPOINTS": "https://gone:2379", "ETCD_TLS_DIR": "/certs/w"}, loopbackOnly, "", "", false},
 		{"an unknown role", map[string]string{"ROLE": "observer"}, hostAddrs, "", "", false},
 	} {
 		resolve := func(string) ([]string, error) { return tc.addrs, nil }
@@ -280,7 +290,7 @@ func TestIgnoredSettings(t *testing.T) {
 		{coordinator.RoleMember, []string{"PEER_URL", "LEASE_TTL", "WORKERS"}, ""},
 		{coordinator.RoleMember, []string{"ETCD_ENDPOINTS", "PEER_URL"}, "ETCD_ENDPOINTS"},
 		{coordinator.RoleWorker, []string{"ETCD_ENDPOINTS", "WORKERS", "ADMIN_TOKEN"}, ""},
-		{coordinator.RoleWorker, []string{"ETCD_ENDPOINTS", "LEASE_TTL", "PEER_URL", "SUSPECT_AFTER"}, "PEER_URL,LEASE_TTL,SUSPECT_AFTER"},
+		{coordinator.RoleWorker, []string{"ETCD_ENDPOINTS", "LEASE_TTL", "PEER_URL", "SUSPECT_AFTER", "SUSPECT_SLOW_AFTER"}, "PEER_URL,LEASE_TTL,SUSPECT_AFTER"},
 	} {
 		isSet := func(name string) bool { return slices.Contains(tc.set, name) }
 		if got := strings.Join(ignoredSettings(tc.role, isSet), ","); got != tc.want {
