@@ -109,21 +109,26 @@ func adaptiveSegments(passes [][]int32, m int) [][]adaptiveSeg {
 	out := make([][]adaptiveSeg, len(passes))
 	before := 0
 	for i, p := range passes {
-		from, to := m*before/total, m*(before+len(p))/total
+		from, to := share(m, before, total), share(m, before+len(p), total)
 		before += len(p)
 		n := len(p)
 		segs := (n + adaptiveSegment - 1) / adaptiveSegment
 		for t := range segs {
 			out[i] = append(out[i], adaptiveSeg{
-				from:    t * n / segs,
-				to:      (t + 1) * n / segs,
-				msgFrom: from + t*(to-from)/segs,
-				msgTo:   from + (t+1)*(to-from)/segs,
+				from:    share(n, t, segs),
+				to:      share(n, t+1, segs),
+				msgFrom: from + share(to-from, t, segs),
+				msgTo:   from + share(to-from, t+1, segs),
 			})
 		}
 	}
 	return out
 }
+
+// share is n*part/whole, 0 <= part <= whole, rounded down; the product
+// is taken in 64 bits, which a 32-bit int cannot hold for a photograph's
+// samples times its message bits.
+func share(n, part, whole int) int { return int(int64(n) * int64(part) / int64(whole)) }
 
 // embedAdaptive embeds msg (the sealed body) into the body samples of r
 // in adaptive mode and returns how many samples changed. On error r may

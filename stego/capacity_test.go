@@ -99,3 +99,32 @@ func TestFitsCountsCompression(t *testing.T) {
 		}
 	}
 }
+
+// TestChooseK: the largest matrix-code k whose blocks fit the slots,
+// for payloads of photographs whose blocks×(2^k−1) overflow a 32-bit
+// int at large k (.ci/run runs this on 386 too): an overflow there
+// chose a k that did not fit, and embedding panicked.
+func TestChooseK(t *testing.T) {
+	fits := func(bits, slots, k int) bool {
+		return int64((bits+k-1)/k)*int64(1<<k-1) <= int64(slots)
+	}
+	for _, tc := range []struct{ bits, slots int }{
+		{8 * 100, 1000},
+		{8 * 4 << 10, 1_843_200},    // 4 KB into the built-in cover
+		{8 * 100 << 10, 6_220_800},  // 100 KB into a 1920×1080 photo
+		{8 * 300 << 10, 50_000_000}, // 300 KB into a 16.7-megapixel photo
+		{8 * 2 << 20, 150_000_000},  // 2 MB into a 50-megapixel photo
+		{1_000_000, 1_000_000},
+		{1_000_001, 1_000_000},
+	} {
+		k, ok := chooseK(tc.bits, tc.slots)
+		switch {
+		case !ok && fits(tc.bits, tc.slots, 1):
+			t.Errorf("chooseK(%d, %d): none, but k = 1 fits", tc.bits, tc.slots)
+		case ok && !fits(tc.bits, tc.slots, k):
+			t.Errorf("chooseK(%d, %d) = %d, which does not fit", tc.bits, tc.slots, k)
+		case ok && k < maxMatrixK && fits(tc.bits, tc.slots, k+1):
+			t.Errorf("chooseK(%d, %d) = %d, but %d fits too", tc.bits, tc.slots, k, k+1)
+		}
+	}
+}

@@ -151,13 +151,13 @@ func parseBody(h header, b []byte, maxSecret int) (*Secret, error) {
 		return nil, err
 	}
 	if h.flags&flagCompressed == 0 {
-		if len(b) != int(h.dataSize) {
+		if int64(len(b)) != int64(h.dataSize) {
 			return nil, fmt.Errorf("%w: data size %d, header says %d", ErrCorrupt, len(b), h.dataSize)
 		}
 		s.Data = b
 		return &s, nil
 	}
-	s.Data, err = inflateBounded(b, int(h.dataSize), maxSecret)
+	s.Data, err = inflateBounded(b, h.dataSize, maxSecret)
 	if err != nil {
 		return nil, err
 	}
@@ -215,12 +215,13 @@ const maxDeflateRatio = 1032
 // anything is allocated: against what the compressed bytes could ever
 // expand to, and against limit (ErrSecretTooLarge). Then exactly size
 // bytes are allocated: a lying header within both bounds costs at most
-// the limit, which the caller accounts for.
-func inflateBounded(compressed []byte, size, limit int) ([]byte, error) {
-	if size > len(compressed)*maxDeflateRatio {
+// the limit, which the caller accounts for. The checks are made in 64
+// bits: where int has 32, a forged size over 2 GiB would turn negative.
+func inflateBounded(compressed []byte, size uint32, limit int) ([]byte, error) {
+	if int64(size) > int64(len(compressed))*maxDeflateRatio {
 		return nil, fmt.Errorf("%w: header declares %d bytes, more than %d compressed bytes can hold", ErrCorrupt, size, len(compressed))
 	}
-	if size > limit {
+	if int64(size) > int64(limit) {
 		return nil, fmt.Errorf("%w: %d bytes, the limit is %d", ErrSecretTooLarge, size, limit)
 	}
 	// Both checks passed, so size is what the caller allowed for (and a
@@ -282,7 +283,7 @@ func chooseK(bodyBits, bodySlots int) (int, bool) {
 	best := 0
 	for k := 1; k <= maxMatrixK; k++ {
 		blocks := (bodyBits + k - 1) / k
-		if blocks*(1<<k-1) <= bodySlots {
+		if int64(blocks)*(1<<k-1) <= int64(bodySlots) { // 64 bits: the product overflows a 32-bit int
 			best = k
 		}
 	}

@@ -13,7 +13,7 @@ import (
 	// PNGs internal/png decodes itself.
 	_ "image/gif"
 	_ "image/jpeg"
-	_ "image/png" // the fallback for PNGs outside the fast decoder's subset
+	stdpng "image/png" // the fallback for PNGs outside the fast decoder's subset
 
 	"golang.org/x/image/bmp"
 	_ "golang.org/x/image/tiff"
@@ -126,6 +126,11 @@ func Decode(data []byte, maxPixels int64) (*Image, error) {
 // (ErrCoverTooLarge).
 func decodeHeader(data []byte, maxPixels int64) (image.Config, string, error) {
 	cfg, format, err := image.DecodeConfig(bytes.NewReader(data))
+	if err == stdpng.UnsupportedError("dimension overflow") {
+		// Where int has 32 bits, image/png refuses a header whose pixels
+		// would overflow it: too large, not malformed.
+		return cfg, "", fmt.Errorf("%w: %v", ErrCoverTooLarge, err)
+	}
 	if err != nil {
 		return cfg, "", fmt.Errorf("%w: %v", ErrUnsupportedFormat, err)
 	}

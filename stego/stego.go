@@ -277,9 +277,16 @@ func Extract(ctx context.Context, img *Image, opts Options) (*Secret, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The declared length and layout are checked in 64 bits: where int
+	// has 32, a forged 2 GiB would turn negative, and a forged k's slot
+	// count overflow.
+	tooLong := fmt.Errorf("%w: header declares %d bytes, more than the image holds", ErrCorrupt, h.bodyLen)
+	if int64(h.bodyLen) > int64(bodyCapacity(samples, h.depth, h.mode)) {
+		return nil, tooLong
+	}
 	l := layout{depth: h.depth, k: h.k, bodyBits: 8 * int(h.bodyLen)}
-	if int(h.bodyLen) > bodyCapacity(samples, h.depth, h.mode) || (h.mode != ModeAdaptive && l.samplesUsed() > samples-headerSamples) {
-		return nil, fmt.Errorf("%w: header declares %d bytes, more than the image holds", ErrCorrupt, h.bodyLen)
+	if h.mode != ModeAdaptive && int64(l.blocks())*int64(l.n()) > int64(samples-headerSamples)*int64(l.depth) {
+		return nil, tooLong // more slots than samples: l.slots() may not fit an int
 	}
 	var sealed []byte
 	if h.mode == ModeAdaptive {
