@@ -132,8 +132,9 @@ func newClient(endpoints []string, files TLSFiles) (*clientv3.Client, error) {
 		// 1 s at first, growing 1.6× up to 120 s: after every member
 		// has been down half a minute, a worker stayed degraded for 7–8
 		// s after they were back (TestWorkerReconnectsSoonAfterAnOutage).
-		// An attempt is one TCP connect to a member's client port, so
-		// trying each member every second at most costs nothing.
+		// An attempt is a connection (and TLS handshake) to a member's
+		// client port: trying each about once a second costs next to
+		// nothing.
 		DialOptions: []grpc.DialOption{grpc.WithConnectParams(grpc.ConnectParams{
 			Backoff: backoff.Config{
 				BaseDelay:  100 * time.Millisecond,
