@@ -216,32 +216,12 @@ func getJSONWithin(url string, v any, timeout time.Duration) error {
 // hideAndReveal hides secret through base and reveals it again,
 // returning an error unless the bytes come back identical.
 func hideAndReveal(base string, secret []byte) error {
-	post := func(path, accept string, file []byte) ([]byte, error) {
-		var body bytes.Buffer
-		w := multipart.NewWriter(&body)
-		fw, _ := w.CreateFormFile("file", "secret.bin")
-		fw.Write(file)
-		w.WriteField("password", "e2e")
-		w.Close()
-		req, _ := http.NewRequest("POST", base+path, &body)
-		req.Header.Set("Content-Type", w.FormDataContentType())
-		req.Header.Set("Accept", accept)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			return nil, err
-		}
-		defer resp.Body.Close()
-		b, err := io.ReadAll(resp.Body)
-		if resp.StatusCode != 200 {
-			return nil, fmt.Errorf("%s: %d %s", path, resp.StatusCode, b)
-		}
-		return b, err
-	}
-	png, err := post("/api/embed", "image/png", secret)
+	fields := map[string]string{"password": "e2e"}
+	png, _, err := postMultipart(base+"/api/embed", "image/png", map[string][]byte{"file": secret}, fields)
 	if err != nil {
 		return err
 	}
-	got, err := post("/api/extract", "application/octet-stream", png)
+	got, _, err := postMultipart(base+"/api/extract", "application/octet-stream", map[string][]byte{"file": png}, fields)
 	if err != nil {
 		return err
 	}
@@ -249,6 +229,34 @@ func hideAndReveal(base string, secret []byte) error {
 		return fmt.Errorf("revealed %d bytes differ from the %d hidden", len(got), len(secret))
 	}
 	return nil
+}
+
+// postMultipart posts files and fields as a multipart form to url, asking
+// for accept, and returns a 200 answer's body and the node that answered.
+func postMultipart(url, accept string, files map[string][]byte, fields map[string]string) ([]byte, string, error) {
+	var body bytes.Buffer
+	w := multipart.NewWriter(&body)
+	for name, data := range files {
+		fw, _ := w.CreateFormFile(name, name+".bin")
+		fw.Write(data)
+	}
+	for name, v := range fields {
+		w.WriteField(name, v)
+	}
+	w.Close()
+	req, _ := http.NewRequest("POST", url, &body)
+	req.Header.Set("Content-Type", w.FormDataContentType())
+	req.Header.Set("Accept", accept)
+	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
+	if err != nil {
+		return nil, "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err == nil && resp.StatusCode != http.StatusOK {
+		err = fmt.Errorf("%s: %d %.300s", url, resp.StatusCode, b)
+	}
+	return b, resp.Header.Get("X-Node-ID"), err
 }
 
 // failoverBound is the longest an end-to-end test lets a single failover

@@ -8,9 +8,6 @@ import (
 	"fmt"
 	"image"
 	"image/png"
-	"io"
-	"mime/multipart"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -59,13 +56,13 @@ func TestLocalClusterFrozenNodeCostsUnderASecond(t *testing.T) {
 		t.Fatal(err)
 	}
 	secret := []byte("frozen node, large body")
-	stegoPNG, _, err := postFiles(c.nodeURL(other)+"/api/embed", "image/png", map[string][]byte{"file": secret, "cover": coverPNG.Bytes()})
+	stegoPNG, _, err := postMultipart(c.nodeURL(other)+"/api/embed", "image/png", map[string][]byte{"file": secret, "cover": coverPNG.Bytes()}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	reveal := func(base string) (time.Duration, string, error) {
 		start := time.Now()
-		got, node, err := postFiles(base+"/api/extract", "application/octet-stream", map[string][]byte{"file": stegoPNG})
+		got, node, err := postMultipart(base+"/api/extract", "application/octet-stream", map[string][]byte{"file": stegoPNG}, nil)
 		if err == nil && !bytes.Equal(got, secret) {
 			err = fmt.Errorf("revealed %q, want %q", got, secret)
 		}
@@ -123,29 +120,4 @@ func TestLocalClusterFrozenNodeCostsUnderASecond(t *testing.T) {
 		t.Fatalf("nginx never gave up sending a body to the frozen node %s (%s); its error log since the freeze:\n%s", victim, port, errLog[len(before):])
 	}
 	t.Logf("nginx gave up on the frozen node: %s", gaveUp)
-}
-
-// postFiles posts files as a multipart form to url, asking for accept,
-// and returns a 200 answer's body and the node that answered.
-func postFiles(url, accept string, files map[string][]byte) ([]byte, string, error) {
-	var body bytes.Buffer
-	w := multipart.NewWriter(&body)
-	for name, data := range files {
-		fw, _ := w.CreateFormFile(name, name+".bin")
-		fw.Write(data)
-	}
-	w.Close()
-	req, _ := http.NewRequest("POST", url, &body)
-	req.Header.Set("Content-Type", w.FormDataContentType())
-	req.Header.Set("Accept", accept)
-	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
-	if err != nil {
-		return nil, "", err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err == nil && resp.StatusCode != http.StatusOK {
-		err = fmt.Errorf("%s: %d %.300s", url, resp.StatusCode, b)
-	}
-	return b, resp.Header.Get("X-Node-ID"), err
 }

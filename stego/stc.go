@@ -50,8 +50,7 @@ func stcColumn(h, w, j int) uint32 {
 // stcColumns returns the submatrix columns for both widths a segment of
 // n cover elements and m message bits uses (⌊n/m⌋ and ⌊n/m⌋+1).
 func stcColumns(h, n, m int) (narrow, wide []uint32, w int) {
-	var c stcColumnCache
-	return c.columns(h, n, m)
+	return new(stcColumnCache).columns(h, n, m)
 }
 
 // stcColumnCache keeps the columns of the last segment's widths, so that
@@ -82,12 +81,9 @@ func (c *stcColumnCache) columns(h, n, m int) (narrow, wide []uint32, w int) {
 
 // stcExtract computes the m-bit syndrome of the LSBs y (one per byte,
 // 0 or 1) and calls out(i, bit) for each message bit. 1 ≤ m ≤ len(y).
-// cache, if not nil, keeps the columns for the next call.
+// cache keeps the columns for the next call.
 func stcExtract(h int, y []byte, m int, cache *stcColumnCache, out func(i int, bit byte)) {
 	n := len(y)
-	if cache == nil {
-		cache = new(stcColumnCache)
-	}
 	narrow, wide, w := cache.columns(h, n, m)
 	var state uint32
 	for i := range m {

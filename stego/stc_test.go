@@ -46,7 +46,7 @@ func TestSTCRoundTrip(t *testing.T) {
 			if math.Abs(got-cost) > 1e-3*math.Max(1, cost) {
 				t.Errorf("h=%d n=%d m=%d: cost %g, flips cost %g", h, n, m, cost, got)
 			}
-			stcExtract(h, y, m, nil, func(i int, bit byte) {
+			stcExtract(h, y, m, new(stcColumnCache), func(i int, bit byte) {
 				if bit != msg[i] {
 					t.Fatalf("h=%d n=%d m=%d: bit %d is %d, want %d", h, n, m, i, bit, msg[i])
 				}

@@ -371,11 +371,11 @@ func readToken(path string) (string, error) {
 // environment) an identity of its own: its host name as the id, and as
 // the address others reach it at, the first address that name resolves
 // to other than loopback, or else the one it would reach its first
-// member off loopback from (sourceAddrToward). A Debian host names itself 127.0.1.1
-// in /etc/hosts: without the second rule a worker there advertised
-// 127.0.0.1 to members on other hosts, and a call they forwarded to it
-// (/admin/nodes/<worker>/fail) reached themselves. isSet says whether a
-// variable was in the environment.
+// member off loopback from (sourceAddrToward). A Debian host names
+// itself 127.0.1.1 in /etc/hosts: without the second rule a worker there
+// advertised 127.0.0.1 to members on other hosts, and a call they
+// forwarded to it (/admin/nodes/<worker>/fail) reached themselves. isSet
+// says whether a variable was in the environment.
 func (s *settings) fillWorkerIdentity(isSet func(string) bool, hostname string, resolve func(string) ([]string, error), routeTo func(endpoint string) (string, error)) error {
 	if coordinator.Role(s.Role) != coordinator.RoleWorker {
 		return nil
