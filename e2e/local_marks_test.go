@@ -1,0 +1,93 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestLocalClusterServesAsSoonAsANodeCan: nginx marks a node that
+// failed a try as down for fail_timeout (2 s), and with every node
+// marked it used to answer 502 ("no live upstreams") without asking
+// any, however healthy they were again. One node killed and a moment in
+// which the two others each refused (busy, paused or draining: 503)
+// were enough: the marks outlived the refusals, and for up to 2 s every
+// request failed while two nodes could serve. The upstream the last,
+// patient try uses now lists the members again as backup servers that
+// are never marked, so the first request after the refusals is served.
+func TestLocalClusterServesAsSoonAsANodeCan(t *testing.T) {
+	c := startLocalCluster(t)
+	steadyState(t, c.nginx)
+	out, err := c.script("token")
+	if err != nil {
+		t.Fatalf("cluster.sh token: %v", err)
+	}
+	token := strings.TrimSpace(out)
+	admin := func(n, action, body string) {
+		t.Helper()
+		req, err := http.NewRequest("POST", fmt.Sprintf("%s/admin/nodes/stego-node%s/%s", c.nodeURL(n), n, action), strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := (&http.Client{Timeout: 5 * time.Second}).Do(req)
+		if err != nil {
+			t.Fatalf("%s node %s: %v", action, n, err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("%s node %s: status %d", action, n, resp.StatusCode)
+		}
+	}
+	hide := func() (string, error) {
+		_, node, err := postMultipart(c.nginx+"/api/embed", "image/png", map[string][]byte{"file": []byte("marks")}, nil)
+		return node, err
+	}
+
+	if err := c.signal("3", syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	admin("1", "fail", `{"action":"pause"}`)
+	admin("2", "fail", `{"action":"pause"}`)
+	// Every try of these fails. nginx marks a node down only for a try
+	// it moves on from (a 503 on the last try goes to the client
+	// unmarked), so it takes concurrent calls to mark every node in both
+	// upstreams, as under load.
+	var wg sync.WaitGroup
+	var succeeded atomic.Int32
+	for range 16 {
+		wg.Go(func() {
+			if _, err := hide(); err == nil {
+				succeeded.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if n := succeeded.Load(); n > 0 {
+		t.Fatalf("%d hides succeeded with node 3 killed and nodes 1 and 2 paused", n)
+	}
+	marked := time.Now()
+	admin("1", "restore", `{}`)
+	admin("2", "restore", `{}`)
+	node, err := hide()
+	// The marks last 2 s from the failed tries: a request after that
+	// would pass whatever nginx does with marks.
+	if since := time.Since(marked); since > 1500*time.Millisecond {
+		t.Fatalf("the hide after the restore ended %s after the marks: too late to test them", since.Round(time.Millisecond))
+	}
+	if err != nil {
+		t.Fatalf("hide with nodes 1 and 2 serving again, %s after they refused: %v", time.Since(marked).Round(time.Millisecond), err)
+	}
+	t.Logf("served by %s %s after nodes 1 and 2 refused", node, time.Since(marked).Round(time.Millisecond))
+	if node == "stego-node3" {
+		t.Errorf("answered by the killed node %s", node)
+	}
+}
