@@ -83,15 +83,30 @@ func (r *registry) runLease(ctx context.Context, info func() wire.NodeInfo, tick
 		for range ch { // drained until the lease or kctx ends
 		}
 	}()
+	// A frozen or unreachable member fails every refresh: say so once,
+	// and once more when a write gets through, not at every tick.
+	var failed int
+	var failingSince time.Time
 	for {
 		err := r.put(ctx, info(), grant.ID)
 		switch {
 		case err == nil:
+			if failed > 0 {
+				r.log.Info("registry entry refreshed again", "failed_writes", failed,
+					"after", time.Since(failingSince).Round(time.Millisecond))
+				failed = 0
+			}
 			r.lastOK.Store(time.Now().UnixNano())
 		case errors.Is(err, rpctypes.ErrLeaseNotFound):
 			return err
 		case ctx.Err() == nil:
-			r.log.Warn("registry entry not refreshed; trying again", "err", err)
+			if failed == 0 {
+				failingSince = time.Now()
+				r.log.Warn("registry entry not refreshed; trying again every interval", "interval", r.interval, "err", err)
+			} else {
+				r.log.Debug("registry entry still not refreshed", "failed_writes", failed+1, "err", err)
+			}
+			failed++
 		}
 		select {
 		case <-ctx.Done():

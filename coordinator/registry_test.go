@@ -1,9 +1,11 @@
 package coordinator
 
 import (
+	"bytes"
 	"context"
 	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -30,7 +32,8 @@ func TestRegistryEntryOutlivesSlowWrites(t *testing.T) {
 	t.Cleanup(func() { client.Close() })
 
 	const key = NodesPrefix + "slow-writes"
-	r := &registry{client: client, key: key, log: slog.New(slog.DiscardHandler), ttl: 3, interval: 200 * time.Millisecond}
+	var logs lockedBuffer
+	r := &registry{client: client, key: key, log: slog.New(slog.NewTextHandler(&logs, nil)), ttl: 3, interval: 200 * time.Millisecond}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- r.Run(ctx, func() wire.NodeInfo { return wire.NodeInfo{ID: "slow-writes"} }) }()
@@ -56,6 +59,12 @@ func TestRegistryEntryOutlivesSlowWrites(t *testing.T) {
 	proxy.freeze(false)
 	thawed := time.Now()
 	testenv.WaitFor(t, 10*time.Second, "the entry refreshed after the thaw", func() bool { return r.lastWrite().After(thawed) })
+	// The failed refreshes are reported once, and their end once.
+	for _, line := range []string{"registry entry not refreshed", "registry entry refreshed again"} {
+		if n := strings.Count(logs.String(), line); n != 1 {
+			t.Errorf("%q logged %d times, want once; the log:\n%s", line, n, logs.String())
+		}
+	}
 
 	// Every event up to a little after the refresh: none may be a delete.
 	settle, stopSettle := context.WithTimeout(context.Background(), 2*r.interval)
@@ -75,4 +84,22 @@ func TestRegistryEntryOutlivesSlowWrites(t *testing.T) {
 			return
 		}
 	}
+}
+
+// lockedBuffer is a log sink the test reads while the registry writes.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
