@@ -73,7 +73,9 @@ func readPart(ctx context.Context, r io.Reader, limit int64, res *worker.Reserva
 // the request began, is cut off (the read fails and the request gets
 // 400), so a 1-byte-per-second upload cannot hold a connection and its
 // memory. It extends the connection's read deadline by the idle timeout
-// on every read, never past the overall one.
+// on every successful read, never past the overall one. A failed read
+// leaves it passed: net/http reads what is left of a body before it
+// sends the answer, and would otherwise wait out another idle timeout.
 type deadlineBody struct {
 	io.ReadCloser
 	rc    *http.ResponseController
@@ -95,7 +97,9 @@ func (b *deadlineBody) extend() {
 
 func (b *deadlineBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
-	b.extend()
+	if err == nil {
+		b.extend()
+	}
 	if err != nil && !errors.Is(err, io.EOF) && time.Now().After(b.until) {
 		return n, fmt.Errorf("request body still arriving at its deadline: %w", err)
 	}

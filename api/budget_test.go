@@ -71,10 +71,13 @@ func TestStalledUploadsHoldWhatTheySent(t *testing.T) {
 	}
 }
 
-// A body that stops arriving is cut off after the idle timeout, and its
-// reservation is returned.
+// A body that stops arriving is cut off after the idle timeout, once,
+// and its reservation is returned. The failed read used to extend the
+// deadline again, and net/http, which reads what is left of a body
+// before it sends the answer, waited out a second idle timeout.
 func TestStalledBodyIsCutOff(t *testing.T) {
-	s, srv := budgetServer(t, 512<<20, 300*time.Millisecond)
+	const idle = time.Second
+	s, srv := budgetServer(t, 512<<20, idle)
 	conn := stalledUpload(t, strings.TrimPrefix(srv.URL, "http://"), 10<<20)
 	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
 	start := time.Now()
@@ -90,8 +93,8 @@ func TestStalledBodyIsCutOff(t *testing.T) {
 			t.Fatalf("a stalled upload's answer: %s", body)
 		}
 	}
-	if took := time.Since(start); took > 3*time.Second {
-		t.Fatalf("a stalled upload held its connection for %s", took)
+	if took := time.Since(start); took > idle*19/10 {
+		t.Fatalf("a stalled upload held its connection for %s; the idle timeout is %s", took, idle)
 	}
 	testenv.WaitFor(t, 2*time.Second, "the stalled request's reservation to be returned", func() bool { return s.budget.Held() == 0 })
 }
