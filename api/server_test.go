@@ -187,6 +187,15 @@ func TestErrorsAreJSONWithTheRightStatus(t *testing.T) {
 		{"cover not an image", func() *httptest.ResponseRecorder {
 			return post(t, s, "/api/embed", nil, part{"file", "a", []byte("x")}, part{"cover", "c.png", []byte("this is a text file, not an image")})
 		}, 415, "unsupported_image"},
+		{"empty cover file", func() *httptest.ResponseRecorder {
+			return post(t, s, "/api/embed", nil, part{"file", "a", []byte("x")}, part{"cover", "c.png", nil})
+		}, 400, "bad_request"},
+		{"empty cover file, capacity", func() *httptest.ResponseRecorder {
+			return post(t, s, "/api/capacity", nil, part{"cover", "c.png", nil})
+		}, 400, "bad_request"},
+		{"empty cover file, analysis", func() *httptest.ResponseRecorder {
+			return post(t, s, "/api/analyze", nil, part{"file", "c.png", tiny}, part{"cover", "c.png", nil})
+		}, 400, "bad_request"},
 		{"extract from a clean image", func() *httptest.ResponseRecorder {
 			return post(t, s, "/api/extract", nil, part{"file", "c.png", smallPNG(t, 64, 64)})
 		}, 422, "no_hidden_data"},
@@ -213,6 +222,11 @@ func TestErrorsAreJSONWithTheRightStatus(t *testing.T) {
 				t.Fatalf("got %d %v, want %d code %q", rec.Code, body, tc.status, tc.code)
 			}
 		})
+	}
+	// A file input left empty in a browser's form (no name, no bytes) is
+	// no cover: the built-in one is used.
+	if rec := post(t, s, "/api/capacity", nil, part{"cover", "", nil}); rec.Code != http.StatusOK {
+		t.Fatalf("capacity with an empty, unnamed cover part: %d %s", rec.Code, rec.Body)
 	}
 	// The capacity error says by how much.
 	rec := post(t, s, "/api/embed", nil, part{"file", "a", noise(500)}, part{"cover", "c.png", tiny})

@@ -384,12 +384,28 @@ type coverInfo struct {
 }
 
 func (s *Server) coverFrom(ctx context.Context, res *worker.Reservation, f *form) (*stego.Image, bool, error) {
-	data, ok := f.files["cover"]
-	if !ok || len(data) == 0 {
-		return s.cover, false, nil
+	data, err := f.cover()
+	if err != nil || data == nil {
+		return s.cover, false, err
 	}
 	img, err := s.decode(ctx, res, data)
 	return img, true, err
+}
+
+// cover returns the cover part's bytes, or nil when none was sent. A
+// browser sends a file input left empty as a part with neither a file
+// name nor bytes: no cover. A named file without bytes (an empty file
+// picked, a wrong path given to curl) is refused rather than quietly
+// replaced by the public built-in cover.
+func (f *form) cover() ([]byte, error) {
+	data := f.files["cover"]
+	if len(data) > 0 {
+		return data, nil
+	}
+	if name := f.filenames["cover"]; name != "" {
+		return nil, badRequest(fmt.Sprintf("the cover file %q is empty", stego.CleanName(name)))
+	}
+	return nil, nil
 }
 
 // genericType is what clients declare for a file whose type they do not
@@ -702,9 +718,13 @@ func (s *Server) analyze(c *gin.Context) {
 		if err != nil {
 			return err
 		}
+		coverData, err := f.cover()
+		if err != nil {
+			return err
+		}
 		var cover *stego.Image
-		if data, ok := f.files["cover"]; ok && len(data) > 0 {
-			if cover, err = s.decode(ctx, res, data); err != nil {
+		if coverData != nil {
+			if cover, err = s.decode(ctx, res, coverData); err != nil {
 				return err
 			}
 		}
