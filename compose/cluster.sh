@@ -69,8 +69,18 @@ initial_cluster() {
 	echo "$out"
 }
 
+# alive PID: the process exists and is not a zombie waiting to be reaped
+# (nodes are started in the background, so their parent may be gone).
+alive() { [ -r "/proc/$1/stat" ] && ! grep -q '^[0-9]* (.*) Z ' "/proc/$1/stat" 2>/dev/null; }
+
 start_node() {
-	local i=$1
+	local i=$1 pid
+	# A second stegod would exit at once (its ports are taken) but leave
+	# its pid in the file, and `down` would then miss the running one.
+	pid=$(cat "$dir/node$i.pid" 2>/dev/null) && alive "$pid" && {
+		echo "node $i is already running (pid $pid)" >&2
+		exit 1
+	}
 	mkdir -p "$dir/node$i" "$dir/log"
 	NODE_ID=stego-node$i HTTP_ADDR=127.0.0.1:$(http_port "$i") ADVERTISE_IP=127.0.0.1 \
 		DATA_DIR="$dir/node$i" PEER_URL=https://127.0.0.1:$(peer_port "$i") \
@@ -99,9 +109,16 @@ reload_nginx() {
 	nginx -p "$dir" -c "$dir/nginx.conf" -e "$dir/log/nginx-error.log" -s reload
 }
 
-# alive PID: the process exists and is not a zombie waiting to be reaped
-# (nodes are started in the background, so their parent may be gone).
-alive() { [ -r "/proc/$1/stat" ] && ! grep -q '^[0-9]* (.*) Z ' "/proc/$1/stat" 2>/dev/null; }
+# node_number N: N if it names a node (1-3), else a usage error.
+node_number() {
+	case ${1:-} in
+	1 | 2 | 3) echo "$1" ;;
+	*)
+		echo "a node number (1-3) is needed, not '${1:-}'" >&2
+		exit 2
+		;;
+	esac
+}
 
 # signal_pidfile SIG FILE: signal the process FILE names, wait (up to
 # 10 s) for it to end, and remove FILE.
@@ -187,6 +204,12 @@ wait_healthy() {
 case ${1:-} in
 up)
 	command -v nginx >/dev/null || { echo "nginx is not installed (apt-get install nginx)" >&2; exit 1; }
+	for f in "$dir"/node*.pid "$dir"/worker*.pid "$dir/nginx.pid"; do
+		if [ -e "$f" ] && alive "$(cat "$f")"; then
+			echo "a cluster is already running in $dir ($(basename "$f" .pid) is running); compose/cluster.sh down first, or set CLUSTER_DIR and the ports for another" >&2
+			exit 1
+		fi
+	done
 	mkdir -p "$dir/bin" "$dir/log" "$dir/nginx"
 	write_token
 	(cd "$repo" && go build -o "$dir/bin/stegod" ./cmd/stegod && go build -o "$dir/bin/stegoctl" ./cmd/stegoctl)
@@ -208,9 +231,14 @@ status)
 	curl -fsS "http://127.0.0.1:$nginx_port/cluster/status"
 	echo
 	;;
-stop) signal_node TERM "$2" ;;
-kill) signal_node KILL "$2" ;;
-start) start_node "$2" ;;
+stop | kill | start)
+	n=$(node_number "${2:-}") || exit 2
+	case $1 in
+	stop) signal_node TERM "$n" ;;
+	kill) signal_node KILL "$n" ;;
+	start) start_node "$n" ;;
+	esac
+	;;
 wait) wait_healthy "${2:-60}" ;;
 etcdctl)
 	shift
