@@ -196,6 +196,12 @@ func TestErrorsAreJSONWithTheRightStatus(t *testing.T) {
 		{"empty cover file, analysis", func() *httptest.ResponseRecorder {
 			return post(t, s, "/api/analyze", nil, part{"file", "c.png", tiny}, part{"cover", "c.png", nil})
 		}, 400, "bad_request"},
+		{"unknown answer format", func() *httptest.ResponseRecorder {
+			return post(t, s, "/api/embed?format=jpeg", nil, part{"file", "a", []byte("x")})
+		}, 400, "bad_request"},
+		{"unknown answer format, extract", func() *httptest.ResponseRecorder {
+			return post(t, s, "/api/extract?format=png", nil, part{"file", "c.png", tiny})
+		}, 400, "bad_request"},
 		{"extract from a clean image", func() *httptest.ResponseRecorder {
 			return post(t, s, "/api/extract", nil, part{"file", "c.png", smallPNG(t, 64, 64)})
 		}, 422, "no_hidden_data"},
@@ -222,6 +228,10 @@ func TestErrorsAreJSONWithTheRightStatus(t *testing.T) {
 				t.Fatalf("got %d %v, want %d code %q", rec.Code, body, tc.status, tc.code)
 			}
 		})
+	}
+	// ?format=json asks for JSON whatever Accept says.
+	if rec := post(t, s, "/api/embed?format=json", map[string]string{"Accept": "image/png"}, part{"file", "a", []byte("x")}); rec.Code != http.StatusOK || decodeJSON(t, rec)["stego_image_b64"] == nil {
+		t.Fatalf("embed ?format=json with Accept: image/png: %d %.200s", rec.Code, rec.Body)
 	}
 	// A file input left empty in a browser's form (no name, no bytes) is
 	// no cover: the built-in one is used.

@@ -449,6 +449,11 @@ func uploadedSecret(f *form) (stego.Secret, error) {
 }
 
 func (s *Server) embed(c *gin.Context) {
+	raw, err := wantsRaw(c, "image/png", "png")
+	if err != nil {
+		fail(c, err)
+		return
+	}
 	res := s.budget.Reserve()
 	defer res.Release()
 	var resp gin.H
@@ -550,7 +555,7 @@ func (s *Server) embed(c *gin.Context) {
 	if !ok {
 		return
 	}
-	if wants(c, "image/png", "png") {
+	if raw {
 		s.writeAnswer(c, "image/png", png)
 		return
 	}
@@ -558,13 +563,29 @@ func (s *Server) embed(c *gin.Context) {
 	s.writeJSONWithBase64(c, resp, "stego_image_b64", png)
 }
 
-// wants reports whether the client asked for a raw body of this type,
-// by Accept header or ?format=.
-func wants(c *gin.Context, contentType, format string) bool {
-	return c.Query("format") == format || strings.Contains(c.GetHeader("Accept"), contentType)
+// wantsRaw reports whether the client asked for the raw body rather
+// than JSON: ?format=raw (or =json) decides, else the Accept header's
+// contentType. Another format is refused (400) before any work, rather
+// than answered with JSON the client did not ask for.
+func wantsRaw(c *gin.Context, contentType, raw string) (bool, error) {
+	switch format := c.Query("format"); format {
+	case "":
+		return strings.Contains(c.GetHeader("Accept"), contentType), nil
+	case raw:
+		return true, nil
+	case "json":
+		return false, nil
+	default:
+		return false, badRequest(fmt.Sprintf("format must be %s or json, not %q", raw, format))
+	}
 }
 
 func (s *Server) extract(c *gin.Context) {
+	raw, err := wantsRaw(c, "application/octet-stream", "raw")
+	if err != nil {
+		fail(c, err)
+		return
+	}
 	res := s.budget.Reserve()
 	defer res.Release()
 	var secret *stego.Secret
@@ -601,7 +622,7 @@ func (s *Server) extract(c *gin.Context) {
 	// can write an image for the public key: both are cleaned before they
 	// become a header or a file name on the client, whatever wrote them.
 	name, mimeType := stego.CleanName(secret.Name), stego.CleanMIME(secret.MIME)
-	if wants(c, "application/octet-stream", "raw") {
+	if raw {
 		c.Header("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": name}))
 		// A valid type may still be text/html or image/svg+xml: should a
 		// browser render the answer despite "attachment", it gets no
