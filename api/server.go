@@ -229,12 +229,18 @@ func (s *Server) routes() *gin.Engine {
 	stegoAPI.POST("/analyze", s.analyze)
 	r.GET("/api/dataset/:index", s.dataset)
 
-	r.GET("/cluster/status", s.clusterStatus)
-	r.GET("/cluster/events", s.clusterEvents)
-	r.GET("/healthz", s.healthz)
-	r.GET("/readyz", s.readyz)
+	// Monitoring answers HEAD as well (uptime checkers use it): the
+	// status without the body.
 	gatherers := prometheus.Gatherers{s.metrics.registry, prometheus.DefaultGatherer}
-	r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(gatherers, promhttp.HandlerOpts{})))
+	for path, h := range map[string]gin.HandlerFunc{
+		"/cluster/status": s.clusterStatus,
+		"/healthz":        s.healthz,
+		"/readyz":         s.readyz,
+		"/metrics":        gin.WrapH(promhttp.HandlerFor(gatherers, promhttp.HandlerOpts{})),
+	} {
+		r.Match([]string{http.MethodGet, http.MethodHead}, path, h)
+	}
+	r.GET("/cluster/events", s.clusterEvents)
 
 	admin := r.Group("/admin", s.requireAdmin)
 	admin.POST("/fail", s.adminFail)
@@ -367,7 +373,11 @@ func (s *Server) requireAdmin(c *gin.Context) {
 	token, ok := strings.CutPrefix(auth, "Bearer ")
 	if !ok || subtle.ConstantTimeCompare([]byte(token), []byte(s.cfg.AdminToken)) != 1 {
 		s.adminFailures.fail(client, now)
-		fail(c, &apiError{http.StatusUnauthorized, codeUnauthorized, "admin token required (Authorization: Bearer …)", nil})
+		msg := "admin token required (Authorization: Bearer …)"
+		if ok {
+			msg = "wrong admin token"
+		}
+		fail(c, &apiError{http.StatusUnauthorized, codeUnauthorized, msg, nil})
 		return
 	}
 	c.Next()

@@ -290,6 +290,11 @@ func TestClusterStatusHealthAndReadiness(t *testing.T) {
 	if rec := do(t, s, "GET", "/readyz", nil, nil); rec.Code != 200 {
 		t.Fatalf("readyz: %d", rec.Code)
 	}
+	for _, path := range []string{"/cluster/status", "/healthz", "/readyz", "/metrics"} {
+		if rec := do(t, s, "HEAD", path, nil, nil); rec.Code != 200 {
+			t.Errorf("HEAD %s: %d", path, rec.Code)
+		}
+	}
 	fc.mu.Lock()
 	fc.notReady = errors.New("no quorum")
 	fc.mu.Unlock()
