@@ -23,8 +23,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/kelseyhightower/envconfig"
-
 	"github.com/stegocluster/stegocluster/api"
 	"github.com/stegocluster/stegocluster/coordinator"
 	"github.com/stegocluster/stegocluster/wire"
@@ -35,8 +33,8 @@ import (
 var version = "dev"
 
 func main() {
-	s := defaultSettings()
-	if err := envconfig.Process("", &s); err != nil {
+	s, err := fromEnvironment()
+	if err != nil {
 		fmt.Fprintf(os.Stderr, "stegod: settings: %v\n", err)
 		os.Exit(2)
 	}

@@ -13,8 +13,11 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"time"
+
+	"github.com/kelseyhightower/envconfig"
 
 	"github.com/stegocluster/stegocluster/api"
 	"github.com/stegocluster/stegocluster/coordinator"
@@ -69,6 +72,37 @@ func (s *settings) defaultWorkers() {
 	if s.Workers <= 0 {
 		s.Workers = runtime.GOMAXPROCS(0)
 	}
+}
+
+// fromEnvironment reads the settings over the defaults. A value that does
+// not parse is reported with the variable and what it wants, not with
+// envconfig's Go types.
+func fromEnvironment() (settings, error) {
+	s := defaultSettings()
+	if err := envconfig.Process("", &s); err != nil {
+		var pe *envconfig.ParseError
+		if !errors.As(err, &pe) {
+			return s, err
+		}
+		want := map[string]string{
+			"time.Duration": "a duration such as 500ms or 2s",
+			"slog.Level":    "debug, info, warn or error",
+			"bool":          "true or false",
+			"int":           "a whole number",
+			"int64":         "a whole number",
+		}[pe.TypeName]
+		if want == "" {
+			want = "a " + pe.TypeName
+		}
+		return s, fmt.Errorf("%s=%q: want %s", pe.KeyName, pe.Value, want)
+	}
+	return s, nil
+}
+
+// isPort reports whether p is a port number (0 lets the system choose).
+func isPort(p string) bool {
+	n, err := strconv.Atoi(p)
+	return err == nil && n >= 0 && n <= 65535
 }
 
 func defaultSettings() settings {
@@ -141,6 +175,11 @@ const adminTokenFile = "admin-token"
 func (s settings) check() error {
 	if err := s.checkNumbers(); err != nil {
 		return err
+	}
+	// Checked here, not when the listener fails: by then the node has
+	// started etcd and may have taken leadership.
+	if _, port, err := net.SplitHostPort(s.HTTPAddr); err != nil || !isPort(port) {
+		return fmt.Errorf("HTTP_ADDR=%q: want [host]:port, such as :8080 or 127.0.0.1:8080", s.HTTPAddr)
 	}
 	if !coordinator.ValidNodeID(s.NodeID) {
 		return fmt.Errorf("NODE_ID=%q: want 1-253 letters, digits, dots, hyphens or underscores (not . or ..)", s.NodeID)

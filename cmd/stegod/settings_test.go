@@ -162,6 +162,10 @@ func TestSettingsNumbers(t *testing.T) {
 		{"a negative memory limit", "MEMORY_LIMIT_MB", func(s *settings) { s.MemoryLimitMB = -1 }},
 		{"no memory limit", "", func(s *settings) { s.MemoryLimitMB = 0 }},
 		{"a budget under two uploads", "MEMORY_BUDGET_MB", func(s *settings) { s.MemoryBudgetMB = 40 }},
+		{"an address whose port is a word", "HTTP_ADDR", func(s *settings) { s.HTTPAddr = ":notaport" }},
+		{"an address without a port", "HTTP_ADDR", func(s *settings) { s.HTTPAddr = "127.0.0.1" }},
+		{"a port too large", "HTTP_ADDR", func(s *settings) { s.HTTPAddr = ":70000" }},
+		{"a host and port", "", func(s *settings) { s.HTTPAddr = "127.0.0.1:8080" }},
 	} {
 		s := defaultSettings()
 		tc.adjust(&s)
@@ -172,6 +176,27 @@ func TestSettingsNumbers(t *testing.T) {
 		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
 			t.Errorf("%s: check() = %v, want an error naming %s", tc.name, err, tc.want)
 		}
+	}
+}
+
+// TestSettingsThatDoNotParse: a value that does not parse is reported
+// with its variable and what that wants, not with Go's type names.
+func TestSettingsThatDoNotParse(t *testing.T) {
+	for _, tc := range []struct{ name, value, want string }{
+		{"LOG_LEVEL", "loud", `LOG_LEVEL="loud": want debug, info, warn or error`},
+		{"JOB_TIMEOUT", "5", `JOB_TIMEOUT="5": want a duration such as 500ms or 2s`},
+		{"ETCD_ALLOW_PLAINTEXT", "maybe", `ETCD_ALLOW_PLAINTEXT="maybe": want true or false`},
+		{"WORKERS", "two", `WORKERS="two": want a whole number`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv(tc.name, tc.value)
+			if _, err := fromEnvironment(); err == nil || err.Error() != tc.want {
+				t.Errorf("fromEnvironment() = %v, want %s", err, tc.want)
+			}
+		})
+	}
+	if _, err := fromEnvironment(); err != nil {
+		t.Errorf("the defaults: %v", err)
 	}
 }
 
