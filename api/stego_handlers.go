@@ -69,6 +69,8 @@ func readForm(ctx context.Context, r *http.Request, maxUpload int64, res *worker
 			switch {
 			case errors.As(err, &mbe):
 				return nil, err
+			case errors.Is(err, io.EOF) && i == 0:
+				return nil, badRequest(fmt.Sprintf("no form part begins with the boundary the Content-Type declares (%q): the body uses another, is empty, or was cut off before its first part", params["boundary"]))
 			case errors.Is(err, io.EOF):
 				return nil, badRequest("the form ends before its closing boundary: the upload was cut off")
 			case errors.Is(err, errFramingTooLarge):
