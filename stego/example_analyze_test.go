@@ -16,7 +16,7 @@ import (
 // Analyze a clean photograph, then the same photograph after a naive tool
 // has written random bits over the LSBs of its first 20% of samples.
 func ExampleAnalyze() {
-	f, err := os.Open("../testdata/covers/street-640x427.png")
+	f, err := os.Open("../testdata/covers/street-640x426.png")
 	if err != nil {
 		log.Fatal(err)
 	}

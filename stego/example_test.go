@@ -15,7 +15,7 @@ import (
 // back and recover the file with its name and type.
 func Example() {
 	ctx := context.Background()
-	coverBytes, err := os.ReadFile("../testdata/covers/street-640x427.png")
+	coverBytes, err := os.ReadFile("../testdata/covers/street-640x426.png")
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -55,7 +55,7 @@ func Example() {
 // Capacity is exact: a secret of that size fits, one byte more does not,
 // and the error says by how much.
 func ExampleCapacity() {
-	coverBytes, err := os.ReadFile("../testdata/covers/street-640x427.png")
+	coverBytes, err := os.ReadFile("../testdata/covers/street-640x426.png")
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -107,7 +107,7 @@ func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() bool)
 
 // Covers of testdata/covers (see its README for sources and licence).
 const (
-	CoverSmallPNG = "street-640x427.png"
+	CoverSmallPNG = "street-640x426.png"
 	CoverLargePNG = "street-1920x1280.png"
 	CoverLargeJPG = "street-1920x1280.jpg"
 )

@@ -127,7 +127,7 @@ func TestDefaultModelCleanCovers(t *testing.T) {
 	}
 	for _, path := range []string{
 		filepath.Join("..", "..", "api", "assets", "cover.png"),               // the API's built-in 960×640 cover (Catmull-Rom)
-		filepath.Join("..", "..", "testdata", "covers", "street-640x427.png"), // the same photo, 640 wide (Catmull-Rom)
+		filepath.Join("..", "..", "testdata", "covers", "street-640x426.png"), // the same photo, 640 wide (Catmull-Rom)
 	} {
 		r, err := d.Detect(load(t, path))
 		if err != nil {

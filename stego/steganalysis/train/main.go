@@ -142,7 +142,7 @@ func main() {
 	nL := flag.Int("L", 0, "base learners (0: the package default)")
 	folds := flag.Int("folds", 5, "photo folds for the out-of-fold threshold and false-alarm estimate")
 	maxFA := flag.Float64("maxfa", 0, "if > 0, ship the lowest threshold ≥ 0.5 whose out-of-fold false-alarm rate is at most this")
-	check := flag.String("check", "testdata/covers/street-640x427.png,testdata/covers/street-1920x1280.png,api/assets/cover.png,testdata/covers/street-1920x1280.jpg", "clean images the shipped model is run on ('' for none)")
+	check := flag.String("check", "testdata/covers/street-640x426.png,testdata/covers/street-1920x1280.png,api/assets/cover.png,testdata/covers/street-1920x1280.jpg", "clean images the shipped model is run on ('' for none)")
 	diag := flag.Bool("diag", false, "print, per photo, how often its test crops are misclassified by majority vote")
 	ablation := flag.Bool("ablation", true, "also measure adaptive mode without its synchronised directions")
 	flag.Parse()
