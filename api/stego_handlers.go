@@ -70,7 +70,7 @@ func readForm(ctx context.Context, r *http.Request, maxUpload int64, res *worker
 			case errors.As(err, &mbe):
 				return nil, err
 			case errors.Is(err, io.EOF) && i == 0:
-				return nil, badRequest(fmt.Sprintf("no form part begins with the boundary the Content-Type declares (%q): the body uses another, is empty, or was cut off before its first part", params["boundary"]))
+				return nil, badRequest("no form part begins with the boundary the Content-Type declares: the body uses another, is empty, or was cut off before its first part")
 			case errors.Is(err, io.EOF):
 				return nil, badRequest("the form ends before its closing boundary: the upload was cut off")
 			case errors.Is(err, errFramingTooLarge):
@@ -566,9 +566,9 @@ func (s *Server) embed(c *gin.Context) {
 }
 
 // wantsRaw reports whether the client asked for the raw body rather
-// than JSON: ?format=raw (or =json) decides, else the Accept header's
-// contentType. Another format is refused (400) before any work, rather
-// than answered with JSON the client did not ask for.
+// than JSON: ?format= decides (raw's value, or json), else the Accept
+// header's contentType. Another format is refused (400) before any
+// work, rather than answered with JSON the client did not ask for.
 func wantsRaw(c *gin.Context, contentType, raw string) (bool, error) {
 	switch format := c.Query("format"); format {
 	case "":
@@ -578,7 +578,7 @@ func wantsRaw(c *gin.Context, contentType, raw string) (bool, error) {
 	case "json":
 		return false, nil
 	default:
-		return false, badRequest(fmt.Sprintf("format must be %s or json, not %q", raw, format))
+		return false, badRequest(fmt.Sprintf("format must be %s or json", raw))
 	}
 }
 
