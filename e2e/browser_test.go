@@ -9,7 +9,9 @@ import (
 	"fmt"
 	"image"
 	"image/color"
+	"image/jpeg"
 	"image/png"
+	"io"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -83,6 +85,17 @@ func (c *consoleErrors) follow(t *testing.T, ctx context.Context) <-chan struct{
 // coverPNG writes a noisy photo-like PNG to use as the page's cover.
 func coverPNG(t *testing.T, path string) {
 	t.Helper()
+	writeCover(t, path, func(w io.Writer, m image.Image) error { return png.Encode(w, m) })
+}
+
+// coverJPEG writes the same picture as a JPEG.
+func coverJPEG(t *testing.T, path string) {
+	t.Helper()
+	writeCover(t, path, func(w io.Writer, m image.Image) error { return jpeg.Encode(w, m, &jpeg.Options{Quality: 90}) })
+}
+
+func writeCover(t *testing.T, path string, encode func(io.Writer, image.Image) error) {
+	t.Helper()
 	m := image.NewNRGBA(image.Rect(0, 0, 480, 320))
 	rng := rand.New(rand.NewPCG(1, 2))
 	for y := range 320 {
@@ -92,7 +105,7 @@ func coverPNG(t *testing.T, path string) {
 		}
 	}
 	var buf bytes.Buffer
-	if err := png.Encode(&buf, m); err != nil {
+	if err := encode(&buf, m); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
@@ -258,7 +271,7 @@ func TestBrowserWebApp(t *testing.T) {
 		until(`(t => t.includes("plans.bin") && t.includes("your cover"))(document.getElementById("cap-fill").textContent)`, 10*time.Second),
 		click("#hide-go"),
 		chromedp.WaitVisible(chromedp.ID("hide-result")),
-		until(`/clean|suspicious/.test(document.getElementById("hide-verdict").className) && !document.getElementById("hide-verdict").textContent.includes("Analysing")`, 20*time.Second),
+		until(`/clean|suspicious|caution/.test(document.getElementById("hide-verdict").className) && !document.getElementById("hide-verdict").textContent.includes("Analysing")`, 20*time.Second),
 	)
 	downloadName := attr("#hide-download", "download")
 	if downloadName != "holiday.stego.png" {
@@ -347,6 +360,41 @@ func TestBrowserWebApp(t *testing.T) {
 		t.Fatalf("revealed %d bytes through the page, not the %d hidden", len(got), len(secret))
 	}
 	shot("2-reveal")
+
+	// ── Hide again: a failed hide leaves no earlier result on show, and a
+	// JPEG cover gets no difference picture (the browser's decoding of a
+	// JPEG is not the server's: nearly every pixel would look changed) ──
+	notImage := filepath.Join(work, "notes.png")
+	if err := os.WriteFile(notImage, []byte("a text file, not an image"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	jpegPath := filepath.Join(work, "holiday.jpg")
+	coverJPEG(t, jpegPath)
+	do("a hide that fails",
+		click("#tab-hide"),
+		chromedp.WaitVisible(chromedp.ID("panel-hide")),
+		chromedp.SetUploadFiles(chromedp.ID("hide-cover"), []string{notImage}),
+		click("#hide-go"),
+		until(`document.getElementById("hide-status").className.includes("error")`, 20*time.Second),
+	)
+	if shown, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`!document.getElementById("hide-result").hidden`)); err != nil || shown {
+		t.Errorf("after a failed hide the earlier result is still shown (%v)", err)
+	}
+	do("hide in a JPEG",
+		chromedp.SetUploadFiles(chromedp.ID("hide-cover"), []string{jpegPath}),
+		until(`document.getElementById("cap-advice").textContent.includes("JPEG")`, 10*time.Second),
+		click("#hide-go"),
+		chromedp.WaitVisible(chromedp.ID("hide-result")),
+		until(`/clean|suspicious|caution/.test(document.getElementById("hide-verdict").className) && !document.getElementById("hide-verdict").textContent.includes("Analysing")`, 30*time.Second),
+	)
+	if caption := text("#cmp-diff-caption"); !strings.Contains(caption, "No difference picture for a JPEG cover") {
+		t.Errorf("difference caption for a JPEG cover: %q", caption)
+	}
+	// No green "clean" for what the advice calls detectable.
+	if class := attr("#hide-verdict", "class"); strings.Contains(class, "clean") {
+		t.Errorf("a JPEG cover's result is headed clean (%s): %q", class, text("#hide-verdict"))
+	}
+	t.Logf("JPEG cover's verdict: %s", text("#hide-verdict"))
 
 	// ── Cluster: the leader, then pause/restore and crash followers ──
 	do("cluster view",

@@ -162,6 +162,11 @@ export function initHide() {
     }
     const go = $("hide-go");
     go.disabled = true;
+    // A result left from an earlier hide must not pass for this one's,
+    // should this one fail.
+    $("hide-result").hidden = true;
+    $("hide-verdict").className = "verdict";
+    $("hide-verdict").replaceChildren();
     setStatus(status, "Hiding…", "busy");
     try {
       const resp = await postJSON("/api/embed", {
@@ -199,7 +204,17 @@ export function initHide() {
     stats.append(psnrFact);
 
     const caption = $("cmp-diff-caption");
+    // A browser decodes a JPEG a little differently from the server (the
+    // standard leaves the inverse DCT's rounding open), so comparing its
+    // decoding with our PNG would light nearly every pixel. The server's
+    // PSNR (from the analysis below) compares its own decodings.
+    const jpegCover = Boolean(resp.stealth && resp.stealth.jpeg_cover) || /jpe?g$/i.test(cover.type || "");
+    $("cmp-diff").hidden = jpegCover;
+    if (jpegCover) {
+      caption.textContent = "No difference picture for a JPEG cover: your browser decodes a JPEG a little differently from the server, so nearly every pixel would look changed. Samples changed and PSNR are the server's, and exact.";
+    }
     try {
+      if (jpegCover) throw new Error("JPEG cover");
       const [a, b] = await Promise.all([pixels(cover), pixels(stego)]);
       const d = compare(a, b);
       draw($("cmp-diff"), d);
@@ -208,17 +223,25 @@ export function initHide() {
         : `Difference, amplified: every changed pixel lit (magenta ±1, yellow more); ${d.changedPixels.toLocaleString()} of ${(d.width * d.height).toLocaleString()} pixels.`;
       psnrFact.lastChild.textContent = d.psnr === Infinity ? "∞ (identical)" : `${d.psnr.toFixed(1)} dB`;
     } catch (err) {
-      caption.textContent = `No difference view: this browser cannot compare the images (${err.message}).`;
-      psnrFact.lastChild.textContent = "—";
+      if (!jpegCover) {
+        caption.textContent = `No difference view: this browser cannot compare the images (${err.message}).`;
+        psnrFact.lastChild.textContent = "—";
+      }
     }
 
     const notes = [...(resp.notes || [])];
     if (resp.stealth && resp.stealth.advice) notes.unshift(resp.stealth.advice);
     $("hide-notes").replaceChildren(...notes.map((n) => el("li", { text: n })));
-    await showVerdict(stego, cover, psnrFact);
+    await showVerdict(stego, cover, psnrFact, resp.stealth || {});
   }
 
-  async function showVerdict(stego, cover, psnrFact) {
+  /**
+   * showVerdict runs the analysis on the result. What it says is about
+   * this one image; the stealth rating (stealth) is about images like it,
+   * and the headline must not call "clean" what the rating calls
+   * detectable.
+   */
+  async function showVerdict(stego, cover, psnrFact, stealth) {
     const box = $("hide-verdict");
     box.className = "verdict";
     box.replaceChildren(el("strong", { text: "Analysing…" }));
@@ -227,17 +250,19 @@ export function initHide() {
         file: new File([stego], "stego.png", { type: "image/png" }),
         cover: new File([cover], cover.name || "cover.png", { type: cover.type || "image/png" }),
       });
-      const figures = `chi-square p = ${r.chi_square.p_value.toFixed(3)}, RS rate ${r.rs.rate.toFixed(3)} (flags at ${r.rs.threshold.toFixed(2)}), SPA rate ${r.spa.rate.toFixed(3)} (flags at ${r.spa.threshold.toFixed(2)})`;
+      const figures = `chi-square p = ${r.chi_square.p_value.toFixed(3)} (near 1 flags; near 0 is a natural histogram), RS rate ${r.rs.rate.toFixed(3)} (flags at ${r.rs.threshold.toFixed(2)}), SPA rate ${r.spa.rate.toFixed(3)} (flags at ${r.spa.threshold.toFixed(2)})`;
       if (r.distortion) {
         psnrFact.lastChild.textContent = r.distortion.identical ? "∞ (identical)" : `${r.distortion.psnr_db.toFixed(1)} dB`;
       }
       const rm = r.rich_model;
       const richFlags = (r.flagged_by || []).includes("rich-model");
-      let headline = "Clean: no detector here flags it (chi-square, RS, SPA and the trained rich model).";
+      let headline = "Clean: no detector here flags it (chi-square, RS, SPA, JPEG compatibility and the trained rich model).";
+      if (!rm || rm.verdict === "skipped") headline = "Clean: the classic detectors see nothing unusual.";
+      const rated = stealth.rating === "stealthy";
       if (r.suspicious) headline = "Suspicious: a steganalyst would look closer.";
       else if (richFlags) headline = "Detectable: the trained rich model flags it, though the classic detectors do not.";
-      else if (!rm || rm.verdict === "skipped") headline = "Clean: the classic detectors see nothing unusual.";
-      box.className = `verdict ${r.suspicious || richFlags ? "suspicious" : "clean"}`;
+      else if (!rated) headline = "Not flagged, yet not safe: no detector here flags this image, but images made like it are detectable (the first note above says why).";
+      box.className = `verdict ${r.suspicious || richFlags ? "suspicious" : rated ? "clean" : "caution"}`;
       box.replaceChildren(
         el("strong", { text: headline }),
         el("p", { text: r.suspicious && r.reasons && r.reasons.length ? r.reasons.join("; ") : figures }),
