@@ -102,6 +102,16 @@ func TestComposeStack(t *testing.T) {
 		return dockerKill(t, st.LeaderID)
 	})
 
+	// nginx restarts with a member down: Docker's DNS no longer has the
+	// dead member's name, and nginx refused to start without it.
+	if out, err := exec.Command("docker", "restart", "stego-loadbalancer").CombinedOutput(); err != nil {
+		t.Fatalf("docker restart stego-loadbalancer: %v %s", err, out)
+	}
+	testenv.WaitFor(t, 20*time.Second, "nginx, restarted with "+st.LeaderID+" down, to serve the status", func() bool {
+		_, err := getStatus(base)
+		return err == nil
+	})
+
 	if out, err := exec.Command("docker", "start", st.LeaderID).CombinedOutput(); err != nil {
 		t.Fatalf("docker start: %v %s", err, out)
 	}

@@ -26,13 +26,24 @@ render() {
 
 render
 mv "$include.new" "$include"
+cp "$include" "$include.applied"
 (
+	# $include.applied is what nginx runs with. A set nginx refuses
+	# (nginx -t: a name in its config that does not resolve just now)
+	# is tried again every second until it takes, not forgotten.
+	refused=""
 	while sleep 1; do
 		render
-		if ! cmp -s "$include.new" "$include"; then
-			mv "$include.new" "$include"
+		cmp -s "$include.new" "$include.applied" && continue
+		cp "$include.new" "$include"
+		if nginx -t -q 2>/dev/null; then
 			echo "stego workers: $(grep -c . "$include") in the upstream; reloading nginx" >&2
-			nginx -s reload || true
+			nginx -s reload && cp "$include" "$include.applied"
+			refused=""
+		elif [ -z "$refused" ]; then
+			refused=1
+			echo "stego workers: nginx refuses the new upstream; trying again every second:" >&2
+			nginx -t 2>&1 | sed 's/^/  /' >&2 || true
 		fi
 	done
 ) &
