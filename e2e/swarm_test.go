@@ -12,6 +12,8 @@ package e2e
 import (
 	"bytes"
 	"fmt"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -97,6 +99,31 @@ func TestSwarmStack(t *testing.T) {
 	}
 	st := waitWorkers(1)
 	t.Logf("leader %s, epoch %d, %d nodes", st.LeaderID, st.Epoch, len(st.Nodes))
+	// Members advertise their tasks' addresses: followers probe the
+	// leader there, and a node forwards admin calls there. They used to
+	// advertise 127.0.0.1, and so reached themselves.
+	for _, n := range st.Nodes {
+		if ip := net.ParseIP(n.IP); ip == nil || ip.IsLoopback() {
+			t.Errorf("%s advertises %q, not its task's address", n.ID, n.IP)
+		}
+	}
+	for _, member := range []string{"stego-node1", "stego-node2", "stego-node3"} {
+		for range 3 { // through nginx: reaching each member, which forwards to the others
+			req, err := http.NewRequest("POST", base+"/admin/nodes/"+member+"/restore", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Authorization", "Bearer "+composeAdminToken)
+			resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
+			if err != nil {
+				t.Fatalf("admin call for %s: %v", member, err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				t.Errorf("admin call for %s answered by %s: status %d", member, resp.Header.Get("X-Node-ID"), resp.StatusCode)
+			}
+		}
+	}
 	if err := hideAndReveal(base, bytes.Repeat([]byte("stegocluster swarm e2e "), 500)); err != nil {
 		t.Fatal(err)
 	}
@@ -105,6 +132,50 @@ func TestSwarmStack(t *testing.T) {
 	if err := hideAndReveal(base, bytes.Repeat([]byte("two workers now "), 500)); err != nil {
 		t.Fatal(err)
 	}
+
+	// A member's task replaced: the new task has an address of its own,
+	// which nginx (it resolved the old one when it started) must use.
+	const member = "stego-node3"
+	before := st.Node(member)
+	if before == nil {
+		t.Fatalf("no %s in the status", member)
+	}
+	dockerOut(t, "service", "update", "--force", "--detach", swarmStack+"_"+member)
+	var after *wire.NodeInfo
+	testenv.WaitFor(t, 120*time.Second, member+"'s new task in the status, answering through nginx", func() bool {
+		s, err := getStatus(base)
+		if err != nil {
+			return false
+		}
+		n := s.Node(member)
+		if n == nil || !n.Healthy || n.StartedAt.Equal(before.StartedAt) {
+			return false
+		}
+		after = &n.NodeInfo
+		for range 10 { // round robin over three members and two workers
+			resp, err := (&http.Client{Timeout: 2 * time.Second}).Get(base + "/healthz")
+			if err != nil {
+				continue
+			}
+			resp.Body.Close()
+			if resp.Header.Get("X-Node-ID") == member {
+				return true
+			}
+		}
+		return false
+	})
+	t.Logf("%s replaced: address %s before, %s after; nginx sends it requests", member, before.IP, after.IP)
+	// And not by chance (any reload makes nginx resolve its names again):
+	// nginx/workers.sh saw the new address and reloaded nginx for it.
+	testenv.WaitFor(t, 10*time.Second, "the load balancer's log to name "+member+"'s new address", func() bool {
+		logs, _ := exec.Command("docker", "service", "logs", swarmStack+"_stego-loadbalancer").CombinedOutput()
+		for _, line := range strings.Split(string(logs), "\n") {
+			if strings.Contains(line, "members at") && strings.Contains(line, after.IP+" ") {
+				return true
+			}
+		}
+		return false
+	})
 }
 
 // swarmAddress gives the swarm an address of its own to advertise, on a

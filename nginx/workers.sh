@@ -13,32 +13,65 @@
 # configuration. A worker being stopped drains first (its new requests
 # get 503, which nginx retries on another node), and leaves the DNS,
 # and then the upstream, when it exits.
+#
+# STEGO_MEMBERS (Swarm): the members' names as nginx.conf gives them.
+# Their tasks' addresses change when a task is replaced, and Docker's DNS
+# has no name for a task that is down, which nginx refuses to start or
+# reload with. So this keeps each member's last known address (from
+# tasks.NAME, which /etc/hosts cannot shadow) in /etc/hosts, where nginx
+# finds it, and reloads nginx when one changes. The compose file gives
+# its static addresses instead (extra_hosts).
 set -eu
 include=/tmp/stego-workers.conf
+hosts=/tmp/stego-members.hosts
 service=${STEGO_WORKER_SERVICE:-stego-worker}
+members=${STEGO_MEMBERS:-}
 
 render() {
 	getent ahostsv4 "$service" 2>/dev/null | awk '{print $1}' | sort -u |
 		while read -r ip; do
 			echo "server $ip:8080 max_fails=1 fail_timeout=2s;"
 		done >"$include.new" || true
+	for m in $members; do
+		ip=$(getent ahostsv4 "tasks.$m" 2>/dev/null | awk 'NR == 1 {print $1}') || true
+		[ -n "$ip" ] || ip=$(awk -v m="$m" '$2 == m {print $1; exit}' "$hosts" 2>/dev/null) || true
+		if [ -n "$ip" ]; then echo "$ip $m"; fi
+	done >"$hosts.new"
+}
+
+# write_hosts puts the members' lines in /etc/hosts (rewritten in place:
+# Docker bind-mounts it).
+write_hosts() {
+	[ -n "$members" ] || return 0
+	{
+		grep -v ' # stego-member$' /etc/hosts || true
+		sed 's/$/ # stego-member/' "$hosts"
+	} >/tmp/hosts.tmp
+	cat /tmp/hosts.tmp >/etc/hosts
 }
 
 render
 mv "$include.new" "$include"
+mv "$hosts.new" "$hosts"
+write_hosts
 cp "$include" "$include.applied"
+cp "$hosts" "$hosts.applied"
 (
-	# $include.applied is what nginx runs with. A set nginx refuses
+	# The .applied files are what nginx runs with. A change nginx refuses
 	# (nginx -t: a name in its config that does not resolve just now)
 	# is tried again every second until it takes, not forgotten.
 	refused=""
 	while sleep 1; do
 		render
-		cmp -s "$include.new" "$include.applied" && continue
+		if cmp -s "$include.new" "$include.applied" && cmp -s "$hosts.new" "$hosts.applied"; then
+			continue
+		fi
 		cp "$include.new" "$include"
+		cp "$hosts.new" "$hosts"
+		write_hosts
 		if nginx -t -q 2>/dev/null; then
-			echo "stego workers: $(grep -c . "$include") in the upstream; reloading nginx" >&2
-			nginx -s reload && cp "$include" "$include.applied"
+			echo "stego workers: $(grep -c . "$include") in the upstream${members:+, members at $(awk '{print $1}' "$hosts" | tr '\n' ' ')}; reloading nginx" >&2
+			nginx -s reload && cp "$include" "$include.applied" && cp "$hosts" "$hosts.applied"
 			refused=""
 		elif [ -z "$refused" ]; then
 			refused=1

@@ -405,6 +405,39 @@ func readToken(path string) (string, error) {
 	return token, checkToken(token, path)
 }
 
+// fillMemberAddress gives a member started without ADVERTISE_IP the
+// address it listens on when HTTP_ADDR names one, else the first address
+// other than loopback its host name resolves to, else 127.0.0.1. The
+// others reach its HTTP port there: followers probe the leader's, and a
+// node forwards admin calls to it. In a Swarm stack, whose tasks'
+// addresses are known only once they run, members advertised 127.0.0.1,
+// so each follower probed itself instead of the leader, and forwarded
+// calls for another member stayed on the forwarding one.
+func (s *settings) fillMemberAddress(isSet func(string) bool, hostname string, resolve func(string) ([]string, error)) {
+	if coordinator.Role(s.Role) != coordinator.RoleMember || isSet("ADVERTISE_IP") {
+		return
+	}
+	if host, _, err := net.SplitHostPort(s.HTTPAddr); err == nil {
+		if ip := net.ParseIP(host); ip != nil && !ip.IsUnspecified() {
+			s.AdvertiseIP = host
+			return
+		}
+	}
+	if hostname == "" {
+		return
+	}
+	addrs, err := resolve(hostname)
+	if err != nil {
+		return // the default: a one-machine cluster needs nothing more
+	}
+	for _, a := range addrs {
+		if ip := net.ParseIP(a); ip != nil && !ip.IsLoopback() {
+			s.AdvertiseIP = a
+			return
+		}
+	}
+}
+
 // fillWorkerIdentity gives a worker started without NODE_ID or
 // ADVERTISE_IP (as every replica of a scaled service is: they share one
 // environment) an identity of its own: its host name as the id, and as

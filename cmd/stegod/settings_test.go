@@ -200,6 +200,39 @@ func TestSettingsThatDoNotParse(t *testing.T) {
 	}
 }
 
+// TestMemberAddress: a member without ADVERTISE_IP advertises where it
+// listens, or its host name's address, not loopback, when it can.
+func TestMemberAddress(t *testing.T) {
+	for _, tc := range []struct {
+		name, httpAddr, advertise string
+		addrs                     []string
+		resolveErr                error
+		want                      string
+	}{
+		{"ADVERTISE_IP wins", ":8080", "10.9.9.9", []string{"10.0.0.5"}, nil, "10.9.9.9"},
+		{"the address it listens on", "127.0.0.1:8081", "", []string{"10.0.0.5"}, nil, "127.0.0.1"},
+		{"a Swarm task: its host name's address", ":8080", "", []string{"10.0.1.7"}, nil, "10.0.1.7"},
+		{"loopback first, then the task's", "0.0.0.0:8080", "", []string{"127.0.1.1", "10.0.1.7"}, nil, "10.0.1.7"},
+		{"Debian's 127.0.1.1 only: the default", ":8080", "", []string{"127.0.1.1"}, nil, "127.0.0.1"},
+		{"no name resolution: the default", ":8080", "", nil, errors.New("no such host"), "127.0.0.1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := defaultSettings()
+			s.HTTPAddr = tc.httpAddr
+			env := map[string]string{}
+			if tc.advertise != "" {
+				s.AdvertiseIP, env["ADVERTISE_IP"] = tc.advertise, tc.advertise
+			}
+			isSet := func(name string) bool { _, ok := env[name]; return ok }
+			resolve := func(string) ([]string, error) { return tc.addrs, tc.resolveErr }
+			s.fillMemberAddress(isSet, "stego-node1", resolve)
+			if s.AdvertiseIP != tc.want {
+				t.Errorf("advertises %s, want %s", s.AdvertiseIP, tc.want)
+			}
+		})
+	}
+}
+
 // TestWorkerSettings: a worker needs its members, follows the same
 // plaintext rule for them, and takes an identity of its own from its
 // host when its environment (shared by every replica) gives none.
