@@ -228,9 +228,9 @@ func (st Stealth) figureAdvice() string {
 func (st Stealth) payloadAdvice() string {
 	switch {
 	case st.Rating == RatingStealthy:
-		return fmt.Sprintf("Stealthy: %.3f bits per channel, within the %.3f at which our detector errs on at least %.0f%% of images.", st.BitsPerChannel, st.StealthyBitsPerChannel, 100*StealthyPE)
+		return fmt.Sprintf("Stealthy: %s bits per channel, within the %.3f at which our detector errs on at least %.0f%% of images.", bpcText(st.BitsPerChannel), st.StealthyBitsPerChannel, 100*StealthyPE)
 	case st.DetectorPE != nil:
-		return fmt.Sprintf("Detectable: %.3f bits per channel; our detector errs on only about %.0f%% of such images (50%% is a coin toss, 0%% always right), and a stronger one does better. %s", st.BitsPerChannel, 100**st.DetectorPE, st.smallerAdvice())
+		return fmt.Sprintf("Detectable: %s bits per channel; our detector errs on only about %.0f%% of such images (50%% is a coin toss, 0%% always right), and a stronger one does better. %s", bpcText(st.BitsPerChannel), 100**st.DetectorPE, st.smallerAdvice())
 	}
 	if st.Rating == RatingUnknown {
 		return "Not measured: " + st.NoStealthyReason + "."
@@ -243,4 +243,13 @@ func (st Stealth) smallerAdvice() string {
 		return "No payload in this mode stays stealthy."
 	}
 	return fmt.Sprintf("Stealthy would be at most %d bytes here; a bigger cover holds more.", *st.StealthyBytes)
+}
+
+// bpcText writes a payload in bits per channel to three decimals, and a
+// small one in a photo as what it is rather than as 0.000.
+func bpcText(bpc float64) string {
+	if bpc > 0 && bpc < 0.0005 {
+		return "under 0.001"
+	}
+	return fmt.Sprintf("%.3f", bpc)
 }

@@ -78,6 +78,16 @@ func TestStealthFor(t *testing.T) {
 	}
 }
 
+// TestStealthAdviceOfATinySecret: a few bytes in a photo are not "0.000
+// bits per channel".
+func TestStealthAdviceOfATinySecret(t *testing.T) {
+	rgb := &Image{r: newRaster(1920, 1280, 3, false, false), SourceFormat: "png"}
+	st := StealthFor(rgb, Options{}, "note.txt", "", 20)
+	if !strings.HasPrefix(st.Advice, "Stealthy: under 0.001 bits per channel") {
+		t.Errorf("advice for 20 bytes in 1920×1280: %s", st.Advice)
+	}
+}
+
 // TestStealthFigureIsWhatEmbedReports checks the stealthy figure against
 // the embedder's own accounting: a secret of exactly that size is at most
 // the measured payload in Stats.BitsPerChannel, one byte more is over it.

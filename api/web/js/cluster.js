@@ -170,7 +170,7 @@ export function initCluster() {
   }
 
   function shorten(err) {
-    if (err === "no registered address") return "its registry entry expired (the node stopped renewing it)";
+    if (/no registered address/.test(err)) return "its registry entry is gone (the node stopped, or stopped renewing it)";
     const m = /(connection refused|timeout|deadline exceeded|no route to host|reset by peer|no registered address)/i.exec(err);
     return m ? m[1] : err;
   }
@@ -182,9 +182,9 @@ export function initCluster() {
     if (!/^[A-Za-z0-9._-]+$/.test(id) || id === "." || id === "..") return;
     const out = $("cluster-status");
     let token = sessionStorage.getItem(TOKEN_KEY);
-    if (!token) token = await askToken();
+    if (!token) token = await askToken(`${action[0].toUpperCase()}${action.slice(1)} ${id}: that needs the cluster's ADMIN_TOKEN.`);
     if (!token) {
-      setStatus(out, "No admin token: nothing was done.", "error");
+      say("No admin token: nothing was done.", "error");
       return;
     }
     const path = action === "restore" ? "restore" : "fail";
@@ -203,17 +203,29 @@ export function initCluster() {
         renderTimeline();
       }
       const said = { crashing: "crashing: its process exits now", paused: "paused: it refuses work and gives up leadership", serving: "restored: serving again" };
-      setStatus(out, `${id} ${said[body.status] || body.status || "done"}.`, "ok");
+      say(`${id} ${said[body.status] || body.status || "done"}.`, "ok");
     } catch (err) {
       if (err instanceof ApiError && err.status === 401) sessionStorage.removeItem(TOKEN_KEY);
-      setStatus(out, `${id}: ${err.message}`, "error");
+      say(`${id}: ${err.message}`, "error");
     }
     if (last) render(last);
   }
 
-  function askToken() {
+  // say shows what an action did, for a while: the cards and the
+  // timeline say what happened since, and an old line would contradict
+  // them (a crash reported long after the node came back).
+  let sayTimer = 0;
+  function say(text, kind) {
+    const out = $("cluster-status");
+    setStatus(out, text, kind);
+    clearTimeout(sayTimer);
+    sayTimer = setTimeout(() => setStatus(out, "", ""), kind === "error" ? 15000 : 8000);
+  }
+
+  function askToken(purpose) {
     const dialog = $("token-dialog");
     const input = $("admin-token");
+    $("token-for").textContent = purpose;
     input.value = "";
     return new Promise((resolve) => {
       const done = (token) => {
@@ -301,5 +313,8 @@ export function initCluster() {
     renderTimeline();
   });
   setInterval(renderBand, 1000);
+  // The band is sized to its box, which has no width while the tab is
+  // hidden: draw it again when the tab is shown (main.js fires resize).
+  window.addEventListener("resize", renderBand);
   connect();
 }
