@@ -1,9 +1,11 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -96,6 +98,8 @@ func TestCORSIsOpenExceptForAdmin(t *testing.T) {
 // header is ignored, so it cannot be used to get a fresh allowance.
 func TestWrongAdminTokensAreRateLimitedPerClient(t *testing.T) {
 	s, _ := newTestServer(t, nil)
+	var logs bytes.Buffer
+	s.cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
 	const attacker, other, proxy = "203.0.113.7:5000", "198.51.100.9:6000", "127.0.0.1:7000"
 	right := map[string]string{"Authorization": "Bearer " + testToken}
 	wrong := map[string]string{"Authorization": "Bearer " + strings.Repeat("x", len(testToken))}
@@ -126,6 +130,11 @@ func TestWrongAdminTokensAreRateLimitedPerClient(t *testing.T) {
 		if err != nil || secs < 1 || secs > int(adminFailureEvery/time.Second) {
 			t.Fatalf("wrong token %d: Retry-After %q, want 1..%d seconds", i+1, rec.Header().Get("Retry-After"), int(adminFailureEvery/time.Second))
 		}
+	}
+
+	// The operator sees the tries that were compared, and only those.
+	if n := strings.Count(logs.String(), `msg="admin call with a wrong token" client=203.0.113.7`); n != adminFailureBurst {
+		t.Errorf("%d wrong tokens logged, want %d:\n%s", n, adminFailureBurst, logs.String())
 	}
 
 	cases := []struct {

@@ -376,6 +376,9 @@ func (s *Server) requireAdmin(c *gin.Context) {
 		msg := "admin token required (Authorization: Bearer …)"
 		if ok {
 			msg = "wrong admin token"
+			// For the operator: someone is trying tokens. Each address
+			// gets only a few tries (adminFailures), so this is no flood.
+			s.cfg.Logger.Warn("admin call with a wrong token", "client", client, "path", c.Request.URL.Path)
 		}
 		fail(c, &apiError{http.StatusUnauthorized, codeUnauthorized, msg, nil})
 		return

@@ -76,15 +76,20 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	n.watcher = &stateWatcher{client: client, log: log}
 	n.registry = &registry{client: client, key: NodeKey(cfg.Member.Name), log: log, ttl: int64(cfg.RegistryTTL), interval: cfg.RegistryEvery}
 	n.workers = newWorkerList(client, log, true, cfg.RegistryEvery, nil)
+	var held int64 // the epoch led, for the log line of its end (onChange runs on one goroutine)
 	n.elector = newElector(client, electorConfig{
 		nodeID:         cfg.Member.Name,
 		leaseTTL:       time.Duration(cfg.LeaseTTL) * time.Second,
 		keepAliveEvery: cfg.KeepAliveEvery,
 		onChange: func(l Leadership) {
-			log.Info("leadership changed", "leader", l.IsLeader, "epoch", l.Epoch)
-			if l.IsLeader {
-				n.publisher.Kick()
+			if !l.IsLeader {
+				log.Info("leadership changed", "leader", false, "epoch_given_up", held)
+				held = 0
+				return
 			}
+			held = l.Epoch
+			log.Info("leadership changed", "leader", true, "epoch", l.Epoch)
+			n.publisher.Kick()
 		},
 	}, log)
 	n.publisher = newPublisher(member, n.elector, n.prober, log, cfg.Member.Name, cfg.PublishEvery)
