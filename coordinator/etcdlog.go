@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
+	"time"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -106,6 +108,7 @@ func newEtcdLogger(l *slog.Logger, member string) *zap.Logger {
 	c := &etcdCore{
 		h:       l.Handler().WithAttrs([]slog.Attr{slog.String("member", member)}),
 		routine: etcdRoutineMessages(),
+		repeats: &etcdRepeats{window: etcdRepeatWindow, last: map[string]*etcdRepeat{}},
 	}
 	return zap.New(c, zap.AddCaller(), zap.AddStacktrace(zap.LevelEnablerFunc(c.wantStack))).Named("etcd")
 }
@@ -114,6 +117,45 @@ func newEtcdLogger(l *slog.Logger, member string) *zap.Logger {
 type etcdCore struct {
 	h       slog.Handler // carries the fields added by With as attributes
 	routine []etcdRoutine
+	repeats *etcdRepeats // shared by the clones With makes
+}
+
+// etcdRepeatWindow: a warning etcd repeats is shown once per window.
+// While a peer is down each survivor's etcd warns about it several
+// times a second (about 50 lines a minute: its prober, its streams,
+// the version check); one line per half minute says as much.
+const etcdRepeatWindow = 30 * time.Second
+
+// etcdRepeats demotes a warning whose message was shown less than
+// window ago to etcdInfoLevel (our Debug: never dropped), and counts it;
+// the next one shown says how many were demoted in between.
+type etcdRepeats struct {
+	mu     sync.Mutex
+	window time.Duration
+	last   map[string]*etcdRepeat // by message: etcd's are fixed strings
+}
+
+type etcdRepeat struct {
+	shown   time.Time
+	demoted int
+}
+
+// admit says whether a warning with msg at t is shown, and if so how
+// many were demoted since the last one shown.
+func (r *etcdRepeats) admit(msg string, t time.Time) (shown bool, demoted int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	e := r.last[msg]
+	if e != nil && t.Sub(e.shown) < r.window {
+		e.demoted++
+		return false, 0
+	}
+	if e == nil {
+		e = &etcdRepeat{}
+		r.last[msg] = e
+	}
+	demoted, e.shown, e.demoted = e.demoted, t, 0
+	return true, demoted
 }
 
 var _ zapcore.Core = (*etcdCore)(nil)
@@ -155,6 +197,13 @@ func (c *etcdCore) Write(ent zapcore.Entry, fields []zapcore.Field) error {
 	if level > etcdInfoLevel && c.isRoutine(ent.Message, enc.Fields) {
 		level = etcdInfoLevel
 	}
+	repeated := 0
+	if level == slog.LevelWarn {
+		var shown bool
+		if shown, repeated = c.repeats.admit(ent.Message, ent.Time); !shown {
+			level = etcdInfoLevel
+		}
+	}
 	ctx := context.Background()
 	if !c.h.Enabled(ctx, level) {
 		return nil
@@ -164,6 +213,9 @@ func (c *etcdCore) Write(ent zapcore.Entry, fields []zapcore.Field) error {
 		r.AddAttrs(slog.String("logger", ent.LoggerName))
 	}
 	r.AddAttrs(etcdMapAttrs(fields, enc.Fields)...)
+	if repeated > 0 {
+		r.AddAttrs(slog.Int("repeats_demoted", repeated))
+	}
 	if ent.Caller.Defined {
 		r.AddAttrs(slog.String("caller", ent.Caller.TrimmedPath()))
 	}

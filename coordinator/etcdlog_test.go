@@ -3,6 +3,7 @@ package coordinator
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/url"
@@ -105,6 +106,44 @@ func TestEtcdLogLevels(t *testing.T) {
 				t.Errorf("levels %v, want %v", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestEtcdLogRepeats: a warning etcd repeats (a survivor's about a down
+// peer, many a second) is shown once per window; the repeats go to
+// Debug, and the next one shown says how many there were.
+func TestEtcdLogRepeats(t *testing.T) {
+	h := newEtcdLogCapture(slog.LevelDebug)
+	lg := newEtcdLogger(slog.New(h), "n1")
+	peer := lg.With(zap.String("remote-peer-id", "a1"))
+	for range 5 {
+		peer.Warn("prober detected unhealthy status")
+	}
+	lg.Warn("another warning")
+	lg.Error("prober detected unhealthy status") // errors always show
+	// The window passes.
+	repeats := lg.Core().(*etcdCore).repeats
+	repeats.mu.Lock()
+	repeats.last["prober detected unhealthy status"].shown = time.Now().Add(-etcdRepeatWindow)
+	repeats.mu.Unlock()
+	peer.Warn("prober detected unhealthy status")
+
+	var got []string
+	for _, r := range h.records() {
+		got = append(got, fmt.Sprintf("%s %s %s", r.level, r.msg, r.attrs["repeats_demoted"]))
+	}
+	want := []string{
+		"WARN prober detected unhealthy status ",
+		"DEBUG prober detected unhealthy status ",
+		"DEBUG prober detected unhealthy status ",
+		"DEBUG prober detected unhealthy status ",
+		"DEBUG prober detected unhealthy status ",
+		"WARN another warning ",
+		"ERROR prober detected unhealthy status ",
+		"WARN prober detected unhealthy status 4",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("records:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
 
