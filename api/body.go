@@ -73,8 +73,8 @@ func readPart(ctx context.Context, r io.Reader, limit int64, res *worker.Reserva
 // the request began, is cut off (the read fails and the request gets
 // 400), so a 1-byte-per-second upload cannot hold a connection and its
 // memory. It extends the connection's read deadline by the idle timeout
-// on every successful read, never past the overall one. A failed read
-// leaves it passed: net/http reads what is left of a body before it
+// on every read that succeeds or ends the body, never past the overall
+// one. A failed read leaves it passed: net/http reads what is left of a body before it
 // sends the answer, and would otherwise wait out another idle timeout.
 type deadlineBody struct {
 	io.ReadCloser
@@ -97,7 +97,9 @@ func (b *deadlineBody) extend() {
 
 func (b *deadlineBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
-	if err == nil {
+	if err == nil || errors.Is(err, io.EOF) {
+		// The end of the body counts as arrived: net/http starts its
+		// background read there, under this deadline, until finish.
 		b.extend()
 	}
 	if err != nil && !errors.Is(err, io.EOF) && time.Now().After(b.until) {

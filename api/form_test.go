@@ -38,7 +38,7 @@ func TestFormRefusesWhatItCannotTrust(t *testing.T) {
 		{"cut off in the next part's header", "--XYZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.txt\"\r\n\r\nwhole\r\n--XYZ\r\nContent-Disposition: form-da", "cut off"},
 		{"a 1 MB part header", huge, "part headers"},
 		{"no boundary", "x", "boundary"},
-		{"another boundary", "--ABC\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\nx\r\n--ABC--\r\n", "boundary the Content-Type declares"},
+		{"another boundary", "--ABC\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\nx\r\n--ABC--\r\n", "not the one the Content-Type declares"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s, _ := newTestServer(t, nil)

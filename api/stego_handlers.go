@@ -70,7 +70,7 @@ func readForm(ctx context.Context, r *http.Request, maxUpload int64, res *worker
 			case errors.As(err, &mbe):
 				return nil, err
 			case errors.Is(err, io.EOF) && i == 0:
-				return nil, badRequest("no form part begins with the boundary the Content-Type declares: the body uses another, is empty, or was cut off before its first part")
+				return nil, badRequest("the form has no complete first part: its boundary is not the one the Content-Type declares, or the body is empty or was cut off")
 			case errors.Is(err, io.EOF):
 				return nil, badRequest("the form ends before its closing boundary: the upload was cut off")
 			case errors.Is(err, errFramingTooLarge):

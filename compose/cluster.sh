@@ -71,7 +71,7 @@ initial_cluster() {
 
 # alive PID: the process exists and is not a zombie waiting to be reaped
 # (nodes are started in the background, so their parent may be gone).
-alive() { [ -r "/proc/$1/stat" ] && ! grep -q '^[0-9]* (.*) Z ' "/proc/$1/stat" 2>/dev/null; }
+alive() { [ -n "$1" ] && [ -r "/proc/$1/stat" ] && ! grep -q '^[0-9]* (.*) Z ' "/proc/$1/stat" 2>/dev/null; }
 
 start_node() {
 	local i=$1 pid
@@ -121,12 +121,17 @@ node_number() {
 }
 
 # signal_pidfile SIG FILE: signal the process FILE names, wait (up to
-# 10 s) for it to end, and remove FILE.
+# 10 s) for it to end, SIGKILL it if it has not, and remove FILE.
 signal_pidfile() {
 	local sig=$1 file=$2 pid
 	pid=$(cat "$file" 2>/dev/null) || return 0
 	kill "-$sig" "$pid" 2>/dev/null || true
 	for _ in $(seq 200); do alive "$pid" || break; sleep 0.05; done
+	if alive "$pid"; then
+		echo "$(basename "$file" .pid) (pid $pid) still running 10 s after SIG$sig: killing it" >&2
+		kill -KILL "$pid" 2>/dev/null || true
+		for _ in $(seq 40); do alive "$pid" || break; sleep 0.05; done
+	fi
 	rm -f "$file"
 }
 signal_node() { signal_pidfile "$1" "$dir/node$2.pid"; }

@@ -2,6 +2,7 @@ package coordinator
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"slices"
 	"strings"
@@ -118,6 +119,7 @@ type etcdCore struct {
 	h       slog.Handler // carries the fields added by With as attributes
 	routine []etcdRoutine
 	repeats *etcdRepeats // shared by the clones With makes
+	about   string       // the peer fields added by With, for etcdRepeatKey
 }
 
 // etcdRepeatWindow: a warning etcd repeats is shown once per window.
@@ -126,14 +128,34 @@ type etcdCore struct {
 // the version check); one line per half minute says as much.
 const etcdRepeatWindow = 30 * time.Second
 
-// etcdRepeats demotes a warning whose message was shown less than
-// window ago to etcdInfoLevel (our Debug: never dropped), and counts it;
-// the next one shown says how many were demoted in between.
+// etcdRepeats demotes a warning shown less than window ago to
+// etcdInfoLevel (our Debug: never dropped), and counts it; the next one
+// shown says how many were demoted in between. A warning is its message
+// and the peer it is about (etcdRepeatKey): a second peer going down is
+// shown at once, however often the first is warned about.
 type etcdRepeats struct {
 	mu     sync.Mutex
 	window time.Duration
-	last   map[string]*etcdRepeat // by message: etcd's are fixed strings
+	last   map[string]*etcdRepeat // by etcdRepeatKey
 }
+
+// etcdRepeatFields name the peer an etcd warning is about.
+var etcdRepeatFields = []string{"remote-peer-id", "peer-id", "round-tripper-name", "remote-addr", "address"}
+
+// etcdRepeatKey is what makes two warnings the same one.
+func etcdRepeatKey(msg string, fields map[string]any) string {
+	key := msg
+	for _, f := range etcdRepeatFields {
+		if v, ok := fields[f]; ok {
+			key += fmt.Sprintf("\x00%s=%v", f, v)
+		}
+	}
+	return key
+}
+
+// etcdRepeatsKept bounds the map: raft's own warnings carry terms and
+// indexes in their text, so their keys do not repeat.
+const etcdRepeatsKept = 256
 
 type etcdRepeat struct {
 	shown   time.Time
@@ -151,6 +173,13 @@ func (r *etcdRepeats) admit(msg string, t time.Time) (shown bool, demoted int) {
 		return false, 0
 	}
 	if e == nil {
+		if len(r.last) >= etcdRepeatsKept {
+			for k, old := range r.last { // what is past its window matters no more
+				if t.Sub(old.shown) >= r.window {
+					delete(r.last, k)
+				}
+			}
+		}
 		e = &etcdRepeat{}
 		r.last[msg] = e
 	}
@@ -178,6 +207,11 @@ func (c *etcdCore) With(fields []zapcore.Field) zapcore.Core {
 	}
 	clone := *c
 	clone.h = c.h.WithAttrs(etcdAttrs(fields))
+	enc := zapcore.NewMapObjectEncoder()
+	for _, f := range fields {
+		f.AddTo(enc)
+	}
+	clone.about = etcdRepeatKey(c.about, enc.Fields)
 	return &clone
 }
 
@@ -200,7 +234,7 @@ func (c *etcdCore) Write(ent zapcore.Entry, fields []zapcore.Field) error {
 	repeated := 0
 	if level == slog.LevelWarn {
 		var shown bool
-		if shown, repeated = c.repeats.admit(ent.Message, ent.Time); !shown {
+		if shown, repeated = c.repeats.admit(etcdRepeatKey(ent.Message+c.about, enc.Fields), ent.Time); !shown {
 			level = etcdInfoLevel
 		}
 	}

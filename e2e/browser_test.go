@@ -387,7 +387,7 @@ func TestBrowserWebApp(t *testing.T) {
 		chromedp.WaitVisible(chromedp.ID("hide-result")),
 		until(`/clean|suspicious|caution/.test(document.getElementById("hide-verdict").className) && !document.getElementById("hide-verdict").textContent.includes("Analysing")`, 30*time.Second),
 	)
-	if caption := text("#cmp-diff-caption"); !strings.Contains(caption, "No difference picture for a JPEG cover") {
+	if caption := text("#cmp-diff-caption"); !strings.Contains(caption, "No difference picture for a JPEG or WebP cover") {
 		t.Errorf("difference caption for a JPEG cover: %q", caption)
 	}
 	// No green "clean" for what the advice calls detectable.
@@ -395,6 +395,20 @@ func TestBrowserWebApp(t *testing.T) {
 		t.Errorf("a JPEG cover's result is headed clean (%s): %q", class, text("#hide-verdict"))
 	}
 	t.Logf("JPEG cover's verdict: %s", text("#hide-verdict"))
+	// The built-in cover is public: whatever the detectors say of one
+	// image, no payload in it is stealthy, and the verdict must not be
+	// headed "clean" (it was, in green, above a "Detectable" note).
+	do("hide in the built-in cover",
+		click("#hide-cover-clear"),
+		until(`document.getElementById("cap-advice").textContent.includes("public")`, 10*time.Second),
+		click("#hide-go"),
+		chromedp.WaitVisible(chromedp.ID("hide-result")),
+		until(`/clean|suspicious|caution/.test(document.getElementById("hide-verdict").className) && !document.getElementById("hide-verdict").textContent.includes("Analysing")`, 30*time.Second),
+	)
+	if class := attr("#hide-verdict", "class"); strings.Contains(class, "clean") {
+		t.Errorf("a result in the public built-in cover is headed clean (%s): %q", class, text("#hide-verdict"))
+	}
+	t.Logf("built-in cover's verdict: %s", text("#hide-verdict"))
 
 	// ── Cluster: the leader, then pause/restore and crash followers ──
 	do("cluster view",

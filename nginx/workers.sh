@@ -33,7 +33,7 @@ render() {
 			echo "server $ip:8080 max_fails=1 fail_timeout=2s;"
 		done >"$include.new" || true
 	for m in $members; do
-		ip=$(getent ahostsv4 "tasks.$m" 2>/dev/null | awk 'NR == 1 {print $1}') || true
+		ip=$(getent ahostsv4 "tasks.$m" 2>/dev/null | awk '{print $1}' | sort -u | head -n 1) || true
 		[ -n "$ip" ] || ip=$(awk -v m="$m" '$2 == m {print $1; exit}' "$hosts" 2>/dev/null) || true
 		if [ -n "$ip" ]; then echo "$ip $m"; fi
 	done >"$hosts.new"
@@ -47,7 +47,7 @@ write_hosts() {
 		grep -v ' # stego-member$' /etc/hosts || true
 		sed 's/$/ # stego-member/' "$hosts"
 	} >/tmp/hosts.tmp
-	cat /tmp/hosts.tmp >/etc/hosts
+	cat /tmp/hosts.tmp >/etc/hosts || echo "stego workers: cannot write /etc/hosts: nginx keeps the members' addresses it has" >&2
 }
 
 render
@@ -64,6 +64,14 @@ cp "$hosts" "$hosts.applied"
 	while sleep 1; do
 		render
 		if cmp -s "$include.new" "$include.applied" && cmp -s "$hosts.new" "$hosts.applied"; then
+			# Back to what nginx runs with: undo a change it refused, so
+			# that no other reload picks that up.
+			if ! cmp -s "$include" "$include.applied" || ! cmp -s "$hosts" "$hosts.applied"; then
+				cp "$include.applied" "$include"
+				cp "$hosts.applied" "$hosts"
+				write_hosts
+				refused=""
+			fi
 			continue
 		fi
 		cp "$include.new" "$include"

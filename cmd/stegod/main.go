@@ -44,7 +44,7 @@ func main() {
 		fmt.Fprintf(os.Stderr, "stegod: settings: %v\n", err)
 		os.Exit(2)
 	}
-	s.fillMemberAddress(isSet, hostname, net.LookupHost)
+	s.fillMemberAddress(isSet, net.LookupHost)
 	if err := s.check(); err != nil {
 		fmt.Fprintf(os.Stderr, "stegod: settings: %v\n", err)
 		os.Exit(2)

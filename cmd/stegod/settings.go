@@ -13,7 +13,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"strconv"
 	"strings"
 	"time"
 
@@ -90,6 +89,7 @@ func fromEnvironment() (settings, error) {
 			"bool":          "true or false",
 			"int":           "a whole number",
 			"int64":         "a whole number",
+			"uint":          "a whole number, 0 or more",
 		}[pe.TypeName]
 		if want == "" {
 			want = "a " + pe.TypeName
@@ -99,10 +99,11 @@ func fromEnvironment() (settings, error) {
 	return s, nil
 }
 
-// isPort reports whether p is a port number (0 lets the system choose).
+// isPort reports whether p is a port net.Listen takes: a number (0
+// lets the system choose) or a service name such as http.
 func isPort(p string) bool {
-	n, err := strconv.Atoi(p)
-	return err == nil && n >= 0 && n <= 65535
+	_, err := net.LookupPort("tcp", p)
+	return err == nil
 }
 
 func defaultSettings() settings {
@@ -406,30 +407,36 @@ func readToken(path string) (string, error) {
 }
 
 // fillMemberAddress gives a member started without ADVERTISE_IP the
-// address it listens on when HTTP_ADDR names one, else the first address
-// other than loopback its host name resolves to, else 127.0.0.1. The
-// others reach its HTTP port there: followers probe the leader's, and a
-// node forwards admin calls to it. In a Swarm stack, whose tasks'
-// addresses are known only once they run, members advertised 127.0.0.1,
-// so each follower probed itself instead of the leader, and forwarded
-// calls for another member stayed on the forwarding one.
-func (s *settings) fillMemberAddress(isSet func(string) bool, hostname string, resolve func(string) ([]string, error)) {
+// address of its own PEER_URL: the address the other members know it
+// at, and the one a node checks an advertised address against before it
+// forwards an admin call (api's checkMemberAddress). A name there is
+// resolved, its first address taken (loopback only if it has no
+// other); an unspecified address or a failed lookup leaves 127.0.0.1.
+// Followers probe the leader at the advertised address, and admin calls
+// are forwarded there: in a Swarm stack, whose tasks' addresses are
+// known only once they run, members advertised 127.0.0.1, so each
+// follower probed itself instead of the leader, and forwarded calls for
+// another member were refused.
+func (s *settings) fillMemberAddress(isSet func(string) bool, resolve func(string) ([]string, error)) {
 	if coordinator.Role(s.Role) != coordinator.RoleMember || isSet("ADVERTISE_IP") {
 		return
 	}
-	if host, _, err := net.SplitHostPort(s.HTTPAddr); err == nil {
-		if ip := net.ParseIP(host); ip != nil && !ip.IsUnspecified() {
-			s.AdvertiseIP = host
-			return
-		}
-	}
-	if hostname == "" {
+	u, err := url.Parse(s.PeerURL)
+	if err != nil || u.Hostname() == "" {
 		return
 	}
-	addrs, err := resolve(hostname)
-	if err != nil {
-		return // the default: a one-machine cluster needs nothing more
+	host := u.Hostname()
+	if ip := net.ParseIP(host); ip != nil {
+		if !ip.IsUnspecified() {
+			s.AdvertiseIP = host
+		}
+		return
 	}
+	addrs, err := resolve(host)
+	if err != nil || len(addrs) == 0 {
+		return
+	}
+	s.AdvertiseIP = addrs[0]
 	for _, a := range addrs {
 		if ip := net.ParseIP(a); ip != nil && !ip.IsLoopback() {
 			s.AdvertiseIP = a

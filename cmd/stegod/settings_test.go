@@ -166,6 +166,7 @@ func TestSettingsNumbers(t *testing.T) {
 		{"an address without a port", "HTTP_ADDR", func(s *settings) { s.HTTPAddr = "127.0.0.1" }},
 		{"a port too large", "HTTP_ADDR", func(s *settings) { s.HTTPAddr = ":70000" }},
 		{"a host and port", "", func(s *settings) { s.HTTPAddr = "127.0.0.1:8080" }},
+		{"a service name", "", func(s *settings) { s.HTTPAddr = ":http" }},
 	} {
 		s := defaultSettings()
 		tc.adjust(&s)
@@ -187,6 +188,7 @@ func TestSettingsThatDoNotParse(t *testing.T) {
 		{"JOB_TIMEOUT", "5", `JOB_TIMEOUT="5": want a duration such as 500ms or 2s`},
 		{"ETCD_ALLOW_PLAINTEXT", "maybe", `ETCD_ALLOW_PLAINTEXT="maybe": want true or false`},
 		{"WORKERS", "two", `WORKERS="two": want a whole number`},
+		{"ETCD_TICK_MS", "-5", `ETCD_TICK_MS="-5": want a whole number, 0 or more`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Setenv(tc.name, tc.value)
@@ -200,32 +202,34 @@ func TestSettingsThatDoNotParse(t *testing.T) {
 	}
 }
 
-// TestMemberAddress: a member without ADVERTISE_IP advertises where it
-// listens, or its host name's address, not loopback, when it can.
+// TestMemberAddress: a member without ADVERTISE_IP advertises its
+// PEER_URL's address, which is what the others know it at.
 func TestMemberAddress(t *testing.T) {
 	for _, tc := range []struct {
-		name, httpAddr, advertise string
-		addrs                     []string
-		resolveErr                error
-		want                      string
+		name, peerURL, advertise string
+		addrs                    []string
+		resolveErr               error
+		want                     string
 	}{
-		{"ADVERTISE_IP wins", ":8080", "10.9.9.9", []string{"10.0.0.5"}, nil, "10.9.9.9"},
-		{"the address it listens on", "127.0.0.1:8081", "", []string{"10.0.0.5"}, nil, "127.0.0.1"},
-		{"a Swarm task: its host name's address", ":8080", "", []string{"10.0.1.7"}, nil, "10.0.1.7"},
-		{"loopback first, then the task's", "0.0.0.0:8080", "", []string{"127.0.1.1", "10.0.1.7"}, nil, "10.0.1.7"},
-		{"Debian's 127.0.1.1 only: the default", ":8080", "", []string{"127.0.1.1"}, nil, "127.0.0.1"},
-		{"no name resolution: the default", ":8080", "", nil, errors.New("no such host"), "127.0.0.1"},
+		{"ADVERTISE_IP wins", "https://stego-node1:2380", "10.9.9.9", []string{"10.0.0.5"}, nil, "10.9.9.9"},
+		{"the default: loopback", "http://127.0.0.1:2380", "", nil, nil, "127.0.0.1"},
+		{"three shells on one machine, whatever the host's name", "http://127.0.0.1:2382", "", []string{"10.0.0.5"}, nil, "127.0.0.1"},
+		{"a Swarm task: its name's address", "https://stego-node1:2380", "", []string{"10.0.1.7"}, nil, "10.0.1.7"},
+		{"loopback first, then the task's", "https://stego-node1:2380", "", []string{"127.0.1.1", "10.0.1.7"}, nil, "10.0.1.7"},
+		{"localhost", "http://localhost:2380", "", []string{"127.0.0.1"}, nil, "127.0.0.1"},
+		{"an unspecified address: the default", "http://0.0.0.0:2380", "", nil, nil, "127.0.0.1"},
+		{"no name resolution: the default", "https://stego-node1:2380", "", nil, errors.New("no such host"), "127.0.0.1"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := defaultSettings()
-			s.HTTPAddr = tc.httpAddr
+			s.PeerURL = tc.peerURL
 			env := map[string]string{}
 			if tc.advertise != "" {
 				s.AdvertiseIP, env["ADVERTISE_IP"] = tc.advertise, tc.advertise
 			}
 			isSet := func(name string) bool { _, ok := env[name]; return ok }
 			resolve := func(string) ([]string, error) { return tc.addrs, tc.resolveErr }
-			s.fillMemberAddress(isSet, "stego-node1", resolve)
+			s.fillMemberAddress(isSet, resolve)
 			if s.AdvertiseIP != tc.want {
 				t.Errorf("advertises %s, want %s", s.AdvertiseIP, tc.want)
 			}

@@ -180,7 +180,6 @@ export function initCluster() {
     // Nodes serve only IDs of these characters (coordinator.ValidNodeID);
     // "." and ".." would be path steps, which the browser resolves away.
     if (!/^[A-Za-z0-9._-]+$/.test(id) || id === "." || id === "..") return;
-    const out = $("cluster-status");
     let token = sessionStorage.getItem(TOKEN_KEY);
     if (!token) token = await askToken(`${action[0].toUpperCase()}${action.slice(1)} ${id}: that needs the cluster's ADMIN_TOKEN.`);
     if (!token) {
@@ -188,7 +187,7 @@ export function initCluster() {
       return;
     }
     const path = action === "restore" ? "restore" : "fail";
-    setStatus(out, `${action === "crash" ? "Crashing" : action === "pause" ? "Pausing" : "Restoring"} ${id}…`, "busy");
+    say(`${action === "crash" ? "Crashing" : action === "pause" ? "Pausing" : "Restoring"} ${id}…`, "busy");
     const sentAt = Date.now();
     try {
       const res = await request(`/admin/nodes/${encodeURIComponent(id)}/${path}`, {
@@ -219,7 +218,7 @@ export function initCluster() {
     const out = $("cluster-status");
     setStatus(out, text, kind);
     clearTimeout(sayTimer);
-    sayTimer = setTimeout(() => setStatus(out, "", ""), kind === "error" ? 15000 : 8000);
+    if (kind !== "busy") sayTimer = setTimeout(() => setStatus(out, "", ""), kind === "error" ? 15000 : 8000);
   }
 
   function askToken(purpose) {

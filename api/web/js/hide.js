@@ -204,17 +204,18 @@ export function initHide() {
     stats.append(psnrFact);
 
     const caption = $("cmp-diff-caption");
-    // A browser decodes a JPEG a little differently from the server (the
-    // standard leaves the inverse DCT's rounding open), so comparing its
-    // decoding with our PNG would light nearly every pixel. The server's
-    // PSNR (from the analysis below) compares its own decodings.
-    const jpegCover = Boolean(resp.stealth && resp.stealth.jpeg_cover) || /jpe?g$/i.test(cover.type || "");
-    $("cmp-diff").hidden = jpegCover;
-    if (jpegCover) {
-      caption.textContent = "No difference picture for a JPEG cover: your browser decodes a JPEG a little differently from the server, so nearly every pixel would look changed. Samples changed and PSNR are the server's, and exact.";
+    // A browser decodes a JPEG (or a lossy WebP) a little differently
+    // from the server (the JPEG standard leaves the inverse DCT's
+    // rounding open), so comparing its decoding with our PNG would light
+    // nearly every pixel. The server's PSNR (from the analysis below)
+    // compares its own decodings.
+    const lossyCover = /jpe?g|webp/i.test(cover.type || "");
+    $("cmp-diff").hidden = lossyCover;
+    if (lossyCover) {
+      caption.textContent = "No difference picture for a JPEG or WebP cover: your browser decodes it a little differently from the server, so nearly every pixel would look changed. Samples changed and PSNR are the server's, and exact.";
     }
     try {
-      if (jpegCover) throw new Error("JPEG cover");
+      if (lossyCover) throw new Error("lossy cover");
       const [a, b] = await Promise.all([pixels(cover), pixels(stego)]);
       const d = compare(a, b);
       draw($("cmp-diff"), d);
@@ -223,7 +224,7 @@ export function initHide() {
         : `Difference, amplified: every changed pixel lit (magenta ±1, yellow more); ${d.changedPixels.toLocaleString()} of ${(d.width * d.height).toLocaleString()} pixels.`;
       psnrFact.lastChild.textContent = d.psnr === Infinity ? "∞ (identical)" : `${d.psnr.toFixed(1)} dB`;
     } catch (err) {
-      if (!jpegCover) {
+      if (!lossyCover) {
         caption.textContent = `No difference view: this browser cannot compare the images (${err.message}).`;
         psnrFact.lastChild.textContent = "—";
       }
@@ -261,6 +262,7 @@ export function initHide() {
       const rated = stealth.rating === "stealthy";
       if (r.suspicious) headline = "Suspicious: a steganalyst would look closer.";
       else if (richFlags) headline = "Detectable: the trained rich model flags it, though the classic detectors do not.";
+      else if (stealth.rating === "unknown") headline = "Not flagged here, but unmeasured: no detector here flags this image, and how detectable images made like it are has not been measured (the first note above).";
       else if (!rated) headline = "Not flagged, yet not safe: no detector here flags this image, but images made like it are detectable (the first note above says why).";
       box.className = `verdict ${r.suspicious || richFlags ? "suspicious" : rated ? "clean" : "caution"}`;
       box.replaceChildren(
@@ -274,6 +276,7 @@ export function initHide() {
         box.append(el("p", { text: `Rich model, trained against this codec: score ${rm.score.toFixed(2)} (flags above ${rm.threshold.toFixed(2)}) on ${rm.region.width}×${rm.region.height} pixels. It also flags about ${Math.round(100 * rm.false_alarm_rate)}% of clean photos: a flag is worth a closer look, not proof.` }));
       }
     } catch (err) {
+      if (psnrFact.lastChild.textContent === "…") psnrFact.lastChild.textContent = "—";
       box.className = "verdict suspicious";
       box.replaceChildren(el("strong", { text: "No analysis: " }), document.createTextNode(err.message));
     }
