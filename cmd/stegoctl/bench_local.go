@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/stegocluster/stegocluster/internal/pki"
+	"github.com/stegocluster/stegocluster/internal/ports"
 )
 
 func findStegod(flagValue string) (string, error) {
@@ -53,15 +53,6 @@ type processCluster struct {
 
 var processNodes = []string{"n1", "n2", "n3"}
 
-func freeLoopbackPort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
 func startProcessCluster(ctx context.Context, bin string, plaintext bool) (*processCluster, error) {
 	dir, err := os.MkdirTemp("", "stegoctl-bench-")
 	if err != nil {
@@ -69,12 +60,17 @@ func startProcessCluster(ctx context.Context, bin string, plaintext bool) (*proc
 	}
 	c := &processCluster{bin: bin, dir: dir, env: map[string][]string{}, urls: map[string]string{},
 		procs: map[string]*exec.Cmd{}, exited: map[string]chan struct{}{}}
-	var ports [9]int
-	for i := range ports {
-		if ports[i], err = freeLoopbackPort(); err != nil {
-			c.Close()
-			return nil, err
-		}
+	// Below the ephemeral range: a port picked by listening on port 0
+	// could be taken by another program's outgoing connection before the
+	// node listened on it (seen in CI, beside other tests).
+	base, err := ports.Range(9)
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	var nodePorts [9]int
+	for i := range nodePorts {
+		nodePorts[i] = base + i
 	}
 	scheme := "https"
 	if plaintext {
@@ -85,13 +81,13 @@ func startProcessCluster(ctx context.Context, bin string, plaintext bool) (*proc
 	}
 	var initial []string
 	for i, id := range processNodes {
-		initial = append(initial, fmt.Sprintf("%s=%s://127.0.0.1:%d", id, scheme, ports[3*i+1]))
+		initial = append(initial, fmt.Sprintf("%s=%s://127.0.0.1:%d", id, scheme, nodePorts[3*i+1]))
 	}
 	for i, id := range processNodes {
-		c.urls[id] = fmt.Sprintf("http://127.0.0.1:%d", ports[3*i])
+		c.urls[id] = fmt.Sprintf("http://127.0.0.1:%d", nodePorts[3*i])
 		c.env[id] = append(os.Environ(),
-			"NODE_ID="+id, fmt.Sprintf("HTTP_ADDR=127.0.0.1:%d", ports[3*i]),
-			fmt.Sprintf("PEER_URL=%s://127.0.0.1:%d", scheme, ports[3*i+1]), fmt.Sprintf("CLIENT_URL=%s://127.0.0.1:%d", scheme, ports[3*i+2]),
+			"NODE_ID="+id, fmt.Sprintf("HTTP_ADDR=127.0.0.1:%d", nodePorts[3*i]),
+			fmt.Sprintf("PEER_URL=%s://127.0.0.1:%d", scheme, nodePorts[3*i+1]), fmt.Sprintf("CLIENT_URL=%s://127.0.0.1:%d", scheme, nodePorts[3*i+2]),
 			"INITIAL_CLUSTER="+strings.Join(initial, ","), "DATA_DIR="+filepath.Join(dir, id),
 			"CLUSTER_TOKEN=bench", "ADMIN_TOKEN=bench-admin-token-not-secret", "LOG_LEVEL=warn")
 		if !plaintext {

@@ -6,17 +6,14 @@ package testenv
 
 import (
 	"context"
-	"fmt"
-	"math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/stegocluster/stegocluster/internal/poll"
+	"github.com/stegocluster/stegocluster/internal/ports"
 )
 
 // FreePorts reserves n distinct loopback ports and releases them for
@@ -42,53 +39,15 @@ func FreePorts(t testing.TB, n int) []int {
 
 // FreePortRange returns the first of n consecutive free loopback ports,
 // for programs that number their ports from a base (compose/cluster.sh):
-// FreePorts' scattered ports will not do there. The range lies below the
-// kernel's ephemeral ports: a port that is free when checked but in that
-// range can be taken a moment later as the local end of any outgoing
-// connection (the cluster's own etcd clients, a load generator), and a
-// worker added later then cannot listen on it.
+// FreePorts' scattered ports will not do there. See ports.Range for why
+// they lie below the kernel's ephemeral ports.
 func FreePortRange(t testing.TB, n int) int {
 	t.Helper()
-	const low = 20000
-	high := ephemeralLow() - n
-	if high <= low {
-		t.Fatalf("testenv: no room for %d ports below the ephemeral range", n)
+	base, err := ports.Range(n)
+	if err != nil {
+		t.Fatalf("testenv: %v", err)
 	}
-	for range 50 {
-		base := low + rand.IntN((high-low)/10)*10
-		if portsFree(base, n) {
-			return base
-		}
-	}
-	t.Fatalf("testenv: no %d consecutive free ports in 50 tries", n)
-	return 0
-}
-
-// ephemeralLow is the first port the kernel hands out to outgoing
-// connections (Linux's ip_local_port_range; its default elsewhere).
-func ephemeralLow() int {
-	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
-	if err == nil {
-		if f := strings.Fields(string(b)); len(f) == 2 {
-			if p, err := strconv.Atoi(f[0]); err == nil {
-				return p
-			}
-		}
-	}
-	return 32768
-}
-
-// portsFree reports whether n consecutive loopback ports from base are
-// free now.
-func portsFree(base, n int) bool {
-	for p := base; p < base+n; p++ {
-		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
-		if err != nil {
-			return false
-		}
-		l.Close()
-	}
-	return true
+	return base
 }
 
 // FreePort is FreePorts(t, 1)[0].
