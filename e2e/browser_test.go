@@ -361,6 +361,24 @@ func TestBrowserWebApp(t *testing.T) {
 	}
 	shot("2-reveal")
 
+	// ── Analyze: the stego image just revealed, beside its original ──
+	do("analyze",
+		click("#tab-analyze"),
+		chromedp.WaitVisible(chromedp.ID("panel-analyze")),
+		chromedp.SetUploadFiles(chromedp.ID("analyze-file"), []string{stegoPath}),
+		chromedp.SetUploadFiles(chromedp.ID("analyze-cover"), []string{coverPath}),
+		click("#analyze-go"),
+		chromedp.WaitVisible(chromedp.ID("analyze-result")),
+	)
+	if stats := text("#analyze-stats"); !strings.Contains(stats, "480×320") || !strings.Contains(stats, "PSNR") {
+		t.Errorf("analysis facts: %q", stats)
+	}
+	if verdict := text("#analyze-verdict"); !strings.Contains(verdict, "Rich model") {
+		t.Errorf("analysis verdict: %q", verdict)
+	}
+	t.Logf("Analyze tab: %s; %s", text("#analyze-stats"), text("#analyze-verdict"))
+	shot("2b-analyze")
+
 	// ── Hide again: a failed hide leaves no earlier result on show, and a
 	// JPEG cover gets no difference picture (the browser's decoding of a
 	// JPEG is not the server's: nearly every pixel would look changed) ──

@@ -4,6 +4,7 @@
 import { ApiError, formatBytes, fromBase64, postJSON, request } from "./api.js";
 import { compare, draw, pixels } from "./imagediff.js";
 import { strength } from "./password.js";
+import { psnrText, renderVerdict } from "./verdict.js";
 import { $, dropzone, el, setDownload, setImage, setStatus } from "./ui.js";
 
 /** stem drops a file name's last extension: "photo.jpg" → "photo". */
@@ -251,30 +252,8 @@ export function initHide() {
         file: new File([stego], "stego.png", { type: "image/png" }),
         cover: new File([cover], cover.name || "cover.png", { type: cover.type || "image/png" }),
       });
-      const figures = `chi-square p = ${r.chi_square.p_value.toFixed(3)} (near 1 flags; near 0 is a natural histogram), RS rate ${r.rs.rate.toFixed(3)} (flags at ${r.rs.threshold.toFixed(2)}), SPA rate ${r.spa.rate.toFixed(3)} (flags at ${r.spa.threshold.toFixed(2)})`;
-      if (r.distortion) {
-        psnrFact.lastChild.textContent = r.distortion.identical ? "∞ (identical)" : `${r.distortion.psnr_db.toFixed(1)} dB`;
-      }
-      const rm = r.rich_model;
-      const richFlags = (r.flagged_by || []).includes("rich-model");
-      let headline = "Clean: no detector here flags it (chi-square, RS, SPA, JPEG compatibility and the trained rich model).";
-      if (!rm || rm.verdict === "skipped") headline = "Clean: the classic detectors see nothing unusual.";
-      const rated = stealth.rating === "stealthy";
-      if (r.suspicious) headline = "Suspicious: a steganalyst would look closer.";
-      else if (richFlags) headline = "Detectable: the trained rich model flags it, though the classic detectors do not.";
-      else if (stealth.rating === "unknown") headline = "Not flagged here, but unmeasured: no detector here flags this image, and how detectable images made like it are has not been measured (the first note above).";
-      else if (!rated) headline = "Not flagged, yet not safe: no detector here flags this image, but images made like it are detectable (the first note above says why).";
-      box.className = `verdict ${r.suspicious || richFlags ? "suspicious" : rated ? "clean" : "caution"}`;
-      box.replaceChildren(
-        el("strong", { text: headline }),
-        el("p", { text: r.suspicious && r.reasons && r.reasons.length ? r.reasons.join("; ") : figures }),
-      );
-      if (r.suspicious) box.append(el("p", { text: figures }));
-      if (rm && rm.verdict === "skipped") {
-        box.append(el("p", { text: `Rich model: not run (${rm.skipped}).` }));
-      } else if (rm) {
-        box.append(el("p", { text: `Rich model, trained against this codec: score ${rm.score.toFixed(2)} (flags above ${rm.threshold.toFixed(2)}) on ${rm.region.width}×${rm.region.height} pixels. It also flags about ${Math.round(100 * rm.false_alarm_rate)}% of clean photos: a flag is worth a closer look, not proof.` }));
-      }
+      if (r.distortion) psnrFact.lastChild.textContent = psnrText(r.distortion);
+      renderVerdict(box, r, stealth);
     } catch (err) {
       if (psnrFact.lastChild.textContent === "…") psnrFact.lastChild.textContent = "—";
       box.className = "verdict suspicious";

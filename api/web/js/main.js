@@ -1,6 +1,7 @@
 // Entry point: the tabs (ARIA tab pattern, arrow keys, #hash to link to
 // a tab) and each tab's module.
 
+import { initAnalyze } from "./analyze.js";
 import { initCluster } from "./cluster.js";
 import { initHide } from "./hide.js";
 import { initLoadTest } from "./loadtest.js";
@@ -42,5 +43,6 @@ initTabs();
 wirePasswordToggles();
 initHide();
 initReveal();
+initAnalyze();
 initCluster();
 initLoadTest();
