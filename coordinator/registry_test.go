@@ -1,11 +1,9 @@
 package coordinator
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -32,7 +30,7 @@ func TestRegistryEntryOutlivesSlowWrites(t *testing.T) {
 	t.Cleanup(func() { client.Close() })
 
 	const key = NodesPrefix + "slow-writes"
-	var logs lockedBuffer
+	var logs testenv.SyncBuffer
 	r := &registry{client: client, key: key, log: slog.New(slog.NewTextHandler(&logs, nil)), ttl: 3, interval: 200 * time.Millisecond}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -84,22 +82,4 @@ func TestRegistryEntryOutlivesSlowWrites(t *testing.T) {
 			return
 		}
 	}
-}
-
-// lockedBuffer is a log sink the test reads while the registry writes.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
