@@ -205,13 +205,10 @@ func (c *etcdCore) With(fields []zapcore.Field) zapcore.Core {
 	if len(fields) == 0 {
 		return c
 	}
+	m := etcdEncode(fields)
 	clone := *c
-	clone.h = c.h.WithAttrs(etcdAttrs(fields))
-	enc := zapcore.NewMapObjectEncoder()
-	for _, f := range fields {
-		f.AddTo(enc)
-	}
-	clone.about = etcdRepeatKey(c.about, enc.Fields)
+	clone.h = c.h.WithAttrs(etcdMapAttrs(fields, m))
+	clone.about = etcdRepeatKey(c.about, m)
 	return &clone
 }
 
@@ -223,18 +220,15 @@ func (c *etcdCore) Check(ent zapcore.Entry, ce *zapcore.CheckedEntry) *zapcore.C
 }
 
 func (c *etcdCore) Write(ent zapcore.Entry, fields []zapcore.Field) error {
-	enc := zapcore.NewMapObjectEncoder()
-	for _, f := range fields {
-		f.AddTo(enc)
-	}
+	m := etcdEncode(fields)
 	level := etcdLevel(ent.Level)
-	if level > etcdInfoLevel && c.isRoutine(ent.Message, enc.Fields) {
+	if level > etcdInfoLevel && c.isRoutine(ent.Message, m) {
 		level = etcdInfoLevel
 	}
 	repeated := 0
 	if level == slog.LevelWarn {
 		var shown bool
-		if shown, repeated = c.repeats.admit(etcdRepeatKey(ent.Message+c.about, enc.Fields), ent.Time); !shown {
+		if shown, repeated = c.repeats.admit(etcdRepeatKey(ent.Message+c.about, m), ent.Time); !shown {
 			level = etcdInfoLevel
 		}
 	}
@@ -246,7 +240,7 @@ func (c *etcdCore) Write(ent zapcore.Entry, fields []zapcore.Field) error {
 	if ent.LoggerName != "" {
 		r.AddAttrs(slog.String("logger", ent.LoggerName))
 	}
-	r.AddAttrs(etcdMapAttrs(fields, enc.Fields)...)
+	r.AddAttrs(etcdMapAttrs(fields, m)...)
 	if repeated > 0 {
 		r.AddAttrs(slog.Int("repeats_demoted", repeated))
 	}
@@ -282,13 +276,14 @@ func (c *etcdCore) isRoutine(msg string, fields map[string]any) bool {
 	return false
 }
 
-// etcdAttrs converts zap fields to slog attributes.
-func etcdAttrs(fields []zapcore.Field) []slog.Attr {
+// etcdEncode encodes zap fields to the values etcdMapAttrs and
+// etcdRepeatKey read.
+func etcdEncode(fields []zapcore.Field) map[string]any {
 	enc := zapcore.NewMapObjectEncoder()
 	for _, f := range fields {
 		f.AddTo(enc)
 	}
-	return etcdMapAttrs(fields, enc.Fields)
+	return enc.Fields
 }
 
 // etcdMapAttrs returns the values the fields were encoded to in m as slog

@@ -437,12 +437,20 @@ func (s *settings) fillMemberAddress(isSet func(string) bool, resolve func(strin
 		return
 	}
 	s.AdvertiseIP = addrs[0]
+	if a, ok := firstOffLoopback(addrs); ok {
+		s.AdvertiseIP = a
+	}
+}
+
+// firstOffLoopback is the first of addrs that is an IP address other
+// than loopback.
+func firstOffLoopback(addrs []string) (string, bool) {
 	for _, a := range addrs {
 		if ip := net.ParseIP(a); ip != nil && !ip.IsLoopback() {
-			s.AdvertiseIP = a
-			return
+			return a, true
 		}
 	}
+	return "", false
 }
 
 // fillWorkerIdentity gives a worker started without NODE_ID or
@@ -473,11 +481,9 @@ func (s *settings) fillWorkerIdentity(isSet func(string) bool, hostname string, 
 		if err != nil {
 			return fmt.Errorf("ROLE=worker without ADVERTISE_IP: resolving the host name %q: %w", hostname, err)
 		}
-		for _, a := range addrs {
-			if ip := net.ParseIP(a); ip != nil && !ip.IsLoopback() {
-				s.AdvertiseIP = a
-				return nil
-			}
+		if a, ok := firstOffLoopback(addrs); ok {
+			s.AdvertiseIP = a
+			return nil
 		}
 	}
 	// The address toward the first member off loopback; loopback only
