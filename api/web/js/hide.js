@@ -237,12 +237,7 @@ export function initHide() {
     await showVerdict(stego, cover, psnrFact, resp.stealth || {});
   }
 
-  /**
-   * showVerdict runs the analysis on the result. What it says is about
-   * this one image; the stealth rating (stealth) is about images like it,
-   * and the headline must not call "clean" what the rating calls
-   * detectable.
-   */
+  /** showVerdict runs the analysis on the result (see renderVerdict for stealth). */
   async function showVerdict(stego, cover, psnrFact, stealth) {
     const box = $("hide-verdict");
     box.className = "verdict";
