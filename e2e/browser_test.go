@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -483,6 +484,60 @@ func TestBrowserWebApp(t *testing.T) {
 	t.Logf("paused leader %s from the page; %s took over; timeline: %s", shownLeader, newLeader, text("#timeline li.t-failover"))
 	if newLeader == shownLeader {
 		t.Fatalf("%s still leads after being paused", shownLeader)
+	}
+	// One pause is one line, whichever came first: the page's request or
+	// a status showing the leader paused. Later statuses must not add a
+	// second ("… is paused") once another node leads.
+	do("later statuses", chromedp.Sleep(1500*time.Millisecond))
+	paused, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](fmt.Sprintf(
+		`[...document.querySelectorAll("#timeline li")].map(li => li.textContent).filter(s => s.includes(%q) && s.includes("paused"))`,
+		shownLeader+" ")))
+	if err != nil {
+		t.Fatalf("reading the timeline: %v", err)
+	}
+	if len(paused) != 1 {
+		t.Errorf("the timeline has %d lines for one pause of %s: %q", len(paused), shownLeader, paused)
+	}
+	// Which status comes first, and whether the page's request is answered
+	// before or after it, is the cluster's timing; the page's own module,
+	// fed each order, must tell one story either way. Steps are statuses
+	// [leader, epoch, paused node] or the page's requests ["pause", node],
+	// 100 ms apart.
+	for _, tc := range []struct {
+		name  string
+		steps string
+		want  []string
+	}{
+		{"paused leader seen before it resigns", `[["a",1,""],["a",1,"a"],["b",2,"a"],["b",2,"a"]]`,
+			[]string{"a leads (epoch 1)", "a (leader) is paused", "b leads (epoch 2), after a"}},
+		{"resigned before any status showed it paused", `[["a",1,""],["b",2,"a"],["b",2,"a"]]`,
+			[]string{"a leads (epoch 1)", "b leads (epoch 2), after a"}},
+		{"paused from the page, its entry lagging the new leader's state", `[["a",1,""],["pause","a"],["b",2,""],["b",2,"a"],["b",2,"a"]]`,
+			[]string{"a leads (epoch 1)", "a (leader) paused from this page", "b leads (epoch 2), after a"}},
+		{"paused from the page after the new leader showed", `[["a",1,""],["b",2,""],["pause","a"],["b",2,"a"]]`,
+			[]string{"a leads (epoch 1)", "b leads (epoch 2), after a", "a is paused"}},
+		{"no leader for a moment, then the same one", `[["a",1,""],["",1,""],["a",1,""],["a",1,""]]`,
+			[]string{"a leads (epoch 1)", "a (leader) no longer leads", "a is back and still leads"}},
+	} {
+		got, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](fmt.Sprintf(`(async () => {
+			const { Timeline } = await import("/web/js/timeline.js");
+			const tl = new Timeline();
+			%s.forEach((step, i) => {
+				if (step[0] === "pause") return tl.requested(step[1], "pause", i * 100);
+				const [leader, epoch, paused] = step;
+				tl.observe({
+					leader_id: leader, epoch, probes: {},
+					nodes: ["a", "b"].map((id) => ({ id, healthy: true, paused: id === paused })),
+				}, i * 100);
+			});
+			return tl.entries.map((e) => e.text);
+		})()`, tc.steps), chromedp.EvalAwaitPromise))
+		if err != nil {
+			t.Fatalf("timeline module, %s: %v", tc.name, err)
+		}
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("timeline, %s:\n got %q\nwant %q", tc.name, got, tc.want)
+		}
 	}
 	do("restore the old leader", click(button(shownLeader, "restore")), health(shownLeader, "healthy"))
 

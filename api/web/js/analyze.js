@@ -1,13 +1,12 @@
 // The Analyze tab: any image (and, if the user has it, its original) →
 // the same analysis the Hide tab runs on its results (POST /api/analyze).
 
-import { ApiError, postJSON } from "./api.js";
+import { postJSON } from "./api.js";
 import { psnrText, renderVerdict } from "./verdict.js";
-import { $, dropzone, el, setStatus } from "./ui.js";
+import { $, dropzone, el, onSubmit } from "./ui.js";
 
 export function initAnalyze() {
   const state = { file: null, cover: null };
-  const status = $("analyze-status");
   dropzone($("analyze-file-drop"), $("analyze-file"), $("analyze-file-name"), (f) => {
     state.file = f;
   });
@@ -15,17 +14,13 @@ export function initAnalyze() {
     state.cover = f;
   });
 
-  $("analyze-form").addEventListener("submit", async (e) => {
-    e.preventDefault();
-    if (!state.file) {
-      setStatus(status, "Choose the image to analyse.", "error");
-      return;
-    }
-    const go = $("analyze-go");
-    go.disabled = true;
-    $("analyze-result").hidden = true;
-    setStatus(status, "Analysing…", "busy");
-    try {
+  onSubmit($("analyze-form"), {
+    button: $("analyze-go"),
+    result: $("analyze-result"),
+    status: $("analyze-status"),
+    busy: "Analysing…",
+    missing: () => (state.file ? "" : "Choose the image to analyse."),
+    work: async () => {
       const r = await postJSON("/api/analyze", {
         file: state.file, cover: state.cover, rich_model: $("analyze-rich").checked ? "true" : "false",
       });
@@ -37,11 +32,7 @@ export function initAnalyze() {
       $("analyze-stats").replaceChildren(...facts);
       renderVerdict($("analyze-verdict"), r);
       $("analyze-result").hidden = false;
-      setStatus(status, "", "");
-    } catch (err) {
-      setStatus(status, err instanceof ApiError ? err.message : `Something went wrong: ${err.message}`, "error");
-    } finally {
-      go.disabled = false;
-    }
+      return "";
+    },
   });
 }

@@ -1,11 +1,11 @@
 // The Hide tab: secret + optional cover → stego PNG, with capacity,
 // stealth advice, a side-by-side and difference view, and the analysis.
 
-import { ApiError, formatBytes, fromBase64, postJSON, request } from "./api.js";
+import { formatBytes, fromBase64, postJSON, request } from "./api.js";
 import { compare, draw, pixels } from "./imagediff.js";
 import { strength } from "./password.js";
 import { psnrText, renderVerdict } from "./verdict.js";
-import { $, dropzone, el, setDownload, setImage, setStatus } from "./ui.js";
+import { $, dropzone, el, onSubmit, setDownload, setImage } from "./ui.js";
 
 /** stem drops a file name's last extension: "photo.jpg" → "photo". */
 export function stem(name) {
@@ -154,34 +154,24 @@ export function initHide() {
     return state.defaultCover;
   }
 
-  $("hide-form").addEventListener("submit", async (e) => {
-    e.preventDefault();
-    const file = secret();
-    if (!file) {
-      setStatus(status, kind() === "text" ? "Type a message to hide." : "Choose a file to hide.", "error");
-      return;
-    }
-    const go = $("hide-go");
-    go.disabled = true;
-    // A result left from an earlier hide must not pass for this one's,
-    // should this one fail.
-    $("hide-result").hidden = true;
-    $("hide-verdict").className = "verdict";
-    $("hide-verdict").replaceChildren();
-    setStatus(status, "Hiding…", "busy");
-    try {
+  onSubmit($("hide-form"), {
+    button: $("hide-go"),
+    result: $("hide-result"),
+    status,
+    busy: "Hiding…",
+    missing: () => (secret() ? "" : kind() === "text" ? "Type a message to hide." : "Choose a file to hide."),
+    work: async () => {
+      $("hide-verdict").className = "verdict";
+      $("hide-verdict").replaceChildren();
+      const file = secret();
       const resp = await postJSON("/api/embed", {
         file, cover: state.coverFile, password: $("hide-password").value, depth: $("hide-depth").value,
         mode: $("hide-mode").value,
       });
       const stego = new Blob([fromBase64(resp.stego_image_b64)], { type: "image/png" });
       await showResult(resp, stego, file);
-      setStatus(status, `Hidden by ${resp.node_id}. Download the image below.`, "ok");
-    } catch (err) {
-      setStatus(status, err instanceof ApiError ? err.message : `Something went wrong: ${err.message}`, "error");
-    } finally {
-      go.disabled = false;
-    }
+      return `Hidden by ${resp.node_id}. Download the image below.`;
+    },
   });
 
   async function showResult(resp, stego, file) {

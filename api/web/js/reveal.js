@@ -2,8 +2,8 @@
 // inline when it is text or an image, always downloadable under its own
 // name and type.
 
-import { ApiError, formatBytes, fromBase64, postJSON } from "./api.js";
-import { $, dropzone, setDownload, setImage, setStatus } from "./ui.js";
+import { formatBytes, fromBase64, postJSON } from "./api.js";
+import { $, dropzone, onSubmit, setDownload, setImage } from "./ui.js";
 
 const TEXT_TYPES = /^(text\/|application\/(json|xml|javascript|x-sh|x-yaml|yaml|toml)\b)/;
 const PREVIEW_IMAGE_TYPES = /^image\/(png|jpeg|gif|webp|bmp|avif|svg\+xml|x-icon|vnd\.microsoft\.icon)$/;
@@ -28,7 +28,6 @@ export function asText(bytes, mime) {
 }
 
 export function initReveal() {
-  const status = $("reveal-status");
   let file = null;
   dropzone($("reveal-file-drop"), $("reveal-file"), $("reveal-file-name"), async (f) => {
     file = f;
@@ -40,25 +39,17 @@ export function initReveal() {
     thumb.hidden = !(await setImage(thumb, f));
   });
 
-  $("reveal-form").addEventListener("submit", async (e) => {
-    e.preventDefault();
-    if (!file) {
-      setStatus(status, "Choose the image that holds the secret.", "error");
-      return;
-    }
-    const go = $("reveal-go");
-    go.disabled = true;
-    $("reveal-result").hidden = true;
-    setStatus(status, "Revealing…", "busy");
-    try {
+  onSubmit($("reveal-form"), {
+    button: $("reveal-go"),
+    result: $("reveal-result"),
+    status: $("reveal-status"),
+    busy: "Revealing…",
+    missing: () => (file ? "" : "Choose the image that holds the secret."),
+    work: async () => {
       const resp = await postJSON("/api/extract", { file, password: $("reveal-password").value });
       await show(resp);
-      setStatus(status, `Revealed by ${resp.node_id}.`, "ok");
-    } catch (err) {
-      setStatus(status, err instanceof ApiError ? err.message : `Something went wrong: ${err.message}`, "error");
-    } finally {
-      go.disabled = false;
-    }
+      return `Revealed by ${resp.node_id}.`;
+    },
   });
 
   async function show(resp) {

@@ -39,6 +39,7 @@ export class Timeline {
     this.downRequested = false; // downAt comes from a request, not a status
     this.lastGoodAt = null;
     this.health = new Map();
+    this.announced = null; // {node, health, until}: a fault this page already reported
     this.startedAt = null;
   }
 
@@ -70,6 +71,9 @@ export class Timeline {
       this.downRequested = true;
       this.endSegment(at);
       this.push({ kind: "down", at, node: id, text: `${id} (leader) ${action === "crash" ? "crashed" : "paused"} from this page` });
+      // Statuses will show the same fault once another node leads (the
+      // old leader's entry may lag the new leader's state): told already.
+      this.announced = { node: id, health: action === "crash" ? "down" : "paused", until: at + REQUEST_GRACE_MS };
     }
   }
 
@@ -81,7 +85,9 @@ export class Timeline {
     for (const n of status.nodes || []) {
       const h = nodeHealth(n, probes);
       const prev = this.health.get(n.id);
-      if (prev !== undefined && prev !== h && n.id !== this.leader) {
+      const told = this.announced && this.announced.node === n.id && this.announced.health === h && now <= this.announced.until;
+      if (told && h !== prev) this.announced = null;
+      if (prev !== undefined && prev !== h && n.id !== this.leader && !told) {
         this.push({ kind: h === "healthy" ? "back" : "node", at: now, node: n.id, text: h === "healthy" ? `${n.id} is healthy again` : `${n.id} is ${h}` });
       }
       this.health.set(n.id, h);
@@ -105,7 +111,8 @@ export class Timeline {
       if (down && this.downAt === null) {
         this.downAt = now;
         this.endSegment(now);
-        this.push({ kind: "down", at: now, node: this.leader, text: `${this.leader} (leader) is ${node ? nodeHealth(node, probes) : "gone"}` });
+        const what = !node ? "is gone" : !id ? "no longer leads" : `is ${nodeHealth(node, probes)}`;
+        this.push({ kind: "down", at: now, node: this.leader, text: `${this.leader} (leader) ${what}` });
       } else if (!down && this.downRequested && now - this.downAt < REQUEST_GRACE_MS) {
         // Statuses sent before the request took effect: still going down.
       } else if (!down) {
@@ -117,7 +124,11 @@ export class Timeline {
         this.downRequested = false;
         this.lastGoodAt = now;
       }
-      this.health.set(this.leader, down ? "down" : "healthy");
+      // What the node is, not what the leader branch concluded: a paused
+      // leader recorded as "down" would be reported "paused" by the loop
+      // above once another node leads, a second entry for one pause.
+      if (node) this.health.set(this.leader, nodeHealth(node, probes));
+      else this.health.set(this.leader, "down");
       return this.entries.length !== before;
     }
 

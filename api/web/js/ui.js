@@ -1,5 +1,7 @@
 // Small DOM helpers shared by the tabs.
 
+import { ApiError } from "./api.js";
+
 export const $ = (id) => document.getElementById(id);
 
 /** el("li", {class: "x", text: "y"}, child…) builds an element. */
@@ -21,6 +23,36 @@ export function el(tag, attrs = {}, ...children) {
 export function setStatus(node, text, kind = "") {
   node.textContent = text;
   node.className = `status ${kind}`.trim();
+}
+
+/**
+ * onSubmit runs a tab's request when its form is submitted. missing()
+ * names what the user has yet to give, if anything; then, while work()
+ * runs, the button is disabled, the previous result hidden (should this
+ * request fail, an earlier result must not pass for its answer) and
+ * status says busy. work() returns the status line for success; an error
+ * it throws is shown instead.
+ */
+export function onSubmit(form, { button, result, status, busy, missing, work }) {
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const lacking = missing();
+    if (lacking) {
+      setStatus(status, lacking, "error");
+      return;
+    }
+    button.disabled = true;
+    result.hidden = true;
+    setStatus(status, busy, "busy");
+    try {
+      const done = await work();
+      setStatus(status, done, done ? "ok" : "");
+    } catch (err) {
+      setStatus(status, err instanceof ApiError ? err.message : `Something went wrong: ${err.message}`, "error");
+    } finally {
+      button.disabled = false;
+    }
+  });
 }
 
 /**
