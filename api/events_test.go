@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -33,7 +34,10 @@ func eventServer(t *testing.T, s *Server) (*httptest.Server, chan struct{}) {
 
 // sseReader reads events from a stream: (name, data) pairs, and comments
 // as name ":".
-type sseReader struct{ r *bufio.Reader }
+type sseReader struct {
+	r    *bufio.Reader
+	body io.Closer // closed to end a read that waits past until's timeout
+}
 
 func (s sseReader) next() (name, data string, err error) {
 	for {
@@ -61,10 +65,14 @@ func (s sseReader) next() (name, data string, err error) {
 func (s sseReader) until(t *testing.T, timeout time.Duration, what string, ok func(name string, st *wire.LiveStatus) bool) *wire.LiveStatus {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
+	// A stream that stops sending would block next() for good: the test
+	// must fail at the timeout, not hang until go test's own.
+	timer := time.AfterFunc(timeout, func() { s.body.Close() })
+	defer timer.Stop()
 	for time.Now().Before(deadline) {
 		name, data, err := s.next()
 		if err != nil {
-			t.Fatalf("waiting for %s: %v", what, err)
+			t.Fatalf("waiting for %s (at most %s): %v", what, timeout, err)
 		}
 		var st *wire.LiveStatus
 		if name == "status" {
@@ -91,7 +99,7 @@ func openStream(t *testing.T, ctx context.Context, url string) (*http.Response, 
 	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/event-stream" {
 		t.Fatalf("GET /cluster/events: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
-	return resp, sseReader{bufio.NewReader(resp.Body)}
+	return resp, sseReader{bufio.NewReader(resp.Body), resp.Body}
 }
 
 func TestClusterEventsStream(t *testing.T) {
@@ -249,6 +257,7 @@ func TestEventStreamEndsForAClientThatStopsReading(t *testing.T) {
 		_ = tc.SetReadBuffer(4096)
 	}
 	fmt.Fprintf(conn, "GET /cluster/events HTTP/1.1\r\nHost: x\r\n\r\n")
+	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
 	if _, err := bufio.NewReader(conn).Peek(1); err != nil {
 		t.Fatal(err)
 	}

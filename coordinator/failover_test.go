@@ -43,10 +43,14 @@ func fastCluster(t *testing.T) (*testCluster, *deadSet) {
 	return c, ds
 }
 
-// A crashed leader is replaced well before its 1 s lease could expire:
-// the followers' probes depose it.
+// A crashed leader is replaced long before its lease could expire: the
+// followers' probes depose it. The lease is 30 s here, so a new leader
+// within the 5 s below is the probes' doing; with the default 1 s lease,
+// expiry alone would come within a few hundred milliseconds of the
+// probes, and a wall-clock bound could not tell them apart.
 func TestFastFailoverBeatsLeaseExpiry(t *testing.T) {
-	c, ds := fastCluster(t)
+	ds := &deadSet{dead: map[string]error{}}
+	c := newTestClusterWith(t, 3, func(cfg *Config) { cfg.Probe = ds.probe; cfg.LeaseTTL = 30 })
 	old := c.waitLeader(10 * time.Second)
 	before := c.waitState(old, 3, 10*time.Second)
 	start := time.Now()
@@ -60,9 +64,6 @@ func TestFastFailoverBeatsLeaseExpiry(t *testing.T) {
 	t.Logf("new leader publishing %s after the crash", took)
 	if after.Epoch <= before.Epoch {
 		t.Fatalf("epoch %d → %d", before.Epoch, after.Epoch)
-	}
-	if took >= time.Second {
-		t.Fatalf("failover took %s: no faster than lease expiry", took)
 	}
 }
 

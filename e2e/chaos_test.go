@@ -535,7 +535,10 @@ func (c *chaosCluster) checkNothingLeftBehind(t *testing.T) {
 		if stegods != 1 || len(others) > 0 {
 			t.Errorf("%s runs %d stegod and %v, want one stegod alone:\n%s", n, stegods, others, top)
 		}
-		if g := goroutines(c.urls[n]); g > 2000 {
+		switch g := goroutines(c.urls[n]); {
+		case g < 0:
+			t.Errorf("%s: go_goroutines not read from /metrics", n)
+		case g > 2000:
 			t.Errorf("%s runs %d goroutines", n, g)
 		}
 	}

@@ -413,9 +413,30 @@ func TestLocalClusterBehindNginx(t *testing.T) {
 	if _, err := os.Stat(c.dir); !os.IsNotExist(err) {
 		t.Fatalf("cluster directory left behind: %v", err)
 	}
-	if out, _ := exec.Command("pgrep", "-f", c.dir).Output(); len(out) > 0 {
-		t.Fatalf("processes left behind: %s", out)
+	if left := processesMentioning(t, c.dir); len(left) > 0 {
+		t.Fatalf("processes left behind:\n%s", strings.Join(left, "\n"))
 	}
+}
+
+// processesMentioning lists the command lines of this machine's processes
+// that contain s (what pgrep -f does, without needing procps).
+func processesMentioning(t *testing.T, s string) []string {
+	t.Helper()
+	cmdlines, err := filepath.Glob("/proc/[0-9]*/cmdline")
+	if err != nil || len(cmdlines) == 0 {
+		t.Fatalf("listing processes: %v (%d found)", err, len(cmdlines))
+	}
+	var found []string
+	for _, path := range cmdlines {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			continue // the process ended meanwhile
+		}
+		if line := strings.ReplaceAll(string(b), "\x00", " "); strings.Contains(line, s) {
+			found = append(found, filepath.Base(filepath.Dir(path))+": "+line)
+		}
+	}
+	return found
 }
 
 // checkEtcdRefusesStrangers: the members' client ports answer etcdctl
@@ -432,12 +453,30 @@ func (c *localCluster) checkEtcdRefusesStrangers() {
 	var peerBase int
 	for line := range strings.SplitSeq(string(env), "\n") {
 		if v, ok := strings.CutPrefix(line, "peer_base="); ok {
-			peerBase, _ = strconv.Atoi(v)
+			if peerBase, err = strconv.Atoi(v); err != nil {
+				t.Fatalf("cluster.env: %q: %v", line, err)
+			}
 		}
+	}
+	if peerBase == 0 {
+		t.Fatalf("cluster.env has no peer_base:\n%s", env)
 	}
 	client := fmt.Sprintf("127.0.0.1:%d", peerBase+1)
 	etcdctl := filepath.Join(c.dir, "bin", "etcdctl")
 	certs := filepath.Join(c.dir, "certs", "etcdctl")
+	// The control: the same etcdctl, endpoint and command, with the
+	// operators' certificate, is served (cluster.sh builds bin/etcdctl on
+	// its first use). Without it a wrong port or a missing binary would
+	// pass for a refusal below.
+	if out, err := c.script("etcdctl", "endpoint", "health"); err != nil {
+		t.Fatalf("cluster.sh etcdctl endpoint health: %v\n%s", err, out)
+	}
+	control := exec.Command(etcdctl, "--endpoints=https://"+client, "--cacert="+filepath.Join(certs, "ca.crt"),
+		"--cert="+filepath.Join(certs, "tls.crt"), "--key="+filepath.Join(certs, "tls.key"),
+		"--command-timeout=2s", "--dial-timeout=2s", "get", "--prefix", "/stegocluster/")
+	if out, err := control.CombinedOutput(); err != nil {
+		t.Fatalf("etcdctl with the operators' certificate on %s was refused: %v\n%s", client, err, out)
+	}
 	for _, tc := range []struct {
 		name string
 		args []string

@@ -6,6 +6,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/stegocluster/stegocluster/internal/testenv"
 )
 
 func TestPoolRefusesWhenFullInsteadOfQueueingForever(t *testing.T) {
@@ -51,9 +53,7 @@ func TestQueuedJobHonoursContext(t *testing.T) {
 	p := NewPool(1, 5)
 	release := make(chan struct{})
 	go p.Do(context.Background(), func(context.Context) error { <-release; return nil })
-	for p.InFlight() != 1 {
-		time.Sleep(time.Millisecond)
-	}
+	testenv.WaitFor(t, 5*time.Second, "the first job to start", func() bool { return p.InFlight() == 1 })
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
 	ran := false

@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -257,16 +258,39 @@ func TestLoadFailsWhenNothingAnswers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	go func() { // accept, read, never answer
+	// Every goroutine below ends before the test does: the listener and
+	// each accepted connection are closed, whatever the client left open.
+	var (
+		wg     sync.WaitGroup
+		mu     sync.Mutex
+		conns  []net.Conn
+		closed bool
+	)
+	defer func() {
+		ln.Close()
+		mu.Lock()
+		closed = true
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	}()
+	wg.Go(func() { // accept, read, never answer
 		for {
 			c, err := ln.Accept()
 			if err != nil {
 				return
 			}
-			go func() { _, _ = io.Copy(io.Discard, c) }()
+			mu.Lock()
+			conns = append(conns, c)
+			if closed {
+				c.Close()
+			}
+			mu.Unlock()
+			wg.Go(func() { _, _ = io.Copy(io.Discard, c) })
 		}
-	}()
+	})
 	r := stegoctl(t, "", "load", "--targets", "http://"+ln.Addr().String(), "--clients", "2", "--duration", "1s", "--size", "200", "--quiet")
 	if r.code != exitFail || !strings.Contains(r.stderr, "no request completed") {
 		t.Fatalf("load against a silent target: exit %d, stderr %q", r.code, r.stderr)
