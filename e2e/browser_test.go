@@ -299,13 +299,18 @@ func TestBrowserWebApp(t *testing.T) {
 	do("the modes' advice",
 		setMode("sequential"),
 		until(`document.getElementById("cap-advice").textContent.includes("sequential mode")`, 10*time.Second),
-		// Adaptive mode stays stealthy up to twice the payload: another figure.
+		chromedp.SetValue(chromedp.ID("hide-depth"), "4"),
+		// Adaptive mode stays stealthy up to twice the payload: another
+		// figure. It embeds at depth 1 only: the form goes back to 1
+		// rather than ask for what the server refuses.
 		setMode("adaptive"),
+		until(`document.getElementById("hide-depth").value === "1" && document.querySelector('#hide-depth option[value="4"]').disabled`, time.Second),
 		until(fmt.Sprintf(`(t => t.startsWith("Stealthy") && t.trim() !== %q)(document.getElementById("cap-advice").textContent)`, keyedAdvice), 10*time.Second),
 	)
 	t.Logf("advice, keyed: %s; adaptive: %s", keyedAdvice, text("#cap-advice"))
 	do("back to keyed",
 		setMode("keyed"),
+		until(`!document.querySelector('#hide-depth option[value="4"]').disabled`, time.Second),
 		until(fmt.Sprintf(`document.getElementById("cap-advice").textContent.trim() === %q`, keyedAdvice), 10*time.Second),
 	)
 	// The analysis after hiding runs the rich model too, and says how

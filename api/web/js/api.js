@@ -30,6 +30,8 @@ export function describe(status, body) {
   const msg = body && typeof body.error === "string" ? body.error : "";
   const code = body && body.code ? body.code : "";
   switch (true) {
+    case status === 422 && code === "corrupt_hidden_data":
+      return "The hidden data was found but is damaged: the image was changed after the secret was hidden (resized, re-saved, edited).";
     case status === 422:
       return "Wrong password or nothing hidden in this image.";
     case status === 413 && body && body.needed_bytes !== undefined:

@@ -9,12 +9,14 @@ import { $, el, nodeColour, rememberNodes, setStatus } from "./ui.js";
 const TOKEN_KEY = "stegocluster.adminToken";
 const POLL_MS = 1000;
 const RECONNECT_MS = 1500;
+const STALE_MS = 5000;
 
 export function initCluster() {
   const timeline = new Timeline();
   const cards = new Map(); // node id → {root, parts}
   const requested = new Map(); // node id → "crashing…" | "pausing…", until the status shows it
   let last = null;
+  let shownAt = 0; // when last was shown
   let source = null;
   let pollTimer = 0;
   let feed = "connecting";
@@ -54,7 +56,10 @@ export function initCluster() {
       try {
         const res = await request("/cluster/status", { cache: "no-store" });
         const status = await res.json();
-        if (pollTimer) render(status);
+        if (pollTimer) {
+          setFeed("polling");
+          render(status);
+        }
       } catch (err) {
         if (pollTimer) setFeed("down", err.message);
       }
@@ -83,9 +88,17 @@ export function initCluster() {
 
   // ── rendering ─────────────────────────────────────────────
   function render(status) {
+    // Polls go to any node and may be answered out of order, and a worker
+    // cut off from etcd serves the last state it saw: an older state than
+    // the one shown would draw a failover backwards. Older for more than
+    // STALE_MS on end is a new cluster (its revisions start again), and
+    // is shown.
+    const now = Date.now();
+    if (last && status.revision < last.revision && now - shownAt < STALE_MS) return;
+    shownAt = now;
     last = status;
     rememberNodes((status.nodes || []).map((n) => n.id));
-    if (timeline.observe(status, Date.now())) renderTimeline();
+    if (timeline.observe(status, now)) renderTimeline();
     $("f-leader").textContent = status.leader_id || "none (electing)";
     $("f-epoch").textContent = status.epoch ?? "—";
     $("f-term").textContent = status.term ?? "—";

@@ -24,7 +24,9 @@ export function stegoName(coverFile, secretFile) {
 }
 
 export function initHide() {
-  const state = { secretFile: null, coverFile: null, capSeq: 0, capInfo: null, capKey: "", defaultCover: null };
+  // capKey names what capInfo answers for (cover, depth, mode, the
+  // secret's name and type); coverGen tells one chosen cover from the next.
+  const state = { secretFile: null, coverFile: null, coverGen: 0, capSeq: 0, capInfo: null, capKey: "", defaultCover: null };
   const status = $("hide-status");
 
   const secretZone = dropzone($("hide-file-drop"), $("hide-file"), $("hide-file-name"), (f) => {
@@ -33,9 +35,9 @@ export function initHide() {
   });
   const coverZone = dropzone($("hide-cover-drop"), $("hide-cover"), $("hide-cover-name"), (f) => {
     state.coverFile = f;
-    state.capInfo = null;
+    state.coverGen++;
     $("hide-cover-clear").hidden = !f;
-    refreshCapacity(true);
+    refreshCapacity();
   });
   $("hide-cover-clear").addEventListener("click", () => coverZone.clear());
   void secretZone;
@@ -55,8 +57,14 @@ export function initHide() {
     clearTimeout(textTimer);
     textTimer = setTimeout(refreshCapacity, 200);
   });
-  $("hide-depth").addEventListener("change", () => refreshCapacity(true));
-  $("hide-mode").addEventListener("change", () => refreshCapacity(true));
+  $("hide-depth").addEventListener("change", () => refreshCapacity());
+  $("hide-mode").addEventListener("change", () => {
+    // Adaptive mode embeds at depth 1 only (the server refuses more).
+    const adaptive = $("hide-mode").value === "adaptive";
+    for (const o of $("hide-depth").options) o.disabled = adaptive && o.value !== "1";
+    if (adaptive) $("hide-depth").value = "1";
+    refreshCapacity();
+  });
   $("hide-password").addEventListener("input", () => {
     const s = strength($("hide-password").value);
     const bar = $("pw-meter");
@@ -79,20 +87,24 @@ export function initHide() {
    * chosen depth and mode for the chosen secret's name and type (again
    * only when cover, depth, mode or those changed: embed stores the name and type beside
    * the data, and they cost their length) and shows how full the secret
-   * makes it and what that means for detection.
+   * makes it and what that means for detection. Only the latest call's
+   * answer is kept: an earlier one, answered late, is for another cover
+   * or depth.
    */
-  async function refreshCapacity(refetch = false) {
+  async function refreshCapacity() {
     const seq = ++state.capSeq;
     const depth = $("hide-depth").value;
     const mode = $("hide-mode").value;
     const file = secret();
-    const key = file ? `${file.name}\u0000${file.type}` : "";
-    if (refetch || !state.capInfo || key !== state.capKey) {
+    const key = [state.coverGen, depth, mode, file ? file.name : "", file ? file.type : ""].join("\u0000");
+    if (!state.capInfo || key !== state.capKey) {
       $("cap-figure").textContent = "…";
       try {
         // The same name and type the browser sends with the file to embed.
         const meta = file ? { name: file.name, mime: file.type } : {};
-        state.capInfo = await postJSON("/api/capacity", { cover: state.coverFile, depth, mode, ...meta });
+        const info = await postJSON("/api/capacity", { cover: state.coverFile, depth, mode, ...meta });
+        if (seq !== state.capSeq) return;
+        state.capInfo = info;
         state.capKey = key;
       } catch (err) {
         if (seq !== state.capSeq) return;
@@ -145,8 +157,8 @@ export function initHide() {
     }
   }
 
-  async function coverBlob() {
-    if (state.coverFile) return state.coverFile;
+  async function coverBlob(coverFile) {
+    if (coverFile) return coverFile;
     if (!state.defaultCover) {
       const res = await request("/web/default-cover.png");
       state.defaultCover = await res.blob();
@@ -164,20 +176,22 @@ export function initHide() {
       $("hide-verdict").className = "verdict";
       $("hide-verdict").replaceChildren();
       const file = secret();
+      // The cover as sent: the user may choose another while this runs.
+      const coverFile = state.coverFile;
       const resp = await postJSON("/api/embed", {
-        file, cover: state.coverFile, password: $("hide-password").value, depth: $("hide-depth").value,
+        file, cover: coverFile, password: $("hide-password").value, depth: $("hide-depth").value,
         mode: $("hide-mode").value,
       });
       const stego = new Blob([fromBase64(resp.stego_image_b64)], { type: "image/png" });
-      await showResult(resp, stego, file);
+      await showResult(resp, stego, file, coverFile);
       return `Hidden by ${resp.node_id}. Download the image below.`;
     },
   });
 
-  async function showResult(resp, stego, file) {
+  async function showResult(resp, stego, file, coverFile) {
     $("hide-result").hidden = false;
-    setDownload($("hide-download"), stego, stegoName(state.coverFile, file));
-    const cover = await coverBlob();
+    setDownload($("hide-download"), stego, stegoName(coverFile, file));
+    const cover = await coverBlob(coverFile);
     await Promise.all([setImage($("cmp-cover"), cover), setImage($("cmp-stego"), stego)]);
 
     const stats = $("hide-stats");
@@ -246,5 +260,5 @@ export function initHide() {
     }
   }
 
-  refreshCapacity(true);
+  refreshCapacity();
 }

@@ -22,8 +22,8 @@ export function renderVerdict(box, r, stealth) {
   const rated = !stealth || stealth.rating === "stealthy";
   if (r.suspicious) headline = "Suspicious: a steganalyst would look closer.";
   else if (richFlags) headline = "Detectable: the trained rich model flags it, though the classic detectors do not.";
-  else if (stealth && stealth.rating === "unknown") headline = "Not flagged here, but unmeasured: no detector here flags this image, and how detectable images made like it are has not been measured (the first note above).";
-  else if (!rated) headline = "Not flagged, yet not safe: no detector here flags this image, but images made like it are detectable (the first note above says why).";
+  else if (stealth && stealth.rating === "unknown") headline = "Not flagged here, but unmeasured: no detector here flags this image, and how detectable images made like it are has not been measured (the first note below).";
+  else if (!rated) headline = "Not flagged, yet not safe: no detector here flags this image, but images made like it are detectable (the first note below says why).";
   box.className = `verdict ${r.suspicious || richFlags ? "suspicious" : rated ? "clean" : "caution"}`;
   box.replaceChildren(
     el("strong", { text: headline }),
