@@ -4,10 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync/atomic"
+	"sync"
 	"time"
-
-	"golang.org/x/sync/semaphore"
 )
 
 // Errors of the memory budget.
@@ -26,24 +24,58 @@ var (
 // megapixels, another a few kilobytes — so each request reserves what it
 // is about to allocate, before allocating it. Its methods are safe for
 // concurrent use.
+//
+// A reservation that fits is granted at once, even while a larger one
+// waits: waiters are not served in order. In order (a FIFO semaphore)
+// one upload of hundreds of megabytes waiting at the head would hold
+// back every quick hide behind it until they too gave up with 503; this
+// way the large one may wait out its time and get the 503 instead, and
+// is retried.
 type Budget struct {
-	sem  *semaphore.Weighted
 	size int64
 	wait time.Duration
-	held atomic.Int64
+
+	mu      sync.Mutex
+	held    int64
+	changed chan struct{} // closed, and replaced, whenever bytes are freed
 }
 
 // NewBudget makes a budget of size bytes. A reservation that does not
 // fit waits at most wait for others to release theirs.
 func NewBudget(size int64, wait time.Duration) *Budget {
-	return &Budget{sem: semaphore.NewWeighted(size), size: size, wait: wait}
+	return &Budget{size: size, wait: wait, changed: make(chan struct{})}
 }
 
 // Size is the whole budget in bytes.
 func (b *Budget) Size() int64 { return b.size }
 
 // Held is the bytes reserved now.
-func (b *Budget) Held() int64 { return b.held.Load() }
+func (b *Budget) Held() int64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.held
+}
+
+// take reserves n bytes if they are free; otherwise it returns a channel
+// closed at the next release.
+func (b *Budget) take(n int64) (ok bool, changed <-chan struct{}) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.held+n <= b.size {
+		b.held += n
+		return true, nil
+	}
+	return false, b.changed
+}
+
+// give frees n bytes and wakes every waiter to try again.
+func (b *Budget) give(n int64) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.held -= n
+	close(b.changed)
+	b.changed = make(chan struct{})
+}
 
 // Reserve starts an empty reservation for one request. Release it when
 // the request's memory is no longer referenced (typically deferred).
@@ -68,18 +100,22 @@ func (r *Reservation) Grow(ctx context.Context, n int64) error {
 	if r.n+n > b.size {
 		return fmt.Errorf("%w: %d bytes, the budget is %d", ErrExceedsBudget, r.n+n, b.size)
 	}
-	if !b.sem.TryAcquire(n) {
-		wctx, cancel := context.WithTimeout(ctx, b.wait)
-		defer cancel()
-		if err := b.sem.Acquire(wctx, n); err != nil {
-			if ctx.Err() != nil {
+	ok, changed := b.take(n)
+	if !ok {
+		timer := time.NewTimer(b.wait)
+		defer timer.Stop()
+		for !ok {
+			select {
+			case <-changed:
+			case <-ctx.Done():
 				return ctx.Err()
+			case <-timer.C:
+				return fmt.Errorf("%w: %d more bytes not freed within %s", ErrOverBudget, n, b.wait)
 			}
-			return fmt.Errorf("%w: %d more bytes not freed within %s", ErrOverBudget, n, b.wait)
+			ok, changed = b.take(n)
 		}
 	}
 	r.n += n
-	b.held.Add(n)
 	return nil
 }
 
@@ -88,10 +124,7 @@ func (r *Reservation) Grow(ctx context.Context, n int64) error {
 func (r *Reservation) Shrink(n int64) {
 	n = min(n, r.n)
 	if n > 0 {
-		// held first: once released, the bytes may be taken at once,
-		// and Held must never count them twice.
-		r.budget.held.Add(-n)
-		r.budget.sem.Release(n)
+		r.budget.give(n)
 		r.n -= n
 	}
 }
@@ -103,8 +136,7 @@ func (r *Reservation) Held() int64 { return r.n }
 // more than once.
 func (r *Reservation) Release() {
 	if r.n > 0 {
-		r.budget.held.Add(-r.n) // before the release, as in Shrink
-		r.budget.sem.Release(r.n)
+		r.budget.give(r.n)
 		r.n = 0
 	}
 }

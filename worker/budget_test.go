@@ -131,3 +131,32 @@ func TestHeldNeverExceedsSize(t *testing.T) {
 		t.Fatalf("Held() reached %d of a %d-byte budget", worst, b.Size())
 	}
 }
+
+// A reservation that fits is granted at once while a larger one waits:
+// one huge upload waiting for memory must not hold back every quick hide
+// behind it (a FIFO semaphore did, each until its own wait ran out).
+func TestBudgetFittingReservationPassesAWaitingOne(t *testing.T) {
+	b := NewBudget(100, 2*time.Second)
+	held := b.Reserve()
+	if err := held.Grow(context.Background(), 50); err != nil {
+		t.Fatal(err)
+	}
+	big := make(chan error, 1)
+	go func() {
+		r := b.Reserve()
+		defer r.Release()
+		big <- r.Grow(context.Background(), 80) // waits: 50 are held
+	}()
+	time.Sleep(50 * time.Millisecond) // let it start waiting
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	small := b.Reserve()
+	if err := small.Grow(ctx, 10); err != nil {
+		t.Fatalf("10 bytes of 50 free, behind a waiting 80: %v", err)
+	}
+	small.Release()
+	held.Release() // now the big one fits
+	if err := <-big; err != nil {
+		t.Fatalf("the waiting reservation, once its bytes were freed: %v", err)
+	}
+}
