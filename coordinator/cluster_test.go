@@ -303,7 +303,7 @@ func TestDeposedLeaderCannotWrite(t *testing.T) {
 	c.waitState(l, 3, 10*time.Second)
 	// A write fenced with the old term fails even after a new term began.
 	mustBeFenced(t, c.nodes[old], stale)
-	if s, err := readState(ctx, other); err != nil || s.LeaderID != c.configs[l].Member.Name {
+	if s, _, err := readState(ctx, other); err != nil || s.LeaderID != c.configs[l].Member.Name {
 		t.Fatalf("state after fenced writes: %+v, %v", s, err)
 	}
 }

@@ -238,16 +238,20 @@ func hostPort(raw string) (string, int) {
 // errNoState is returned by readState before any leader has published.
 var errNoState = errors.New("coordinator: no cluster state published yet")
 
-// readState reads the published state.
-func readState(ctx context.Context, client *clientv3.Client) (*wire.ClusterState, error) {
+// readState reads the published state, and the store's revision at the
+// read: a watch from the next one misses nothing and, unlike one from
+// the state's own revision, is not refused as compacted when no leader
+// has published for longer than the compaction interval.
+func readState(ctx context.Context, client *clientv3.Client) (*wire.ClusterState, int64, error) {
 	resp, err := client.Get(ctx, StateKey)
 	if err != nil {
-		return nil, fmt.Errorf("coordinator: read state: %w", err)
+		return nil, 0, fmt.Errorf("coordinator: read state: %w", err)
 	}
 	if len(resp.Kvs) == 0 {
-		return nil, errNoState
+		return nil, resp.Header.Revision, errNoState
 	}
-	return decodeState(resp.Kvs[0].Value, resp.Kvs[0].ModRevision)
+	s, err := decodeState(resp.Kvs[0].Value, resp.Kvs[0].ModRevision)
+	return s, resp.Header.Revision, err
 }
 
 func decodeState(b []byte, rev int64) (*wire.ClusterState, error) {

@@ -31,12 +31,10 @@ func newer(old, s *wire.ClusterState) bool { return old == nil || s.Revision > o
 // and re-watching after any interruption. It returns nil when ctx ends.
 func (w *stateWatcher) Run(ctx context.Context) error {
 	for ctx.Err() == nil {
-		rev := int64(0)
-		s, err := readState(ctx, w.client)
+		s, rev, err := readState(ctx, w.client)
 		switch {
 		case err == nil:
 			w.state.publishIf(s, newer)
-			rev = s.Revision
 		case ctx.Err() == nil && err != errNoState:
 			w.log.Debug("reading the cluster state", "err", err)
 		}
