@@ -296,13 +296,21 @@ func TestDeposedLeaderCannotWrite(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Whatever the old leader believes, its write is refused.
-	if err := c.nodes[old].elector.FencedTxn(ctx, nil, clientv3.OpPut(StateKey, "stale")); !errors.Is(err, ErrFenced) && !errors.Is(err, ErrNotLeader) {
+	if err := c.nodes[old].elector.FencedTxn(ctx, c.nodes[old].elector.Leadership(), nil, clientv3.OpPut(StateKey, "stale")); !errors.Is(err, ErrFenced) && !errors.Is(err, ErrNotLeader) {
 		t.Fatalf("deposed leader's write: err = %v, want ErrFenced or ErrNotLeader", err)
 	}
 	l := c.waitLeader(10 * time.Second)
 	c.waitState(l, 3, 10*time.Second)
 	// A write fenced with the old term fails even after a new term began.
 	mustBeFenced(t, c.nodes[old], stale)
+	// A node refuses a write built in a term other than its current one
+	// (the publisher's, had it lost and won again while building a
+	// state), whatever etcd would say.
+	earlier := c.nodes[l].elector.Leadership()
+	earlier.Epoch--
+	if err := c.nodes[l].elector.FencedTxn(ctx, earlier, nil, clientv3.OpPut(StateKey, "stale")); !errors.Is(err, ErrNotLeader) {
+		t.Fatalf("a write in a term not the node's own: err = %v, want ErrNotLeader", err)
+	}
 	if s, _, err := readState(ctx, other); err != nil || s.LeaderID != c.configs[l].Member.Name {
 		t.Fatalf("state after fenced writes: %+v, %v", s, err)
 	}

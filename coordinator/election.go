@@ -259,13 +259,14 @@ func (e *elector) term(ctx context.Context, wake <-chan struct{}) error {
 	return nil
 }
 
-// FencedTxn commits ops only while this node's leadership term is still
-// current in etcd (see fencedTxn) and cmps hold. A deposed leader's
-// write fails with ErrFenced even if it has not noticed yet; a node that
-// knows it is not leader gets ErrNotLeader without a round trip.
-func (e *elector) FencedTxn(ctx context.Context, cmps []clientv3.Cmp, ops ...clientv3.Op) error {
-	l := e.Leadership()
-	if !l.IsLeader {
+// FencedTxn commits ops only while term l — the one the caller built
+// its write from — is still current in etcd (see fencedTxn) and cmps
+// hold. A deposed leader's write fails with ErrFenced even if it has not
+// noticed yet; a node that knows l is not its current term (it lost it,
+// or lost it and won another since: the write would carry the old
+// term's epoch) gets ErrNotLeader without a round trip.
+func (e *elector) FencedTxn(ctx context.Context, l Leadership, cmps []clientv3.Cmp, ops ...clientv3.Op) error {
+	if !l.IsLeader || e.Leadership() != l {
 		return ErrNotLeader
 	}
 	return fencedTxn(ctx, e.client, l, cmps, ops...)

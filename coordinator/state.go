@@ -148,7 +148,7 @@ func (p *publisher) publish(ctx context.Context) (*wire.ClusterState, error) {
 	}
 	wctx, cancel := context.WithTimeout(ctx, p.interval)
 	defer cancel()
-	if err := p.elector.FencedTxn(wctx, nil, clientv3.OpPut(StateKey, string(b))); err != nil {
+	if err := p.elector.FencedTxn(wctx, l, nil, clientv3.OpPut(StateKey, string(b))); err != nil {
 		return nil, err
 	}
 	return state, nil

@@ -58,6 +58,10 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
+	// The first signal starts the orderly shutdown; a second one ends the
+	// process at once (the signals' default action), for whoever will not
+	// wait out the drain.
+	context.AfterFunc(ctx, stop)
 	if err := run(ctx, s, logger); err != nil {
 		logger.Error("stegod failed", "err", err)
 		os.Exit(1)
