@@ -128,9 +128,12 @@ func (e *elector) set(l Leadership) {
 
 // Run campaigns until ctx ends. When ctx ends it resigns (if leader),
 // revokes its lease and returns nil; all goroutines it started have
-// ended by then. Errors talking to etcd are logged and retried, not
-// returned.
+// ended by then but one: a campaign cancelled while it waited cleans up
+// with a Resign that is not waited for (see term), and ends when that is
+// answered or the client closes. Errors talking to etcd are logged and
+// retried, not returned.
 func (e *elector) Run(ctx context.Context) error {
+	failed := 0 // terms failed in a row
 	for ctx.Err() == nil {
 		wake, paused := e.wakeup()
 		if paused {
@@ -140,11 +143,31 @@ func (e *elector) Run(ctx context.Context) error {
 			}
 			continue
 		}
-		if err := e.term(ctx, wake); err != nil && ctx.Err() == nil {
-			// A failed term (etcd unavailable, session lost mid-campaign)
-			// is retried after a short pause so a broken cluster is not
-			// hammered.
-			e.log.Warn("election term ended", "err", err)
+		began := time.Now()
+		err := e.term(ctx, wake)
+		switch {
+		case ctx.Err() != nil:
+		case err == nil:
+			if failed > 1 {
+				e.log.Info("election terms work again", "failed_in_a_row", failed)
+			}
+			failed = 0
+		default:
+			// A failed term (etcd unavailable, no raft leader on this
+			// side of a partition) is retried after a short pause, not
+			// a growing one: a candidate must be back in the race as
+			// soon as etcd is. The first failure of a run is a warning,
+			// the rest of it debug: a partition of minutes would
+			// otherwise log twenty warnings a second.
+			if time.Since(began) > 2*e.cfg.leaseTTL {
+				failed = 0 // a term that lasted ended the last run
+			}
+			if failed == 0 {
+				e.log.Warn("election term ended", "err", err)
+			} else {
+				e.log.Debug("election term ended", "err", err, "failed_in_a_row", failed+1)
+			}
+			failed++
 			select {
 			case <-time.After(e.cfg.keepAliveEvery):
 			case <-ctx.Done():

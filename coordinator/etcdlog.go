@@ -180,6 +180,9 @@ func (r *etcdRepeats) admit(msg string, t time.Time) (shown bool, demoted int) {
 				}
 			}
 		}
+		if len(r.last) >= etcdRepeatsKept {
+			return true, 0 // shown, not tracked: the map stays bounded
+		}
 		e = &etcdRepeat{}
 		r.last[msg] = e
 	}

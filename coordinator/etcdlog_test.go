@@ -351,3 +351,23 @@ func etcdLogFreeURL(t *testing.T) url.URL {
 	defer l.Close()
 	return url.URL{Scheme: "http", Host: l.Addr().String()}
 }
+
+// The repeats map keeps at most etcdRepeatsKept warnings: many distinct
+// ones within a window (raft's carry terms and indexes) are shown, and
+// not tracked past the bound.
+func TestEtcdRepeatsBounded(t *testing.T) {
+	r := &etcdRepeats{window: time.Minute, last: map[string]*etcdRepeat{}}
+	now := time.Now()
+	for i := range 3 * etcdRepeatsKept {
+		if shown, _ := r.admit(fmt.Sprintf("warning %d", i), now); !shown {
+			t.Fatalf("a new warning (%d) was not shown", i)
+		}
+	}
+	if len(r.last) > etcdRepeatsKept {
+		t.Fatalf("%d warnings tracked, bound %d", len(r.last), etcdRepeatsKept)
+	}
+	// A tracked one is still demoted within its window.
+	if shown, _ := r.admit("warning 0", now.Add(time.Second)); shown {
+		t.Fatal("a repeat within the window was shown")
+	}
+}

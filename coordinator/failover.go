@@ -191,7 +191,10 @@ func moveRaftLeadership(ctx context.Context, m *member, state *wire.ClusterState
 	}
 	self := strconv.FormatUint(m.ID(), 16)
 	for _, n := range state.Nodes {
-		if !n.Healthy || n.EtcdMemberID == "" || n.EtcdMemberID == self || time.Since(n.UpdatedAt) > 2*time.Second {
+		// Not judged by n.UpdatedAt: that is the node's own clock, and
+		// hosts a second or two apart would rule out every member. Its
+		// registry lease (2 s) and the probe below say it is alive.
+		if !n.Healthy || n.EtcdMemberID == "" || n.EtcdMemberID == self {
 			continue
 		}
 		id, err := strconv.ParseUint(n.EtcdMemberID, 16, 64)
