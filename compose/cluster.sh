@@ -73,11 +73,20 @@ initial_cluster() {
 # (nodes are started in the background, so their parent may be gone).
 alive() { [ -n "$1" ] && [ -r "/proc/$1/stat" ] && ! grep -q '^[0-9]* (.*) Z ' "/proc/$1/stat" 2>/dev/null; }
 
+# ours PID: alive, and running this cluster's stegod or nginx — not a
+# process that took the pid of one that died on its own since.
+ours() {
+	alive "$1" || return 1
+	local exe
+	exe=$(readlink "/proc/$1/exe" 2>/dev/null) || return 0 # not ours to read (nginx's master as root): trust the file
+	case ${exe##*/} in stegod* | nginx*) return 0 ;; *) return 1 ;; esac # "stegod (deleted)" after a rebuild
+}
+
 start_node() {
 	local i=$1 pid
 	# A second stegod would exit at once (its ports are taken) but leave
 	# its pid in the file, and `down` would then miss the running one.
-	pid=$(cat "$dir/node$i.pid" 2>/dev/null) && alive "$pid" && {
+	pid=$(cat "$dir/node$i.pid" 2>/dev/null) && ours "$pid" && {
 		echo "node $i is already running (pid $pid)" >&2
 		exit 1
 	}
@@ -125,6 +134,10 @@ node_number() {
 signal_pidfile() {
 	local sig=$1 file=$2 pid
 	pid=$(cat "$file" 2>/dev/null) || return 0
+	if ! ours "$pid"; then # ended on its own; the pid may be another's now
+		rm -f "$file"
+		return 0
+	fi
 	kill "-$sig" "$pid" 2>/dev/null || true
 	for _ in $(seq 200); do alive "$pid" || break; sleep 0.05; done
 	if alive "$pid"; then
@@ -160,11 +173,12 @@ nginx_conf() {
 	# Workers run as the invoking user so they can use $dir wherever it
 	# is (as root nginx would otherwise drop to nobody).
 	if [ "$(id -u)" = 0 ]; then echo "user root;"; fi
-	sed -e "s|^pid .*# local: pid|pid $dir/nginx.pid;|" \
-		-e "s|^error_log .*# local: error_log|error_log $dir/log/nginx-error.log warn;|" \
-		-e "s|access_log .*# local: access_log|access_log $dir/log/nginx-access.log combined buffer=64k flush=1s;|" \
-		-e "s|client_body_temp_path .*# local: temp|client_body_temp_path $dir/nginx/body;|" \
-		-e "s|proxy_temp_path .*# local: temp|proxy_temp_path $dir/nginx/proxy;|" \
+	# Paths quoted: CLUSTER_DIR may hold spaces.
+	sed -e "s|^pid .*# local: pid|pid \"$dir/nginx.pid\";|" \
+		-e "s|^error_log .*# local: error_log|error_log \"$dir/log/nginx-error.log\" warn;|" \
+		-e "s|access_log .*# local: access_log|access_log \"$dir/log/nginx-access.log\" combined buffer=64k flush=1s;|" \
+		-e "s|client_body_temp_path .*# local: temp|client_body_temp_path \"$dir/nginx/body\";|" \
+		-e "s|proxy_temp_path .*# local: temp|proxy_temp_path \"$dir/nginx/proxy\";|" \
 		-e "s|server stego-node\([123]\):8080\(.*\)# local: node.|server 127.0.0.1:NODEPORT\1\2|" \
 		-e "s|listen 80;.*# local: listen|listen 127.0.0.1:$nginx_port;|" \
 		"$repo/nginx/nginx.conf" |
@@ -198,8 +212,10 @@ wait_healthy() {
 	local deadline=$((SECONDS + ${1:-60})) i ok
 	while [ $SECONDS -lt $deadline ]; do
 		ok=0
-		for i in 1 2 3; do curl -fs "http://127.0.0.1:$(http_port "$i")/readyz" >/dev/null 2>&1 && ok=$((ok + 1)); done
-		if [ $ok = 3 ] && curl -fs "http://127.0.0.1:$nginx_port/cluster/status" >/dev/null 2>&1; then return 0; fi
+		# Bounded: a node that accepts and never answers (stopped) must not
+		# hold this loop past its deadline.
+		for i in 1 2 3; do curl -fs --max-time 2 "http://127.0.0.1:$(http_port "$i")/readyz" >/dev/null 2>&1 && ok=$((ok + 1)); done
+		if [ $ok = 3 ] && curl -fs --max-time 2 "http://127.0.0.1:$nginx_port/cluster/status" >/dev/null 2>&1; then return 0; fi
 		sleep 0.2
 	done
 	echo "cluster not healthy after ${1:-60}s; logs in $dir/log" >&2
@@ -210,7 +226,7 @@ case ${1:-} in
 up)
 	command -v nginx >/dev/null || { echo "nginx is not installed (apt-get install nginx)" >&2; exit 1; }
 	for f in "$dir"/node*.pid "$dir"/worker*.pid "$dir/nginx.pid"; do
-		if [ -e "$f" ] && alive "$(cat "$f")"; then
+		if [ -e "$f" ] && ours "$(cat "$f")"; then
 			echo "a cluster is already running in $dir ($(basename "$f" .pid) is running); compose/cluster.sh down first, or set CLUSTER_DIR and the ports for another" >&2
 			exit 1
 		fi
@@ -233,7 +249,7 @@ up)
 	echo "stegocluster up: http://127.0.0.1:$nginx_port/ (nodes on $(http_port 1)-$(http_port 3); etcd at https://127.0.0.1:$(client_port 1), certificates in $certs; admin token in $token_file)"
 	;;
 status)
-	curl -fsS "http://127.0.0.1:$nginx_port/cluster/status"
+	curl -fsS --max-time 10 "http://127.0.0.1:$nginx_port/cluster/status"
 	echo
 	;;
 stop | kill | start)
@@ -255,7 +271,7 @@ add-worker)
 	n=$(($(workers | tail -1) + 1))
 	start_worker "$n"
 	deadline=$((SECONDS + 30))
-	until curl -fs "http://127.0.0.1:$(worker_port "$n")/readyz" >/dev/null 2>&1; do
+	until curl -fs --max-time 2 "http://127.0.0.1:$(worker_port "$n")/readyz" >/dev/null 2>&1; do
 		if [ $SECONDS -ge $deadline ]; then
 			echo "worker $n not ready after 30s; log in $dir/log/worker$n.log" >&2
 			signal_worker TERM "$n"
@@ -279,6 +295,8 @@ remove-worker)
 down)
 	[ -f "$dir/nginx.pid" ] && nginx -p "$dir" -c "$dir/nginx.conf" -e "$dir/log/nginx-error.log" -s quit 2>/dev/null || true
 	for n in $(workers); do signal_worker TERM "$n"; done
+	# A worker whose remove-worker stopped half way (its reload failed).
+	for f in "$dir"/worker*.stopping; do [ -e "$f" ] && signal_pidfile TERM "$f"; done
 	for i in 1 2 3; do signal_node TERM "$i"; done
 	for _ in $(seq 100); do [ -f "$dir/nginx.pid" ] || break; sleep 0.05; done
 	rm -rf "$dir"

@@ -21,7 +21,9 @@
 # dead leader, and which node served the state: where the time to a new
 # leader went. The
 # stack is brought up on a free port and taken down (volumes included) at
-# exit; nothing else on the engine is touched.
+# exit. The images are built as the e2e suite builds them
+# (e2e/docker/build-images.sh): that re-tags stegocluster:latest and
+# leaves stegocluster-nginx:ci; nothing else on the engine is touched.
 set -euo pipefail
 
 kills=${1:-10}
@@ -32,15 +34,17 @@ project=stegonostall
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 base=http://127.0.0.1:$port
 work=$(mktemp -d)
+# Compose v1 (Debian's docker-compose) or the v2 plugin, as e2e/ does.
+if command -v docker-compose >/dev/null; then compose=(docker-compose); else compose=(docker compose); fi
 dc() {
-	(cd "$repo/e2e" && ADMIN_TOKEN=bench-nostall-admin-token STEGO_HTTP_PORT=$port docker-compose -p $project \
+	(cd "$repo/e2e" && ADMIN_TOKEN=bench-nostall-admin-token STEGO_HTTP_PORT=$port "${compose[@]}" -p $project \
 		-f ../compose/docker-compose.yml -f docker/docker-compose.ci.yml "$@")
 }
 cleanup() { dc down -v --remove-orphans >/dev/null 2>&1 || true; rm -rf "$work"; }
 trap cleanup EXIT
 
 "$repo/e2e/docker/build-images.sh" >/dev/null
-dc up -d --scale stego-worker=1 >/dev/null 2>&1
+dc up -d --scale stego-worker=1 >/dev/null 2>"$work/up.log" || { cat "$work/up.log" >&2; exit 1; }
 
 # status prints "leader healthy workers" as nginx serves them.
 status() {

@@ -89,7 +89,8 @@ func main() {
 }
 EOF
 go mod init peer >/dev/null 2>&1
-go get github.com/auyer/steganography@v1.0.3 >/dev/null 2>&1
+go get github.com/auyer/steganography@v1.0.3 >/dev/null 2>&1 ||
+	{ echo "cannot fetch github.com/auyer/steganography v1.0.3 (no module proxy?)" >&2; exit 1; }
 CGO_ENABLED=0 go build -o "$work/peer-bin" .
 cd "$work"
 
@@ -102,7 +103,8 @@ measure() {
 	local name=$1; shift
 	local start end
 	start=$(date +%s%N)
-	/usr/bin/time -f "%M" -o t.out "$@" >/dev/null 2>&1
+	/usr/bin/time -f "%M" -o t.out "$@" >/dev/null 2>"$name.err" ||
+		{ echo "$name failed: $*" >&2; cat "$name.err" >&2; exit 1; }
 	end=$(date +%s%N)
 	echo "$(( (end - start) / 1000 )) $(cat t.out)" | awk '{printf "%.4f %s\n", $1/1e6, $2}' >> "$name.txt"
 }

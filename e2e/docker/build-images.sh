@@ -19,7 +19,7 @@ docker build -q -f "$here/Dockerfile.ci" -t stegocluster:latest "$here" >/dev/nu
 if ! docker image inspect stegocluster-nginx:ci >/dev/null 2>&1; then
 	command -v debootstrap >/dev/null || { apt-get update -qq && apt-get install -y -qq debootstrap >/dev/null; }
 	root=$(mktemp -d)
-	trap 'rm -rf "$root"' EXIT
+	trap 'rm -rf "$root" "$root.log"' EXIT
 	debootstrap --variant=minbase --include=nginx-light bookworm "$root" http://deb.debian.org/debian >"$root.log" 2>&1 \
 		|| { tail -20 "$root.log" >&2; exit 1; }
 	rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*
