@@ -119,3 +119,41 @@ type chunked struct {
 }
 
 func (c *chunked) Read(p []byte) (int, error) { return c.r.Read(p[:min(len(p), c.n)]) }
+
+// TestFormRefusesAmbiguousFields: a form whose meaning is unclear is
+// refused before anything is hidden — not hidden under the public key
+// because the password came as a file or under a misspelt name, and not
+// with one of two passwords.
+func TestFormRefusesAmbiguousFields(t *testing.T) {
+	secret := part{"file", "plan.txt", []byte("meet at noon")}
+	for _, tc := range []struct {
+		name  string
+		path  string
+		parts []part
+		want  string
+	}{
+		{"password as a file", "/api/embed", []part{secret, {"password", "pw.txt", []byte("hunter2")}}, "sent as a file"},
+		{"depth as a file", "/api/capacity", []part{{"depth", "d.txt", []byte("2")}}, "sent as a file"},
+		{"password twice", "/api/embed", []part{secret, {"password", "", []byte("a")}, {"password", "", []byte("b")}}, "given twice"},
+		{"two secrets", "/api/embed", []part{secret, {"file", "b.txt", []byte("second")}}, "given twice"},
+		{"a misspelt password", "/api/embed", []part{secret, {"pasword", "", []byte("hunter2")}}, `\"pasword\" is not one this endpoint reads`},
+		{"a field of another endpoint", "/api/extract", []part{{"file", "x.png", []byte("x")}, {"depth", "", []byte("2")}}, `\"depth\" is not one`},
+		{"an unknown file", "/api/analyze", []part{{"file", "x.png", []byte("x")}, {"original", "o.png", []byte("x")}}, "sent as a file"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, _ := newTestServer(t, nil)
+			rec := post(t, s, tc.path, nil, tc.parts...)
+			if body := rec.Body.String(); rec.Code != http.StatusBadRequest || !strings.Contains(body, tc.want) {
+				t.Fatalf("got %d %.300s, want 400 saying %q", rec.Code, body, tc.want)
+			}
+			if held := s.budget.Held(); held != 0 {
+				t.Fatalf("the refused form left %d bytes reserved", held)
+			}
+		})
+	}
+	// The fields each endpoint does read are still accepted.
+	s, _ := newTestServer(t, nil)
+	if rec := post(t, s, "/api/embed", nil, secret, part{"password", "", []byte("pw")}, part{"depth", "", []byte("2")}, part{"mode", "", []byte("keyed")}); rec.Code != http.StatusOK {
+		t.Fatalf("embed with its own fields: %d %.300s", rec.Code, rec.Body.String())
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -170,12 +171,28 @@ func (c partContents) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// isFilePart says whether a form part named name holds a file (the
+// secret, an image) rather than a short value.
+func isFilePart(name string) bool { return name == "file" || name == "cover" }
+
 // add reads one part (files up to maxUpload, fields up to maxFieldBytes).
+// A part named twice, or a value (password, depth, …) sent as a file, is
+// refused: keeping one of two passwords, or hiding under the public key
+// because the password came as a file, would silently not do what the
+// user asked.
 func (f *form) add(ctx context.Context, part *multipart.Part, body *formBody, maxUpload int64, res *worker.Reservation) error {
 	defer part.Close()
 	name := part.FormName()
+	_, isFile := f.files[name]
+	_, isField := f.fields[name]
+	switch {
+	case isFile || isField:
+		return badRequest(fmt.Sprintf("form field %q is given twice", name))
+	case part.FileName() != "" && !isFilePart(name):
+		return badRequest(fmt.Sprintf("form field %q was sent as a file; send its value as a plain field (curl: -F '%s=<FILE' rather than -F %s=@FILE)", name, name, name))
+	}
 	limit := int64(maxFieldBytes)
-	if part.FileName() != "" || name == "file" || name == "cover" {
+	if isFilePart(name) {
 		limit = maxUpload
 	}
 	data, err := readPart(ctx, partContents{part, body}, limit, res)
@@ -191,13 +208,27 @@ func (f *form) add(ctx context.Context, part *multipart.Part, body *formBody, ma
 		}
 		return bodyReadError("reading form part "+name, err)
 	}
-	if part.FileName() != "" || name == "file" || name == "cover" {
+	if isFilePart(name) {
 		f.files[name] = data
 		f.filenames[name] = part.FileName()
 		f.types[name] = part.Header.Get("Content-Type")
 		return nil
 	}
 	f.fields[name] = string(data)
+	return nil
+}
+
+// accepts refuses a form with a field the endpoint does not read: a
+// misspelt "pasword" would otherwise hide the secret under the public
+// key, and answer 200.
+func (f *form) accepts(names []string) error {
+	for _, m := range []map[string]string{f.fields, f.filenames} {
+		for name := range m {
+			if !slices.Contains(names, name) {
+				return badRequest(fmt.Sprintf("form field %q is not one this endpoint reads (%s)", name, strings.Join(names, ", ")))
+			}
+		}
+	}
 	return nil
 }
 
@@ -227,10 +258,13 @@ func (f *form) mode() (stego.Mode, error) {
 // which the handler releases once its answer is written. A job that
 // quick says is quick may use the pool's express slot, so that it never
 // waits behind big ones.
-func (s *Server) run(c *gin.Context, res *worker.Reservation, quick func(f *form) bool, job func(ctx context.Context, f *form) error) bool {
+func (s *Server) run(c *gin.Context, res *worker.Reservation, fields []string, quick func(f *form) bool, job func(ctx context.Context, f *form) error) bool {
 	ctx, cancel := context.WithTimeout(c.Request.Context(), s.cfg.JobTimeout)
 	defer cancel()
 	f, err := readForm(ctx, c.Request, s.cfg.MaxUpload, res)
+	if err == nil {
+		err = f.accepts(fields)
+	}
 	if err != nil {
 		fail(c, err)
 		return false
@@ -479,7 +513,7 @@ func (s *Server) embed(c *gin.Context) {
 			s.coverCopies.Put(copied)
 		}
 	}()
-	ok := s.run(c, res, s.quickHide, func(ctx context.Context, f *form) error {
+	ok := s.run(c, res, []string{"file", "cover", "password", "depth", "mode"}, s.quickHide, func(ctx context.Context, f *form) error {
 		data, ok := f.files["file"]
 		if !ok {
 			return badRequest("missing form file \"file\" (the secret to hide)")
@@ -591,7 +625,7 @@ func (s *Server) extract(c *gin.Context) {
 	res := s.budget.Reserve()
 	defer res.Release()
 	var secret *stego.Secret
-	ok := s.run(c, res, neverQuick, func(ctx context.Context, f *form) error {
+	ok := s.run(c, res, []string{"file", "password"}, neverQuick, func(ctx context.Context, f *form) error {
 		data, ok := f.files["file"]
 		if !ok {
 			return badRequest("missing form file \"file\" (the stego image)")
@@ -665,7 +699,7 @@ func (s *Server) capacity(c *gin.Context) {
 	res := s.budget.Reserve()
 	defer res.Release()
 	var info capacityInfo
-	ok := s.run(c, res, s.smallInput, func(ctx context.Context, f *form) error {
+	ok := s.run(c, res, []string{"cover", "depth", "mode", "name", "mime", "file"}, s.smallInput, func(ctx context.Context, f *form) error {
 		depth, err := f.depth()
 		if err != nil {
 			return err
@@ -728,7 +762,7 @@ func (s *Server) analyze(c *gin.Context) {
 	res := s.budget.Reserve()
 	defer res.Release()
 	var report *stego.Analysis
-	ok := s.run(c, res, s.quickAnalysis(c), func(ctx context.Context, f *form) error {
+	ok := s.run(c, res, []string{"file", "cover", "rich_model"}, s.quickAnalysis(c), func(ctx context.Context, f *form) error {
 		rich, err := richModelWanted(c, f)
 		if err != nil {
 			return err
