@@ -543,10 +543,11 @@ func (s *Server) embed(c *gin.Context) {
 		if err != nil {
 			return err
 		}
-		if mode == stego.ModeAdaptive {
-			if err := res.Grow(ctx, cover.AdaptiveEmbedCost()); err != nil {
-				return err
-			}
+		// What hiding holds besides the cover: in keyed mode it grows
+		// with the payload (its change lists), in adaptive mode with the
+		// cover.
+		if err := res.Grow(ctx, cover.EmbedCost(secret, opts)); err != nil {
+			return err
 		}
 		out := cover
 		if !own {

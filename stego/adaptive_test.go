@@ -312,3 +312,45 @@ func TestExtractCostBounds(t *testing.T) {
 		}
 	}
 }
+
+// TestEmbedCostBounds checks EmbedCost against what a hide in place
+// allocates, for payloads from a few bytes to a cover filled at depth 4
+// (one block a bit: the change lists dominate).
+func TestEmbedCostBounds(t *testing.T) {
+	ctx := context.Background()
+	r := noiseRaster(700, 420, 3, false, false, 5)
+	for _, tc := range []struct {
+		name  string
+		opts  Options
+		bytes int // of secret data; -1: as much as fits
+	}{
+		{"keyed, 4 KB", Options{}, 4 << 10},
+		{"keyed, full", Options{}, -1},
+		{"keyed depth 4, full", Options{Depth: 4}, -1},
+		{"sequential depth 2, full", Options{Depth: 2, Mode: ModeSequential}, -1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			img := &Image{r: r.clone()}
+			n := tc.bytes
+			if n < 0 {
+				var err error
+				if n, err = DataCapacity(img, tc.opts, "", ""); err != nil {
+					t.Fatal(err)
+				}
+			}
+			opts := tc.opts
+			opts.DisableCompression = true
+			secret := Secret{Data: testenv.RandomBytes(n, 2)}
+			var err error
+			got := int64(allocatedBy(func() { _, err = EmbedInPlace(ctx, img, secret, opts) }))
+			if err != nil {
+				t.Fatal(err)
+			}
+			bound := img.EmbedCost(secret, opts)
+			t.Logf("%d bytes hidden: allocated %d, bound %d", n, got, bound)
+			if got > bound {
+				t.Fatalf("EmbedInPlace allocated %d bytes, EmbedCost says at most %d", got, bound)
+			}
+		})
+	}
+}

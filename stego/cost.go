@@ -2,6 +2,7 @@ package stego
 
 import (
 	"image/color"
+	"math"
 	"runtime"
 
 	"github.com/stegocluster/stegocluster/stego/internal/png"
@@ -109,6 +110,38 @@ func (m *Image) EncodeCost() int64 {
 func (m *Image) ExtractCost() int64 {
 	n := int64(m.r.dataSamples())
 	return 4*n + n/2 + 9*(adaptiveSegment+1) + decodeOverhead
+}
+
+// EmbedCost bounds what EmbedInPlace allocates to hide secret under
+// opts, besides the key derivation. In adaptive mode that is
+// AdaptiveEmbedCost. In keyed and sequential mode it grows with the
+// payload: the sealed body (twice: plain and sealed), the gathered LSBs
+// (a bit a slot) and the change lists with their sorted copy (at most
+// one 8-byte entry a block each). A few kilobytes in a photograph cost
+// little; a cover filled at depth 4, with one block a bit, 16 bytes per
+// bit hidden (about 2 GB for 17 MB in 4000×3000 pixels). The body is
+// counted uncompressed: compression only makes it smaller, and a
+// smaller body has fewer, longer blocks. Options it refuses cost
+// nothing (EmbedInPlace returns before allocating).
+func (m *Image) EmbedCost(secret Secret, opts Options) int64 {
+	if opts.Mode == ModeAdaptive {
+		return m.AdaptiveEmbedCost()
+	}
+	d, err := opts.depth()
+	if err != nil {
+		return 0
+	}
+	samples := int64(m.r.dataSamples())
+	slots := max(0, samples-headerSamples) * int64(d)
+	body := int64(len(secret.Data)+len(secret.Name)+len(secret.MIME)) + tagSize + metaFixedSize
+	bits := 8 * body
+	blocks := min(bits, slots) // k = 1: a block a bit, and no more blocks than slots
+	if bits <= int64(math.MaxInt) && slots <= int64(math.MaxInt) {
+		if k, ok := chooseK(int(bits), int(slots)); ok {
+			blocks = (bits + int64(k) - 1) / int64(k)
+		}
+	}
+	return 2*body + slots/8 + 16*blocks + decodeOverhead
 }
 
 // AdaptiveEmbedCost bounds what Embed and EmbedInPlace allocate in
