@@ -15,7 +15,7 @@ func runHealth(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 `, stderr)
 	url := fs.String("url", "http://127.0.0.1:8080/readyz", "URL that must answer 200")
 	timeout := fs.Duration("timeout", 2*time.Second, "give up after this long")
-	if err := parse(fs, args); err != nil {
+	if err := parseFlagsOnly(fs, args); err != nil {
 		return err
 	}
 	if *timeout <= 0 {

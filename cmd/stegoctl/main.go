@@ -127,3 +127,16 @@ func parse(fs *flag.FlagSet, args []string) error {
 	}
 	return nil
 }
+
+// parseFlagsOnly is parse for a command that takes no arguments besides
+// its flags: a stray word (a file meant for a flag, a flag after it,
+// which the flag package stops at) is a usage error, not ignored.
+func parseFlagsOnly(fs *flag.FlagSet, args []string) error {
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: unexpected arguments %q (flags go before them)", errUsage, fs.Args())
+	}
+	return nil
+}

@@ -201,7 +201,7 @@ func runEmbed(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		noCompress = fs.Bool("no-compress", false, "store the secret uncompressed even if it compresses")
 	)
 	pw.register(fs)
-	if err := parse(fs, args); err != nil {
+	if err := parseFlagsOnly(fs, args); err != nil {
 		return err
 	}
 	if *cover == "" || *secretPath == "" || *out == "" {
@@ -249,6 +249,9 @@ func runEmbed(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	}
 	opts := stego.Options{Password: password, Depth: *depth, Mode: mode, DisableCompression: *noCompress}
 	stats, err := stego.EmbedInPlace(context.Background(), img, secret, opts)
+	if errors.Is(err, stego.ErrInvalidOptions) { // e.g. adaptive at depth 2: the command line's
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
 	if err != nil {
 		return err
 	}
@@ -336,7 +339,7 @@ Nothing is overwritten without --force, and a symlink is never followed.
 		force = fs.Bool("force", false, "replace an existing file (a symlink is replaced, never written through)")
 	)
 	pw.register(fs)
-	if err := parse(fs, args); err != nil {
+	if err := parseFlagsOnly(fs, args); err != nil {
 		return err
 	}
 	if *in == "" || *out == "" {
@@ -418,9 +421,14 @@ func runCapacity(args []string, stdin io.Reader, stdout, stderr io.Writer) error
 	}
 	if *cover == "" && fs.NArg() == 1 {
 		*cover = fs.Arg(0)
+	} else if fs.NArg() > 0 {
+		return fmt.Errorf("%w: unexpected arguments %q (one cover: --cover or a single argument)", errUsage, fs.Args())
 	}
 	if *cover == "" {
 		return fmt.Errorf("%w: --cover is required", errUsage)
+	}
+	if *depth < 1 || *depth > 4 {
+		return fmt.Errorf("%w: --depth %d (want 1-4)", errUsage, *depth)
 	}
 	if *cover == "-" && *secretPath == "-" {
 		return fmt.Errorf("%w: only one of --cover and --secret can be standard input", errUsage)

@@ -626,3 +626,37 @@ func TestEmbedRefusesWhatExtractCannotRead(t *testing.T) {
 		t.Fatalf("an output was left: %v", err)
 	}
 }
+
+// TestOfflineUsageErrors: a command line the codec would misread, or
+// would read only in part, is a usage error (exit 2) before any work.
+func TestOfflineUsageErrors(t *testing.T) {
+	dir := t.TempDir()
+	cover := filepath.Join("..", "..", "api", "assets", "cover.png")
+	secret := filepath.Join(dir, "s.txt")
+	if err := os.WriteFile(secret, []byte("meet at noon"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "o.png")
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"capacity at depth 0", []string{"capacity", "--depth", "0", cover}, "--depth 0"},
+		{"capacity of two covers", []string{"capacity", cover, "extra"}, "unexpected arguments"},
+		{"capacity with --cover and an argument", []string{"capacity", "--cover", cover, "extra"}, "unexpected arguments"},
+		{"embed with a stray word", []string{"embed", "--cover", cover, "--secret", secret, "-o", out, "extra"}, "unexpected arguments"},
+		{"embed adaptive at depth 3", []string{"embed", "--cover", cover, "--secret", secret, "-o", out, "--mode", "adaptive", "--depth", "3"}, "depth 1 only"},
+		{"extract with a flag after a word", []string{"extract", "-i", out, "x", "-o", "-"}, "unexpected arguments"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := stegoctl(t, "", tc.args...)
+			if r.code != exitUsage || !strings.Contains(r.stderr, tc.want) {
+				t.Fatalf("exit %d, stderr %q; want %d saying %q", r.code, r.stderr, exitUsage, tc.want)
+			}
+		})
+	}
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Fatalf("a refused command line wrote %s: %v", out, err)
+	}
+}

@@ -17,7 +17,7 @@ func runStatus(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 `, stderr)
 	base := fs.String("url", "http://127.0.0.1:8080", "any node, or nginx in front of them")
 	asJSON := fs.Bool("json", false, "print the raw JSON")
-	if err := parse(fs, args); err != nil {
+	if err := parseFlagsOnly(fs, args); err != nil {
 		return err
 	}
 	body, err := getOK(strings.TrimSuffix(*base, "/")+"/cluster/status", 5*time.Second)
