@@ -1,6 +1,7 @@
 package stego
 
 import (
+	"encoding/binary"
 	"image/color"
 	"math"
 	"runtime"
@@ -54,12 +55,89 @@ func DecodeCost(data []byte, maxPixels int64) (int64, error) {
 	}
 	pixels := int64(cfg.Width) * int64(cfg.Height)
 	cost := pixels*decodeBytesPerPixel(cfg.ColorModel) + decodeOverhead
-	if format == "png" {
+	switch format {
+	case "png":
 		// How the file is cut into chunks costs memory of its own,
 		// whatever the image's size.
 		cost += png.StreamCost(data)
+		// image/png's header reports a gray (or RGB) model, but a
+		// transparency key makes it decode to NRGBA, 16-bit to NRGBA64
+		// (the raster then has an alpha channel too); interlacing adds
+		// one more image, the passes'.
+		if transparencyKey, interlaced := pngHeaderFacts(data); transparencyKey || interlaced {
+			wide := decodeBytesPerPixel(color.NRGBAModel)
+			if cfg.ColorModel == color.Gray16Model || cfg.ColorModel == color.RGBA64Model || cfg.ColorModel == color.NRGBA64Model {
+				wide = decodeBytesPerPixel(color.NRGBA64Model)
+			}
+			cost += pixels * wide
+		}
+	case "tiff":
+		// golang.org/x/image/tiff inflates a strip or tile whole, up to
+		// 8 bytes a pixel whatever the samples need, into a buffer that
+		// doubles as it grows; one strip may be the whole image.
+		cost += 16 * pixels
+	case "jpeg":
+		// A progressive JPEG keeps every coefficient until its last
+		// scan: 4 bytes a sample of each component (counted at full
+		// resolution, padded to whole 16×16 blocks).
+		if components := progressiveJPEG(data); components > 0 {
+			padded := int64(cfg.Width+15) * int64(cfg.Height+15)
+			cost += 4 * int64(components) * padded
+		}
 	}
 	return cost, nil
+}
+
+// pngHeaderFacts reads what a PNG's chunks before its image data say
+// about decoding's memory: a tRNS chunk, and Adam7 interlacing.
+func pngHeaderFacts(data []byte) (transparencyKey, interlaced bool) {
+	const sig = 8
+	if len(data) >= sig+8+13 && string(data[sig+4:sig+8]) == "IHDR" {
+		interlaced = data[sig+8+12] != 0
+	}
+	for off := sig; off+8 <= len(data); {
+		l := int(binary.BigEndian.Uint32(data[off:]))
+		switch string(data[off+4 : off+8]) {
+		case "tRNS":
+			return true, interlaced
+		case "IDAT", "IEND":
+			return false, interlaced
+		}
+		if l < 0 || l > len(data)-off-12 {
+			return false, interlaced
+		}
+		off += 12 + l
+	}
+	return false, interlaced
+}
+
+// progressiveJPEG returns the number of components of a JPEG whose frame
+// header, before its first scan, is progressive (SOF2; image/jpeg
+// decodes no other progressive kind), and 0 for any other.
+func progressiveJPEG(data []byte) int {
+	for off := 2; off+4 <= len(data); {
+		if data[off] != 0xff {
+			return 0
+		}
+		marker := data[off+1]
+		switch {
+		case marker == 0xff: // fill byte
+			off++
+			continue
+		case marker == 0xc2:
+			if off+10 > len(data) {
+				return 4 // cut short: the most image/jpeg accepts
+			}
+			return int(data[off+9])
+		case marker == 0xda, marker == 0xd9: // start of scan, end of image
+			return 0
+		case marker >= 0xd0 && marker <= 0xd7, marker == 0x01:
+			off += 2
+			continue
+		}
+		off += 2 + int(binary.BigEndian.Uint16(data[off+2:]))
+	}
+	return 0
 }
 
 // Bytes is the memory the image's samples take: what Clone (and so

@@ -10,7 +10,12 @@ import (
 	"image/gif"
 	"image/jpeg"
 	"image/png"
+	"os"
+	"path/filepath"
+	"slices"
 	"testing"
+
+	"golang.org/x/image/tiff"
 
 	"github.com/stegocluster/stegocluster/internal/testenv"
 )
@@ -86,6 +91,16 @@ func TestDecodeCostBoundsDecode(t *testing.T) {
 		// A 1×1 image whose stream carries a megabyte of empty stored
 		// blocks, in chunks small enough to be joined and in chunks
 		// kept in place: memory the pixels do not predict.
+		// image/png decodes a gray image with a transparency key to
+		// NRGBA, though its header reports gray.
+		{"png gray8 with a tRNS key", withChunkAfterIHDR(t, encode(pngEnc, gray), "tRNS", []byte{0, 7})},
+		{"tiff gray8 deflate", encode(func(b *bytes.Buffer, m image.Image) error {
+			return tiff.Encode(b, m, &tiff.Options{Compression: tiff.Deflate})
+		}, gray)},
+		{"tiff rgba8 deflate", encode(func(b *bytes.Buffer, m image.Image) error {
+			return tiff.Encode(b, m, &tiff.Options{Compression: tiff.Deflate})
+		}, noise)},
+		{"jpeg progressive", readTestdata(t, "covers/street-640x426-progressive.jpg")},
 		{"png 1x1, 1 MB stream in 8-byte chunks", paddedPNG(t, 8)},
 		{"png 1x1, 1 MB stream in 40-byte chunks", paddedPNG(t, 40)},
 	}
@@ -128,4 +143,27 @@ func TestDecodeCostRefusesBeforeAllocating(t *testing.T) {
 	if _, err := DecodeCost([]byte("not an image"), 0); !errors.Is(err, ErrUnsupportedFormat) {
 		t.Fatalf("not an image: %v", err)
 	}
+}
+
+// withChunkAfterIHDR inserts a chunk right after a PNG's IHDR.
+func withChunkAfterIHDR(t *testing.T, data []byte, typ string, body []byte) []byte {
+	t.Helper()
+	const afterIHDR = 8 + 12 + 13
+	if len(data) < afterIHDR || string(data[12:16]) != "IHDR" {
+		t.Fatal("not a PNG starting with IHDR")
+	}
+	chunk := binary.BigEndian.AppendUint32(nil, uint32(len(body)))
+	chunk = append(chunk, typ...)
+	chunk = append(chunk, body...)
+	chunk = binary.BigEndian.AppendUint32(chunk, crc32.ChecksumIEEE(chunk[4:]))
+	return slices.Concat(data[:afterIHDR], chunk, data[afterIHDR:])
+}
+
+func readTestdata(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
