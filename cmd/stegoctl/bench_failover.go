@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -19,6 +20,10 @@ import (
 
 // runBench dispatches `stegoctl bench <what>`.
 func runBench(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) == 1 && (args[0] == "-h" || args[0] == "--help") {
+		fmt.Fprintln(stderr, "Usage: stegoctl bench failover [flags]: one benchmark so far; `stegoctl bench failover --help` for its flags and examples.")
+		return flag.ErrHelp
+	}
 	if len(args) == 0 || args[0] != "failover" {
 		return fmt.Errorf("%w: want `stegoctl bench failover [flags]`", errUsage)
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"time"
 )
 
@@ -31,6 +32,9 @@ func runHealth(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 // getOK GETs url and returns the body (at most 1 MiB) if the answer is
 // 200, else an error carrying the status and body.
 func getOK(url string, timeout time.Duration) ([]byte, error) {
+	if !strings.Contains(url, "://") { // "127.0.0.1:8080/…", as one types it
+		url = "http://" + url
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)

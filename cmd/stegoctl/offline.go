@@ -195,7 +195,7 @@ func runEmbed(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		out        = fs.String("o", "", "output image; - for stdout")
 		depth      = fs.Int("depth", 1, "low bits per channel that may carry data, 1-4 (more: capacity up, stealth down)")
 		modeName   = fs.String("mode", "keyed", modeUsage)
-		format     = fs.String("format", "", "output format: png or bmp (default: from -o's extension, else png)")
+		format     = fs.String("format", "", "output format: png or bmp (default: from -o's extension, else png; a lossy name such as .jpg is refused)")
 		name       = fs.String("name", "", "file name stored with the secret (default: the secret's base name)")
 		mimeType   = fs.String("mime", "", "MIME type stored with the secret (default: from the name or content)")
 		noCompress = fs.Bool("no-compress", false, "store the secret uncompressed even if it compresses")
@@ -279,7 +279,14 @@ func outputFormat(flagValue, out string) (stego.Format, error) {
 	f := strings.ToLower(flagValue)
 	if f == "" {
 		f = strings.TrimPrefix(strings.ToLower(filepath.Ext(out)), ".")
-		if f != "bmp" {
+		switch f {
+		case "bmp":
+		case "jpg", "jpeg", "gif", "webp", "tif", "tiff", "avif", "heic":
+			// A PNG under this name would be opened, and likely re-saved,
+			// as what it is not; a real JPEG or WebP would destroy the
+			// secret.
+			return "", fmt.Errorf("%w: -o %s: stegoctl writes PNG or BMP only (lossless); name the file .png or .bmp, or say --format", errUsage, out)
+		default:
 			f = "png"
 		}
 	}

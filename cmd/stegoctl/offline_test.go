@@ -660,3 +660,25 @@ func TestOfflineUsageErrors(t *testing.T) {
 		t.Fatalf("a refused command line wrote %s: %v", out, err)
 	}
 }
+
+// TestEmbedRefusesALossyOutputName: -o photo.jpg would get a PNG under a
+// JPEG's name, which whoever opens (and re-saves) it takes for a JPEG.
+func TestEmbedRefusesALossyOutputName(t *testing.T) {
+	dir := t.TempDir()
+	secret := filepath.Join(dir, "s.txt")
+	if err := os.WriteFile(secret, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cover := filepath.Join("..", "..", "api", "assets", "cover.png")
+	for _, name := range []string{"o.jpg", "o.JPEG", "o.gif", "o.webp", "o.tiff"} {
+		out := filepath.Join(dir, name)
+		r := stegoctl(t, "", "embed", "--cover", cover, "--secret", secret, "-o", out)
+		if r.code != exitUsage || !strings.Contains(r.stderr, "PNG or BMP only") {
+			t.Errorf("-o %s: exit %d, stderr %q", name, r.code, r.stderr)
+		}
+	}
+	// Named explicitly, the format wins: the user asked for it.
+	if r := stegoctl(t, "", "embed", "--cover", cover, "--secret", secret, "-o", filepath.Join(dir, "o.jpg"), "--format", "png"); r.code != exitOK {
+		t.Errorf("--format png -o o.jpg: exit %d, stderr %q", r.code, r.stderr)
+	}
+}
