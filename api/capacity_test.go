@@ -150,6 +150,9 @@ func TestCapacityAndEmbedGiveStealthAdvice(t *testing.T) {
 		{"own PNG cover, a secret within", []part{{"cover", "c.png", opaque}, {"file", "a.bin", noise(int(stealthy))}}, stealthy, nil, "stealthy"},
 		{"own PNG cover, a secret over", []part{{"cover", "c.png", opaque}, {"file", "a.bin", noise(int(stealthy) + 1)}}, stealthy, nil, "detectable"},
 		{"JPEG cover", []part{{"cover", "c.jpg", jpegCover.Bytes()}, {"file", "a.bin", noise(10)}}, nil, true, "detectable"},
+		// A secret that does not fit makes no image: nothing to rate (it
+		// was once rated at 2 bits per channel at depth 1).
+		{"own PNG cover, a secret that does not fit", []part{{"cover", "c.png", opaque}, {"file", "a.bin", noise(100_000)}}, stealthy, nil, nil},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -742,16 +742,17 @@ func (s *Server) capacity(c *gin.Context) {
 		info.Name, info.MIME = secret.Name, secret.MIME
 		size := -1
 		if hasFile {
-			size = len(secret.Data)
-		}
-		info.Stealth = stego.StealthFor(cover, opts, secret.Name, secret.MIME, size)
-		if hasFile {
 			fits, err := stego.Fits(cover, secret, opts)
 			if err != nil {
 				return err
 			}
-			info.SecretSizeBytes, info.Fits = &size, &fits
+			rated := len(secret.Data)
+			info.SecretSizeBytes, info.Fits = &rated, &fits
+			if fits { // a secret that does not fit makes no image to rate
+				size = rated
+			}
 		}
+		info.Stealth = stego.StealthFor(cover, opts, secret.Name, secret.MIME, size)
 		return nil
 	})
 	if ok {

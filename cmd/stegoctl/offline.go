@@ -480,16 +480,17 @@ func runCapacity(args []string, stdin io.Reader, stdout, stderr io.Writer) error
 	r.CapacityBytes, r.Name, r.MIME = capacity, secret.Name, secret.MIME
 	size := -1
 	if *secretPath != "" {
-		size = len(secret.Data)
-	}
-	r.Stealth = stego.StealthFor(img, opts, secret.Name, secret.MIME, size)
-	if *secretPath != "" {
 		fits, err := stego.Fits(img, secret, opts)
 		if err != nil {
 			return err
 		}
-		r.SecretSizeBytes, r.Fits = &size, &fits
+		rated := len(secret.Data)
+		r.SecretSizeBytes, r.Fits = &rated, &fits
+		if fits { // a secret that does not fit makes no image to rate
+			size = rated
+		}
 	}
+	r.Stealth = stego.StealthFor(img, opts, secret.Name, secret.MIME, size)
 	if *asJSON {
 		return json.NewEncoder(stdout).Encode(r)
 	}
