@@ -52,8 +52,18 @@ func runStatus(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 		case n.Worker:
 			raft = "-" // not an etcd member
 		}
-		fmt.Fprintf(w, " %s\t %s\t %s\t %s:%d\t %s\t %.1f\t %.1f\t %.2f\t %.0f\t %d\t %d\t\n",
-			n.ID, n.Role, health, n.IP, n.HTTPPort, raft, n.CPUPct, n.MemPct, n.QPS1m, n.P95Ms, n.InFlight, n.QueueDepth)
+		// A member that is down has no registry entry: its address and
+		// figures are unknown, not 0.
+		addr := fmt.Sprintf("%s:%d", n.IP, n.HTTPPort)
+		if n.HTTPPort == 0 {
+			addr = "-"
+		}
+		if !n.Healthy && !n.Paused {
+			fmt.Fprintf(w, " %s\t %s\t %s\t %s\t %s\t -\t -\t -\t -\t -\t -\t\n", n.ID, n.Role, health, addr, raft)
+			continue
+		}
+		fmt.Fprintf(w, " %s\t %s\t %s\t %s\t %s\t %.1f\t %.1f\t %.2f\t %.0f\t %d\t %d\t\n",
+			n.ID, n.Role, health, addr, raft, n.CPUPct, n.MemPct, n.QPS1m, n.P95Ms, n.InFlight, n.QueueDepth)
 	}
 	return w.Flush()
 }
