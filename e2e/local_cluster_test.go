@@ -3,12 +3,14 @@
 package e2e
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"io"
 	"mime/multipart"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -403,6 +405,8 @@ func TestLocalClusterBehindNginx(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	c.checkNginxErrorsAreJSON()
+
 	// down leaves nothing behind.
 	if t.Failed() {
 		c.dumpLogs()
@@ -415,6 +419,53 @@ func TestLocalClusterBehindNginx(t *testing.T) {
 	}
 	if left := processesMentioning(t, c.dir); len(left) > 0 {
 		t.Fatalf("processes left behind:\n%s", strings.Join(left, "\n"))
+	}
+}
+
+// checkNginxErrorsAreJSON: what nginx answers itself — an upload over
+// its limit, no node answering — is JSON like the nodes' errors, not an
+// HTML page a client cannot parse. It leaves every node killed.
+func (c *localCluster) checkNginxErrorsAreJSON() {
+	t := c.t
+	t.Helper()
+	addr := strings.TrimPrefix(c.nginx, "http://")
+	for _, tc := range []struct {
+		name, request, code string
+		status              int
+		before              func()
+	}{
+		{"an upload over 51 MB", "POST /api/embed HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\nContent-Length: 60000000\r\n\r\n",
+			"too_large", http.StatusRequestEntityTooLarge, nil},
+		{"no node answering", "GET /cluster/status HTTP/1.1\r\nHost: x\r\n\r\n", "no_node_answered", http.StatusBadGateway, func() {
+			for _, n := range []string{"1", "2", "3"} {
+				if out, err := c.script("kill", n); err != nil {
+					t.Fatalf("kill %s: %v\n%s", n, err, out)
+				}
+			}
+		}},
+	} {
+		if tc.before != nil {
+			tc.before()
+		}
+		conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+		if _, err := io.WriteString(conn, tc.request); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		var body struct{ Error, Code string }
+		err = json.NewDecoder(resp.Body).Decode(&body)
+		resp.Body.Close()
+		conn.Close()
+		if resp.StatusCode != tc.status || err != nil || body.Code != tc.code || body.Error == "" || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
+			t.Errorf("%s: %d %s %+v (%v); want %d JSON with code %q", tc.name, resp.StatusCode, resp.Header.Get("Content-Type"), body, err, tc.status, tc.code)
+		}
 	}
 }
 
