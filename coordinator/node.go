@@ -60,7 +60,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	if probe == nil {
 		probe = HTTPProbe(cfg.SuspectSlowAfter)
 	}
-	n := &Node{cfg: cfg, log: log, started: time.Now().UTC(), prober: newProber(probe)}
+	n := &Node{cfg: cfg, log: log, started: time.Now(), prober: newProber(probe)}
 	if cfg.Role == RoleWorker {
 		if err := n.startWorker(ctx); err != nil {
 			return nil, err
@@ -137,7 +137,7 @@ func (n *Node) info() wire.NodeInfo {
 		IP:        n.cfg.AdvertiseIP,
 		HTTPPort:  n.cfg.HTTPPort,
 		Version:   n.cfg.Version,
-		StartedAt: n.started,
+		StartedAt: n.started.UTC(),
 		Paused:    n.Paused(),
 		Worker:    n.member == nil,
 	}

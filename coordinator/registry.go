@@ -24,13 +24,16 @@ type registry struct {
 	log      *slog.Logger
 	ttl      int64 // seconds
 	interval time.Duration
-	lastOK   atomic.Int64 // unix nanoseconds of the last successful write
+	// lastOK is when the last write succeeded, with the monotonic clock
+	// reading time.Now gives: a step of the wall clock must not make a
+	// worker report itself degraded, or hide that it is.
+	lastOK atomic.Pointer[time.Time]
 }
 
 // lastWrite is when the entry was last written, or zero if never.
 func (r *registry) lastWrite() time.Time {
-	if ns := r.lastOK.Load(); ns != 0 {
-		return time.Unix(0, ns)
+	if t := r.lastOK.Load(); t != nil {
+		return *t
 	}
 	return time.Time{}
 }
@@ -96,7 +99,8 @@ func (r *registry) runLease(ctx context.Context, info func() wire.NodeInfo, tick
 					"after", time.Since(failingSince).Round(time.Millisecond))
 				failed = 0
 			}
-			r.lastOK.Store(time.Now().UnixNano())
+			now := time.Now()
+			r.lastOK.Store(&now)
 		case errors.Is(err, rpctypes.ErrLeaseNotFound):
 			return err
 		case ctx.Err() == nil:
