@@ -106,7 +106,7 @@ func (s *Server) forwardAdmin(c *gin.Context, target wire.NodeInfo, action strin
 	if err != nil {
 		return 0, nil, nil, fmt.Errorf("building the request: %w", err)
 	}
-	req.Header.Set("Authorization", forwardCredential(s.cfg.AdminToken, target.ID, action, time.Now()))
+	req.Header.Set("Authorization", forwardCredential(s.cfg.AdminToken, target.ID, action, reqBody, time.Now()))
 	if ct := c.GetHeader("Content-Type"); ct != "" {
 		req.Header.Set("Content-Type", ct)
 	}

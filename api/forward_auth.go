@@ -30,21 +30,24 @@ const (
 )
 
 // forwardCredential is the Authorization value for a forwarded call of
-// action on node target.
-func forwardCredential(token, target, action string, now time.Time) string {
+// action on node target with this body: the body is part of what is
+// signed, so a credential for a pause cannot be replayed as a crash.
+func forwardCredential(token, target, action string, body []byte, now time.Time) string {
 	ts := strconv.FormatInt(now.Unix(), 10)
-	return forwardAuthScheme + ts + "." + forwardMAC(token, target, action, ts)
+	return forwardAuthScheme + ts + "." + forwardMAC(token, target, action, body, ts)
 }
 
-func forwardMAC(token, target, action, ts string) string {
+func forwardMAC(token, target, action string, body []byte, ts string) string {
+	digest := sha256.Sum256(body)
 	m := hmac.New(sha256.New, []byte(token))
-	m.Write([]byte("stegocluster admin forward\x00" + target + "\x00" + action + "\x00" + ts))
+	m.Write([]byte("stegocluster admin forward\x00" + target + "\x00" + action + "\x00" + ts + "\x00"))
+	m.Write(digest[:])
 	return hex.EncodeToString(m.Sum(nil))
 }
 
 // validForwardCredential reports whether auth is a credential for
-// action on node self, made within forwardValidity of now.
-func validForwardCredential(token, self, action, auth string, now time.Time) bool {
+// action on node self with this body, made within forwardValidity of now.
+func validForwardCredential(token, self, action string, body []byte, auth string, now time.Time) bool {
 	cred, ok := strings.CutPrefix(auth, forwardAuthScheme)
 	if !ok {
 		return false
@@ -60,7 +63,7 @@ func validForwardCredential(token, self, action, auth string, now time.Time) boo
 	if d := now.Sub(time.Unix(sec, 0)); d > forwardValidity || d < -forwardValidity {
 		return false
 	}
-	return hmac.Equal([]byte(mac), []byte(forwardMAC(token, self, action, ts)))
+	return hmac.Equal([]byte(mac), []byte(forwardMAC(token, self, action, body, ts)))
 }
 
 // errNotMember: a node of the published state that admin calls must not

@@ -160,6 +160,23 @@ func TestWrongAdminTokensAreRateLimitedPerClient(t *testing.T) {
 	}
 }
 
+// Calls without a credential are refused (401) but use up nothing: any
+// web page the operator has open can send them from the operator's own
+// address (a form post needs no preflight), and counting them let a
+// page lock the operator out.
+func TestAdminCallsWithoutATokenDoNotLockOut(t *testing.T) {
+	s, _ := newTestServer(t, nil)
+	const operator = "198.51.100.30:1000"
+	for i := range 4 * adminFailureBurst {
+		if rec := doFrom(t, s, "POST", "/admin/restore", operator, nil); rec.Code != http.StatusUnauthorized {
+			t.Fatalf("call %d without a token: %d %s", i+1, rec.Code, rec.Body)
+		}
+	}
+	if rec := doFrom(t, s, "POST", "/admin/restore", operator, map[string]string{"Authorization": "Bearer " + testToken}); rec.Code != http.StatusOK {
+		t.Fatalf("the operator's token after tokenless calls from the same address: %d %s", rec.Code, rec.Body)
+	}
+}
+
 // Right tokens use up nothing: a client may make any number of admin
 // calls.
 func TestRightAdminTokensAreNotLimited(t *testing.T) {

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/subtle"
@@ -8,6 +9,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math"
 	"net/http"
@@ -372,7 +374,15 @@ func (s *Server) requireAdmin(c *gin.Context) {
 	}
 	token, ok := strings.CutPrefix(auth, "Bearer ")
 	if !ok || subtle.ConstantTimeCompare([]byte(token), []byte(s.cfg.AdminToken)) != 1 {
-		s.adminFailures.fail(client, now)
+		// Only a call that presents a credential counts against its
+		// address. One without (a form or no-cors fetch from any web
+		// page the operator has open, which a browser sends with no
+		// preflight) would otherwise lock the operator out from their
+		// own address; a page cannot add an Authorization header
+		// cross-origin without a preflight, which /admin/ refuses.
+		if auth != "" {
+			s.adminFailures.fail(client, now)
+		}
 		msg := "admin token required (Authorization: Bearer …)"
 		if ok {
 			msg = "wrong admin token"
@@ -387,11 +397,18 @@ func (s *Server) requireAdmin(c *gin.Context) {
 }
 
 // forwardedToMe reports whether auth is another node's credential for
-// this very call: POST /admin/nodes/<this node>/<action>.
+// this very call: POST /admin/nodes/<this node>/<action> with this body.
+// The body (at most maxFieldBytes, as forwardAdmin sends) is read to be
+// checked and put back for the handler.
 func (s *Server) forwardedToMe(c *gin.Context, auth string, now time.Time) bool {
-	if c.Param("id") != s.cfg.NodeID {
+	if c.Param("id") != s.cfg.NodeID || !strings.HasPrefix(auth, forwardAuthScheme) {
 		return false
 	}
+	body, err := io.ReadAll(io.LimitReader(c.Request.Body, maxFieldBytes))
+	if err != nil {
+		return false
+	}
+	c.Request.Body = io.NopCloser(bytes.NewReader(body))
 	action := c.FullPath()[strings.LastIndexByte(c.FullPath(), '/')+1:]
-	return validForwardCredential(s.cfg.AdminToken, s.cfg.NodeID, action, auth, now)
+	return validForwardCredential(s.cfg.AdminToken, s.cfg.NodeID, action, body, auth, now)
 }
