@@ -64,7 +64,7 @@ func DecodeCost(data []byte, maxPixels int64) (int64, error) {
 		// transparency key makes it decode to NRGBA, 16-bit to NRGBA64
 		// (the raster then has an alpha channel too); interlacing adds
 		// one more image, the passes'.
-		if transparencyKey, interlaced := pngHeaderFacts(data); transparencyKey || interlaced {
+		if png.DecodesWide(data) {
 			wide := decodeBytesPerPixel(color.NRGBAModel)
 			if cfg.ColorModel == color.Gray16Model || cfg.ColorModel == color.RGBA64Model || cfg.ColorModel == color.NRGBA64Model {
 				wide = decodeBytesPerPixel(color.NRGBA64Model)
@@ -86,29 +86,6 @@ func DecodeCost(data []byte, maxPixels int64) (int64, error) {
 		}
 	}
 	return cost, nil
-}
-
-// pngHeaderFacts reads what a PNG's chunks before its image data say
-// about decoding's memory: a tRNS chunk, and Adam7 interlacing.
-func pngHeaderFacts(data []byte) (transparencyKey, interlaced bool) {
-	const sig = 8
-	if len(data) >= sig+8+13 && string(data[sig+4:sig+8]) == "IHDR" {
-		interlaced = data[sig+8+12] != 0
-	}
-	for off := sig; off+8 <= len(data); {
-		l := int(binary.BigEndian.Uint32(data[off:]))
-		switch string(data[off+4 : off+8]) {
-		case "tRNS":
-			return true, interlaced
-		case "IDAT", "IEND":
-			return false, interlaced
-		}
-		if l < 0 || l > len(data)-off-12 {
-			return false, interlaced
-		}
-		off += 12 + l
-	}
-	return false, interlaced
 }
 
 // progressiveJPEG returns the number of components of a JPEG whose frame

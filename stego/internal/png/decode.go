@@ -33,6 +33,30 @@ func GrayAlpha(data []byte) bool {
 	return err == nil && colorType == pngColorGrayAlpha
 }
 
+// DecodesWide reports whether image/png decodes data to more than its
+// header's colour model says: Adam7 interlacing (it decodes through the
+// passes' images) or a tRNS transparency key before the image data (it
+// decodes gray or RGB to NRGBA, 16-bit to NRGBA64).
+func DecodesWide(data []byte) bool {
+	_, _, _, _, interlaced, err := pngHeader(data)
+	if err != nil {
+		return false
+	}
+	if interlaced {
+		return true
+	}
+	for off := len(pngSignature); ; {
+		c, next, err := pngNextChunk(data, off)
+		if err != nil || c.typ == "IDAT" || c.typ == "IEND" {
+			return false
+		}
+		if c.typ == "tRNS" {
+			return true
+		}
+		off = next
+	}
+}
+
 // pngHeader reads just the signature and IHDR chunk.
 func pngHeader(data []byte) (width, height, bitDepth, colorType int, interlaced bool, err error) {
 	if len(data) < len(pngSignature) || string(data[:len(pngSignature)]) != pngSignature {
