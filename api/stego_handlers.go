@@ -740,19 +740,16 @@ func (s *Server) capacity(c *gin.Context) {
 		}
 		info.coverInfo = coverInfo{Width: cover.Width(), Height: cover.Height(), Channels: cover.Channels(), LSBPerChannel: depth, CapacityBytes: n}
 		info.Name, info.MIME = secret.Name, secret.MIME
-		size := -1
-		if hasFile {
-			fits, err := stego.Fits(cover, secret, opts)
-			if err != nil {
-				return err
-			}
-			rated := len(secret.Data)
-			info.SecretSizeBytes, info.Fits = &rated, &fits
-			if fits { // a secret that does not fit makes no image to rate
-				size = rated
-			}
+		if !hasFile {
+			info.Stealth = stego.StealthFor(cover, opts, secret.Name, secret.MIME, -1)
+			return nil
 		}
-		info.Stealth = stego.StealthFor(cover, opts, secret.Name, secret.MIME, size)
+		stealth, fits, err := stego.StealthForSecret(cover, opts, secret)
+		if err != nil {
+			return err
+		}
+		size := len(secret.Data)
+		info.Stealth, info.SecretSizeBytes, info.Fits = stealth, &size, &fits
 		return nil
 	})
 	if ok {

@@ -84,6 +84,22 @@ const (
 	RatingUnknown    = "unknown"
 )
 
+// StealthForSecret is StealthFor for secret itself, and whether Embed
+// takes it (Fits). A secret that does not fit, even compressed, makes no
+// image: it gets the cover's advice and no rating (rated by its size it
+// could read "29 bits per channel" at depth 1).
+func StealthForSecret(cover *Image, opts Options, secret Secret) (Stealth, bool, error) {
+	fits, err := Fits(cover, secret, opts)
+	if err != nil {
+		return Stealth{}, false, err
+	}
+	size := -1
+	if fits {
+		size = len(secret.Data)
+	}
+	return StealthFor(cover, opts, secret.Name, secret.MIME, size), fits, nil
+}
+
 // StealthFor gives the stealth advice for hiding data of dataBytes bytes
 // (negative: the size is not known yet) under the given name and MIME
 // type in cover with opts, as if stored uncompressed (compression can

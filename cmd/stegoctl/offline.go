@@ -478,19 +478,16 @@ func runCapacity(args []string, stdin io.Reader, stdout, stderr io.Writer) error
 		return err
 	}
 	r.CapacityBytes, r.Name, r.MIME = capacity, secret.Name, secret.MIME
-	size := -1
-	if *secretPath != "" {
-		fits, err := stego.Fits(img, secret, opts)
+	if *secretPath == "" {
+		r.Stealth = stego.StealthFor(img, opts, secret.Name, secret.MIME, -1)
+	} else {
+		stealth, fits, err := stego.StealthForSecret(img, opts, secret)
 		if err != nil {
 			return err
 		}
-		rated := len(secret.Data)
-		r.SecretSizeBytes, r.Fits = &rated, &fits
-		if fits { // a secret that does not fit makes no image to rate
-			size = rated
-		}
+		size := len(secret.Data)
+		r.Stealth, r.SecretSizeBytes, r.Fits = stealth, &size, &fits
 	}
-	r.Stealth = stego.StealthFor(img, opts, secret.Name, secret.MIME, size)
 	if *asJSON {
 		return json.NewEncoder(stdout).Encode(r)
 	}
