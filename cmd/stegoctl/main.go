@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"runtime/debug"
+	"slices"
 )
 
 // Exit codes, as documented in --help.
@@ -51,7 +52,7 @@ func main() {
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) >= 2 && args[0] == "help" { // `stegoctl help embed`: embed's own help
-		args = append(args[1:], "--help")
+		args = append(slices.Clone(args[1:]), "--help") // not into the caller's array
 	}
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		usage(stderr)
