@@ -12,6 +12,7 @@ package e2e
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -109,18 +110,32 @@ func TestSwarmStack(t *testing.T) {
 	}
 	for _, member := range []string{"stego-node1", "stego-node2", "stego-node3"} {
 		for range 3 { // through nginx: reaching each member, which forwards to the others
-			req, err := http.NewRequest("POST", base+"/admin/nodes/"+member+"/restore", nil)
-			if err != nil {
-				t.Fatal(err)
+			// A member whose task started a moment ago may have no
+			// cluster state yet, and says so (503 no_state, "retry"):
+			// that, and only that, is asked again, for up to 10 s.
+			var status int
+			var body []byte
+			var by string
+			for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+				req, err := http.NewRequest("POST", base+"/admin/nodes/"+member+"/restore", nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				req.Header.Set("Authorization", "Bearer "+composeAdminToken)
+				resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
+				if err != nil {
+					t.Fatalf("admin call for %s: %v", member, err)
+				}
+				body, _ = io.ReadAll(resp.Body)
+				resp.Body.Close()
+				status, by = resp.StatusCode, resp.Header.Get("X-Node-ID")
+				if status != http.StatusServiceUnavailable || !bytes.Contains(body, []byte(`"no_state"`)) || time.Now().After(deadline) {
+					break
+				}
+				t.Logf("admin call for %s: %s has no cluster state yet; again", member, by)
 			}
-			req.Header.Set("Authorization", "Bearer "+composeAdminToken)
-			resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
-			if err != nil {
-				t.Fatalf("admin call for %s: %v", member, err)
-			}
-			resp.Body.Close()
-			if resp.StatusCode != http.StatusOK {
-				t.Errorf("admin call for %s answered by %s: status %d", member, resp.Header.Get("X-Node-ID"), resp.StatusCode)
+			if status != http.StatusOK {
+				t.Errorf("admin call for %s answered by %s: status %d %s", member, by, status, body)
 			}
 		}
 	}
