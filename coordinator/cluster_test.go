@@ -299,7 +299,11 @@ func TestDeposedLeaderCannotWrite(t *testing.T) {
 	if err := c.nodes[old].elector.FencedTxn(ctx, c.nodes[old].elector.Leadership(), nil, clientv3.OpPut(StateKey, "stale")); !errors.Is(err, ErrFenced) && !errors.Is(err, ErrNotLeader) {
 		t.Fatalf("deposed leader's write: err = %v, want ErrFenced or ErrNotLeader", err)
 	}
-	l := c.waitLeader(10 * time.Second)
+	// The deposed node may not have noticed yet and still call itself the
+	// leader; the next leader is another node, whose key is older than the
+	// one the deposed node campaigns with now.
+	var l int
+	testenv.WaitFor(t, 10*time.Second, "another node to lead", func() bool { l = c.leader(); return l >= 0 && l != old })
 	c.waitState(l, 3, 10*time.Second)
 	// A write fenced with the old term fails even after a new term began.
 	mustBeFenced(t, c.nodes[old], stale)
