@@ -626,7 +626,9 @@ func (s *Server) extract(c *gin.Context) {
 	res := s.budget.Reserve()
 	defer res.Release()
 	var secret *stego.Secret
+	var password bool
 	ok := s.run(c, res, []string{"file", "password"}, neverQuick, func(ctx context.Context, f *form) error {
+		password = f.fields["password"] != ""
 		data, ok := f.files["file"]
 		if !ok {
 			return badRequest("missing form file \"file\" (the stego image)")
@@ -659,6 +661,7 @@ func (s *Server) extract(c *gin.Context) {
 	// can write an image for the public key: both are cleaned before they
 	// become a header or a file name on the client, whatever wrote them.
 	name, mimeType := stego.CleanName(secret.Name), stego.CleanMIME(secret.MIME)
+	c.Header("X-Stego-Format-Version", strconv.Itoa(secret.Version))
 	if raw {
 		c.Header("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": name}))
 		// A valid type may still be text/html or image/svg+xml: should a
@@ -675,7 +678,18 @@ func (s *Server) extract(c *gin.Context) {
 		"recovered_size_bytes": len(secret.Data),
 		"recovered_mime":       mimeType,
 		"recovered_filename":   name,
+		"format_version":       secret.Version,
+		"notes":                extractNotes(secret.Version, password),
 	}, "recovered_b64", secret.Data)
+}
+
+// extractNotes is what an extraction's answer tells the user besides the
+// secret: an empty list, or why to hide it again.
+func extractNotes(version int, password bool) []string {
+	if note := stego.VersionNote(version, password); note != "" {
+		return []string{note}
+	}
+	return []string{}
 }
 
 // capacityInfo is /api/capacity's answer. CapacityBytes is how many

@@ -365,7 +365,19 @@ func TestBrowserWebApp(t *testing.T) {
 	if !bytes.Equal(got, secret) {
 		t.Fatalf("revealed %d bytes through the page, not the %d hidden", len(got), len(secret))
 	}
+	if notes := text("#reveal-notes"); notes != "" {
+		t.Errorf("notes for an image of the current format: %q", notes)
+	}
 	shot("2-reveal")
+	// An image from before format version 3, revealed with its password,
+	// comes with the advice to hide it again.
+	do("reveal an image of format version 2",
+		chromedp.SetUploadFiles(chromedp.ID("reveal-file"), []string{filepath.Join(testenv.RepoRoot(t), "stego", "testdata", "golden-v2-keyed-password.png")}),
+		chromedp.Evaluate[chromedp.Void](`document.getElementById("reveal-password").value = ""`),
+		chromedp.SendKeys(chromedp.ID("reveal-password"), "golden password v2"),
+		click("#reveal-go"),
+		until(`document.getElementById("reveal-notes").textContent.includes("hide the secret again")`, 20*time.Second),
+	)
 
 	// ── Analyze: the stego image just revealed, beside its original ──
 	do("analyze",

@@ -3,6 +3,7 @@ package stego
 import (
 	"bytes"
 	"context"
+	"crypto/cipher"
 	"errors"
 	"fmt"
 	"os"
@@ -218,21 +219,33 @@ func withForgedHeader(t *testing.T, r *raster, h header) *Image {
 	t.Helper()
 	img := &Image{r: r.clone()}
 	salt := make([]byte, saltSize)
-	aead, err := newAEAD("", salt, formatVersion)
-	if err != nil {
-		t.Fatal(err)
-	}
+	kern, aead := currentKernel(t, img.r, "", salt)
 	sealed := append(salt, aead.Seal(nil, nonce(0), h.marshal(), []byte(aadHeader))...)
-	seed, err := positionSeed("")
-	if err != nil {
-		t.Fatal(err)
-	}
 	rng, err := newTieRand()
 	if err != nil {
 		t.Fatal(err)
 	}
-	newKernel(img.r, seed).writeHeader(sealed, rng)
+	kern.writeHeader(sealed, rng)
 	return img
+}
+
+// currentKernel binds r to the current version's order for password and
+// salt, as Embed does, and returns it with the image's AEAD.
+func currentKernel(t *testing.T, r *raster, password string, salt []byte) (*kernel, cipher.AEAD) {
+	t.Helper()
+	master, err := masterKey(password, salt, formatVersion)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fixed, err := saltUnitsOf(r.dataSamples() / unitSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kern, aead, err := newSaltedKernel(r, fixed, master)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return kern, aead
 }
 
 // TestAdaptiveForgedHeaders: anyone can write a header under the public
@@ -264,7 +277,7 @@ func TestAdaptiveManySegments(t *testing.T) {
 	ctx := context.Background()
 	cover := &Image{r: noiseRaster(700, 420, 3, false, false, 5)} // 73,500 samples a pass: 2 segments
 	r := cover.r
-	if segs := adaptiveSegments(adaptivePasses(r, newSampleOrder(r.dataSamples(), [32]byte{}, ModeKeyed)), 1000); len(segs[0]) < 2 {
+	if segs := adaptiveSegments(adaptivePasses(r, newSampleOrder(r.dataSamples(), legacyUnitOrder(r.dataSamples()/unitSize, [32]byte{}), ModeKeyed)), 1000); len(segs[0]) < 2 {
 		t.Fatalf("pass 0 has %d segments, want ≥ 2", len(segs[0]))
 	}
 	secret := Secret{Data: testenv.RandomBytes(30000, 6)}

@@ -151,17 +151,19 @@ func reportMegapixels(b *testing.B, m *Image) {
 
 // BenchmarkExtractWithPassword is what a password costs an extract, on
 // the small golden images (so the key derivation dominates): an image of
-// the current version (Argon2id, 3 passes), one of version 1 (tried with
-// version 2's derivation first, then its own single pass), and a wrong
-// password (every version's derivation, then ErrNoHiddenData).
+// the current version (Argon2id, 3 passes), one of version 2 (version 3's
+// derivation is tried first), one of version 1 (versions 3 and 2 first,
+// then its own single pass), and a wrong password (every version's
+// derivation, then ErrNoHiddenData).
 func BenchmarkExtractWithPassword(b *testing.B) {
 	for _, bc := range []struct {
 		name, file, password string
 		want                 error
 	}{
+		{"v3", "testdata/golden-v3-keyed-password.png", "golden password v3", nil},
 		{"v2", "testdata/golden-v2-keyed-password.png", "golden password v2", nil},
 		{"v1", "testdata/golden-v1-keyed-password.png", "golden password v1", nil},
-		{"wrong-password", "testdata/golden-v2-keyed-password.png", "not the password", ErrNoHiddenData},
+		{"wrong-password", "testdata/golden-v3-keyed-password.png", "not the password", ErrNoHiddenData},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			data, err := os.ReadFile(bc.file)

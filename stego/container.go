@@ -11,11 +11,16 @@ import (
 	"github.com/klauspost/compress/flate"
 )
 
-// Container format version 2 (docs/format.md is the normative text).
+// Container format version 3 (docs/format.md is the normative text).
 //
 // The first headerSamples samples in keyed order carry, one LSB each,
 //
 //	salt[16] ‖ AES-GCM(key, nonce 0, header[13], aad "stegocluster v1 header")
+//
+// The salt's samples sit at public positions; every other position, like
+// the key, comes from Argon2id of the password with that salt
+// (unitOrder). Versions 1 and 2 keyed all positions by the password
+// alone.
 //
 // and the body follows from sample headerSamples on, depth bits per
 // sample, Hamming-coded with parameter k:
@@ -24,11 +29,12 @@ import (
 //
 // Nothing is readable without the key: the salt is random and the rest is
 // ciphertext. The version sits inside the sealed header, so a reader
-// recognises it by the key that opens the header: openHeader tries the
-// current version's key derivation first, then the older ones. Version 1
-// differs from 2 only in Argon2id's passes (argonTime).
+// recognises it by the layout and key that open the header:
+// openContainer tries the current version first, then the older ones.
+// Version 1 differs from 2 only in Argon2id's passes (argonTime).
 const (
-	formatVersion   = 2
+	formatVersion   = 3
+	legacyVersion   = 2 // the last version whose positions the password alone keys
 	headerPlainSize = 13
 	headerSize      = saltSize + headerPlainSize + tagSize // bytes
 	headerSamples   = 8 * headerSize                       // one bit per sample
@@ -88,36 +94,94 @@ func parseHeader(b []byte) (header, error) {
 	return h, nil
 }
 
-// openHeader opens the sealed header in raw (salt ‖ sealed header) with
-// the first version's key that opens it, newest first, and returns the
-// header and the AEAD that also opens the body. Without a password every
-// version's key is the same, so one try reads them all; with one, an
-// image of an older version costs a derivation per newer version first.
-// Nothing opens it: ErrNoHiddenData, as for a clean image.
-func openHeader(password string, raw []byte) (header, []byte, cipher.AEAD, error) {
-	salt, sealed := raw[:saltSize], raw[saltSize:]
-	for v := byte(formatVersion); v >= 1; v-- {
-		aead, err := newAEAD(password, salt, v)
-		if err != nil {
-			return header{}, nil, nil, err
-		}
-		plain, err := aead.Open(nil, nonce(0), sealed, []byte(aadHeader))
-		if err != nil {
-			if password == "" {
-				break
-			}
-			continue
-		}
-		h, err := parseHeader(plain)
-		if err != nil {
-			return header{}, nil, nil, err
-		}
-		if password != "" && h.version != v {
-			return header{}, nil, nil, fmt.Errorf("%w: a version %d header under version %d's key", ErrCorrupt, h.version, v)
-		}
-		return h, plain, aead, nil
+// openContainer finds the container in r under password. It returns a
+// kernel in the container's order, its header (parsed and as sealed) and
+// the AEAD that opens its body. Version 3's layout is tried first, then
+// the older versions', which share one order keyed by the password
+// alone. With a password every try derives an Argon2id key: a version 3
+// image costs one, a version 2 image two, a version 1 image, a wrong
+// password or a clean image three. Nothing opens: ErrNoHiddenData, as
+// for a clean image. r must have more than headerSamples samples.
+func openContainer(r *raster, password string) (*kernel, header, []byte, cipher.AEAD, error) {
+	units := r.dataSamples() / unitSize
+	fixed, err := saltUnitsOf(units)
+	if err != nil {
+		return nil, header{}, nil, nil, err
 	}
-	return header{}, nil, nil, ErrNoHiddenData
+	master, err := masterKey(password, readSalt(r, fixed), formatVersion)
+	if err != nil {
+		return nil, header{}, nil, nil, err
+	}
+	kern, aead, err := newSaltedKernel(r, fixed, master)
+	if err != nil {
+		return nil, header{}, nil, nil, err
+	}
+	h, plain, err := openHeader(aead, kern.readHeader(), func(v byte) bool { return v == formatVersion })
+	if !errors.Is(err, ErrNoHiddenData) {
+		return kern, h, plain, aead, err
+	}
+
+	seed, err := legacyPositionSeed(password)
+	if err != nil {
+		return nil, header{}, nil, nil, err
+	}
+	kern = newKernel(r, legacyUnitOrder(units, seed))
+	raw := kern.readHeader()
+	for v := byte(legacyVersion); v >= 1; v-- {
+		master, err := masterKey(password, raw[:saltSize], v)
+		if err != nil {
+			return nil, header{}, nil, nil, err
+		}
+		aead, err := newAEAD(master)
+		if err != nil {
+			return nil, header{}, nil, nil, err
+		}
+		// Without a password every legacy version's key is the same, so
+		// one try reads them all; with one, the version inside must be
+		// the one whose key opened it.
+		h, plain, err := openHeader(aead, raw, func(hv byte) bool { return hv == v || password == "" && hv <= legacyVersion })
+		if !errors.Is(err, ErrNoHiddenData) {
+			return kern, h, plain, aead, err
+		}
+		if password == "" {
+			break
+		}
+	}
+	return nil, header{}, nil, nil, ErrNoHiddenData
+}
+
+// newSaltedKernel binds r to version 3's order under an image's master
+// key (fixed: the salt's units, saltUnitsOf) and returns it with the
+// image's AEAD.
+func newSaltedKernel(r *raster, fixed []int, master []byte) (*kernel, cipher.AEAD, error) {
+	seed, err := saltedPositionSeed(master)
+	if err != nil {
+		return nil, nil, err
+	}
+	aead, err := newAEAD(master)
+	if err != nil {
+		return nil, nil, err
+	}
+	return newKernel(r, saltedUnitOrder(r.dataSamples()/unitSize, fixed, seed)), aead, nil
+}
+
+// openHeader opens the sealed header in raw (salt ‖ sealed header) with
+// aead and checks that the version inside is one the key's derivation
+// allows (a header that opens under one version's key but names another
+// was written by no stegocluster). It does not open: ErrNoHiddenData.
+func openHeader(aead cipher.AEAD, raw []byte, allowed func(version byte) bool) (header, []byte, error) {
+	plain, err := aead.Open(nil, nonce(0), raw[saltSize:], []byte(aadHeader))
+	if err != nil {
+		return header{}, nil, ErrNoHiddenData
+	}
+	h, err := parseHeader(plain)
+	if err != nil {
+		return header{}, nil, err
+	}
+	if !allowed(h.version) {
+		return header{}, nil, fmt.Errorf("%w: a version %d header under another version's key", ErrCorrupt, h.version)
+	}
+	return h, plain, nil
 }
 
 // bodyPlain lays out the plaintext body.

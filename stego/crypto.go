@@ -31,18 +31,39 @@ const (
 	// readable marker.
 	publicKey = "stegocluster public key v1"
 
-	infoPositions = "stegocluster v1 positions"
-	infoAEAD      = "stegocluster v1 aead"
-	aadHeader     = "stegocluster v1 header"
+	infoPositions     = "stegocluster v1 positions"
+	infoSaltPositions = "stegocluster v3 salt positions"
+	infoPositionsV3   = "stegocluster v3 positions"
+	infoAEAD          = "stegocluster v1 aead"
+	aadHeader         = "stegocluster v1 header"
 )
 
-// positionSeed derives the 256-bit key of the sample permutation. It
-// depends on the password only (there is nowhere to keep a salt before
-// positions are known); guessing it gains an attacker nothing, because
-// every guess must still pass the salted Argon2id and the AEAD tag.
-func positionSeed(password string) ([32]byte, error) {
+// legacyPositionSeed derives the key of the sample permutation of
+// versions 1 and 2 from the password alone: there was nowhere to keep a
+// salt before positions were known. With the cover that let a guess be
+// confirmed without Argon2id (docs/format.md, "Keys"); version 3 keys its
+// positions with the salted master key instead (saltedPositionSeed).
+func legacyPositionSeed(password string) ([32]byte, error) {
+	return asSeed(hkdf.Key(sha256.New, keyMaterial(password), []byte(infoPositions), infoPositions, 32))
+}
+
+// saltPositionSeed derives the public key of the permutation that places
+// version 3's salt. It is the same for every image and password: the
+// salt must be readable before any key is.
+func saltPositionSeed() ([32]byte, error) {
+	return asSeed(hkdf.Key(sha256.New, []byte(publicKey), []byte(infoSaltPositions), infoSaltPositions, 32))
+}
+
+// saltedPositionSeed derives version 3's position seed from the image's
+// master key, so that learning where a guessed password puts the header
+// costs the guess's Argon2id, salted per image, like opening it does.
+func saltedPositionSeed(master []byte) ([32]byte, error) {
+	return asSeed(hkdf.Expand(sha256.New, master, infoPositionsV3, 32))
+}
+
+// asSeed takes a 32-byte HKDF output as a permutation's seed.
+func asSeed(key []byte, err error) ([32]byte, error) {
 	var seed [32]byte
-	key, err := hkdf.Key(sha256.New, keyMaterial(password), []byte(infoPositions), infoPositions, len(seed))
 	if err != nil {
 		return seed, fmt.Errorf("derive position seed: %w", err)
 	}
@@ -68,23 +89,25 @@ func argonTime(version byte) uint32 {
 	return 3
 }
 
-// newAEAD derives the per-image AEAD from the password (Argon2id with the
-// image's random salt, as the container version says) or, without a
-// password, from the public key (HKDF with the same salt, the same in
-// every version: no work factor, the key is public anyway). The key is
-// unique per salt, so the two fixed nonces below never repeat under one
-// key.
-func newAEAD(password string, salt []byte, version byte) (cipher.AEAD, error) {
-	var master []byte
+// masterKey derives an image's master key from the password (Argon2id
+// with the image's random salt, as the container version says) or,
+// without a password, from the public key (HKDF with the same salt, the
+// same in every version: no work factor, the key is public anyway).
+func masterKey(password string, salt []byte, version byte) ([]byte, error) {
 	if password == "" {
 		prk, err := hkdf.Extract(sha256.New, []byte(publicKey), salt)
 		if err != nil {
 			return nil, fmt.Errorf("derive public master key: %w", err)
 		}
-		master = prk
-	} else {
-		master = argon2.IDKey([]byte(password), salt, argonTime(version), argonMemory, argonThreads, 32)
+		return prk, nil
 	}
+	return argon2.IDKey([]byte(password), salt, argonTime(version), argonMemory, argonThreads, 32), nil
+}
+
+// newAEAD derives the per-image AEAD from the master key. The key is
+// unique per salt, so the two fixed nonces below never repeat under one
+// key.
+func newAEAD(master []byte) (cipher.AEAD, error) {
 	key, err := hkdf.Expand(sha256.New, master, infoAEAD, 32)
 	if err != nil {
 		return nil, fmt.Errorf("derive AEAD key: %w", err)

@@ -7,6 +7,7 @@ import (
 	"image"
 	"image/png"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -46,7 +47,27 @@ func goldens() []golden {
 			Secret{Name: "golden.bin", MIME: "application/octet-stream", Data: testenv.RandomBytes(600, 44)}},
 		{"testdata/golden-v2-adaptive-public.png", Options{Mode: ModeAdaptive},
 			Secret{Name: "golden.txt", MIME: "text/plain; charset=utf-8", Data: bytes.Repeat([]byte("adaptive golden. "), 40)}},
+		// Version 3: the salt at public positions, every other position
+		// keyed by the salted master key.
+		{"testdata/golden-v3-keyed-password.png", Options{Password: "golden password v3"},
+			Secret{Name: "golden.txt", MIME: "text/plain; charset=utf-8", Data: text}},
+		{"testdata/golden-v3-keyed-public.png", Options{},
+			Secret{Name: "golden.bin", MIME: "application/octet-stream", Data: testenv.RandomBytes(500, 45)}},
+		{"testdata/golden-v3-sequential-password.png", Options{Password: "golden password v3 sequential", Depth: 2, Mode: ModeSequential, DisableCompression: true},
+			Secret{Name: "golden.bin", MIME: "application/octet-stream", Data: testenv.RandomBytes(700, 46)}},
+		{"testdata/golden-v3-adaptive-password.png", Options{Password: "golden password v3 adaptive", Mode: ModeAdaptive, DisableCompression: true},
+			Secret{Name: "golden.bin", MIME: "application/octet-stream", Data: testenv.RandomBytes(600, 47)}},
 	}
+}
+
+// version is the container version in the golden's file name.
+func (g golden) version() byte {
+	v, _, _ := strings.Cut(strings.TrimPrefix(g.file, "testdata/golden-v"), "-")
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		panic("golden file name without a version: " + g.file)
+	}
+	return byte(n)
 }
 
 func TestGoldenImagesStillExtract(t *testing.T) {
@@ -79,8 +100,7 @@ func TestGoldenImagesStillExtract(t *testing.T) {
 				t.Fatalf("golden extracted as %q %q %d bytes, want %q %q %d bytes", got.Name, got.MIME, len(got.Data), g.secret.Name, g.secret.MIME, len(g.secret.Data))
 			}
 			// The mode it was written in is the mode it is read in.
-			seed, _ := positionSeed(g.opts.Password)
-			if h, _, _, err := openHeader(g.opts.Password, newKernel(img.r, seed).readHeader()); err != nil || h.mode != g.opts.Mode {
+			if _, h, _, _, err := openContainer(img.r, g.opts.Password); err != nil || h.mode != g.opts.Mode || h.version != g.version() {
 				t.Fatalf("golden header %+v, %v: want mode %s", h, err, g.opts.Mode)
 			}
 		})
@@ -127,24 +147,29 @@ func TestNewImagesAreTheCurrentVersion(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		seed, err := positionSeed(password)
-		if err != nil {
-			t.Fatal(err)
-		}
-		raw := newKernel(out.r, seed).readHeader()
-		h, _, _, err := openHeader(password, raw)
+		_, h, _, _, err := openContainer(out.r, password)
 		if err != nil || h.version != formatVersion {
 			t.Fatalf("password %q: header version %d, %v; want %d", password, h.version, err, formatVersion)
 		}
-		if password == "" {
-			continue
-		}
-		old, err := newAEAD(password, raw[:saltSize], 1)
+		// The older versions' layout, keyed by the password alone, finds
+		// no header: the positions of a new image need its salt.
+		seed, err := legacyPositionSeed(password)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := old.Open(nil, nonce(0), raw[saltSize:], []byte(aadHeader)); err == nil {
-			t.Error("version 1's key derivation opens a new image's header")
+		raw := newKernel(out.r, legacyUnitOrder(out.r.dataSamples()/unitSize, seed)).readHeader()
+		for v := byte(legacyVersion); v >= 1; v-- {
+			master, err := masterKey(password, raw[:saltSize], v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			old, err := newAEAD(master)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := old.Open(nil, nonce(0), raw[saltSize:], []byte(aadHeader)); err == nil {
+				t.Errorf("password %q: version %d's layout and key open a new image's header", password, v)
+			}
 		}
 	}
 }

@@ -36,21 +36,21 @@ const chunkAlign = 192
 // kernel binds a raster to a stream order and a body layout.
 type kernel struct {
 	r      *raster
-	seed   [32]byte
+	units  unitOrder
 	order  *sampleOrder
 	layout layout
 }
 
 // newKernel prepares the header's order; the raster must have more than
 // headerSamples samples.
-func newKernel(r *raster, seed [32]byte) *kernel {
-	return &kernel{r: r, seed: seed, order: newSampleOrder(r.dataSamples(), seed, ModeKeyed)}
+func newKernel(r *raster, units unitOrder) *kernel {
+	return &kernel{r: r, units: units, order: newSampleOrder(r.dataSamples(), units, ModeKeyed)}
 }
 
 // setBody fixes the body's mode and layout.
 func (k *kernel) setBody(mode Mode, l layout) {
 	if mode != k.order.mode {
-		k.order = newSampleOrder(k.r.dataSamples(), k.seed, mode)
+		k.order = newSampleOrder(k.r.dataSamples(), k.units, mode)
 	}
 	k.layout = l
 }
@@ -60,6 +60,16 @@ func (k *kernel) readHeader() []byte {
 	out := make([]byte, headerSize)
 	for i := 0; i < headerSamples; i++ {
 		out[i/8] |= byte(k.r.sample(k.order.headerSample(i))&1) << (i % 8)
+	}
+	return out
+}
+
+// readSalt reads version 3's salt from its units (saltUnitsOf): the first
+// 8·saltSize header bits, readable before any key is known.
+func readSalt(r *raster, fixed []int) []byte {
+	out := make([]byte, saltSize)
+	for i := range 8 * saltSize {
+		out[i/8] |= byte(r.sample(fixed[i/unitSize]*unitSize+i%unitSize)&1) << (i % 8)
 	}
 	return out
 }

@@ -1,13 +1,16 @@
 package stego
 
-import "sort"
+import (
+	"slices"
+	"sort"
+)
 
 // The stream order of samples.
 //
 // Samples are grouped into units of unitSize consecutive samples in raster
-// order. The keyed order visits the full units in the order of a keyed
-// permutation (permute.go), each unit's samples in raster order, then the
-// few samples after the last full unit ("the tail") in raster order. The
+// order. The keyed order visits the full units in a keyed order
+// (unitOrder, below), each unit's samples in raster order, then the few
+// samples after the last full unit ("the tail") in raster order. The
 // first headerUnits units of that order carry the header; the rest is the
 // body.
 //
@@ -22,27 +25,124 @@ import "sort"
 const (
 	unitSize    = 8
 	headerUnits = headerSamples / unitSize
+	saltUnits   = 8 * saltSize / unitSize // version 3: the units holding the salt
 )
+
+// unitOrder is a keyed order of an image's full units: stream position
+// to unit (at) and back (indexes).
+//
+// Up to version 2 it is one permutation of all units, keyed by the
+// password alone (legacyUnitOrder). From version 3 (saltedUnitOrder) the
+// first saltUnits positions are the first units of a public
+// permutation, which hold the salt and can be read before any key is
+// known, and the rest follow a permutation of the other units keyed by
+// the salted master key: with the cover, learning where a guessed
+// password puts the header costs the guess's Argon2id.
+type unitOrder struct {
+	fixed  []int          // version 3: the salt's units, in stream order
+	sorted []int          // fixed, sorted
+	below  [saltUnits]int // below[k]: units not in fixed that precede sorted[k]
+	perm   *permutation   // over the units not in fixed
+}
+
+// legacyUnitOrder is versions 1 and 2's order of units units.
+func legacyUnitOrder(units int, seed [32]byte) unitOrder {
+	return unitOrder{perm: newPermutation(units, seed)}
+}
+
+// saltUnitsOf returns the units that hold version 3's salt in an image
+// of units full units, in stream order.
+func saltUnitsOf(units int) ([]int, error) {
+	seed, err := saltPositionSeed()
+	if err != nil {
+		return nil, err
+	}
+	p := newPermutation(units, seed)
+	fixed := make([]int, saltUnits)
+	for i := range fixed {
+		fixed[i] = p.at(i)
+	}
+	return fixed, nil
+}
+
+// saltedUnitOrder is version 3's order: the salt's units (saltUnitsOf),
+// then the others as seed permutes them.
+func saltedUnitOrder(units int, fixed []int, seed [32]byte) unitOrder {
+	u := unitOrder{fixed: fixed, sorted: slices.Sorted(slices.Values(fixed)), perm: newPermutation(units-len(fixed), seed)}
+	for k, f := range u.sorted {
+		u.below[k] = f - k
+	}
+	return u
+}
+
+// at returns the unit at stream position i.
+func (u *unitOrder) at(i int) int {
+	if i < len(u.fixed) {
+		return u.fixed[i]
+	}
+	j := u.perm.at(i - len(u.fixed))
+	if u.fixed == nil {
+		return j
+	}
+	// The j-th unit not in fixed is j plus the fixed units below it,
+	// which are those with at most j others below them. Counted without
+	// an early exit: the count is data-dependent, a loop that stopped at
+	// it would mispredict on nearly every call, and this is called for
+	// every changed sample.
+	c := 0
+	for _, b := range &u.below {
+		if b <= j {
+			c++
+		}
+	}
+	return j + c
+}
+
+// indexes sets out[i] to the stream position of unit from+i. The units
+// between two fixed ones are consecutive in the permuted domain, so each
+// such run is one batch of the permutation's inverse.
+func (u *unitOrder) indexes(from int, out []int) {
+	next, _ := slices.BinarySearch(u.sorted, from) // fixed units below from
+	for i := 0; i < len(out); {
+		unit := from + i
+		if next < len(u.sorted) && u.sorted[next] == unit {
+			out[i] = slices.Index(u.fixed, unit)
+			next++
+			i++
+			continue
+		}
+		end := len(out)
+		if next < len(u.sorted) {
+			end = min(end, u.sorted[next]-from)
+		}
+		run := out[i:end]
+		u.perm.indexes(unit-next, run)
+		for k := range run {
+			run[k] += len(u.fixed)
+		}
+		i = end
+	}
+}
 
 // sampleOrder maps stream positions to samples and back for one image,
 // key and mode.
 type sampleOrder struct {
 	samples   int
 	fullUnits int
-	perm      *permutation // over the full units
+	units     unitOrder
 	mode      Mode
 	headerAt  []int // sequential mode: raster units of the header, sorted
 }
 
 // newSampleOrder needs at least headerUnits full units, which any image
-// with samples > headerSamples has.
-func newSampleOrder(samples int, seed [32]byte, mode Mode) *sampleOrder {
-	o := &sampleOrder{samples: samples, fullUnits: samples / unitSize, mode: mode}
-	o.perm = newPermutation(o.fullUnits, seed)
+// with samples > headerSamples has; units must order samples/unitSize
+// units.
+func newSampleOrder(samples int, units unitOrder, mode Mode) *sampleOrder {
+	o := &sampleOrder{samples: samples, fullUnits: samples / unitSize, units: units, mode: mode}
 	if mode == ModeSequential {
 		o.headerAt = make([]int, headerUnits)
 		for i := range o.headerAt {
-			o.headerAt[i] = o.perm.at(i)
+			o.headerAt[i] = o.units.at(i)
 		}
 		sort.Ints(o.headerAt)
 	}
@@ -51,7 +151,7 @@ func newSampleOrder(samples int, seed [32]byte, mode Mode) *sampleOrder {
 
 // headerSample returns the sample holding header bit i.
 func (o *sampleOrder) headerSample(i int) int {
-	return o.perm.at(i/unitSize)*unitSize + i%unitSize
+	return o.units.at(i/unitSize)*unitSize + i%unitSize
 }
 
 // bodyUnits is the number of full units in the body.
@@ -63,12 +163,15 @@ func (o *sampleOrder) tailStart() int { return o.fullUnits * unitSize }
 // cursor maps body positions to samples; positions asked of one cursor
 // must not decrease.
 func (o *sampleOrder) cursor() *bodyCursor {
-	return &bodyCursor{o: o}
+	return &bodyCursor{o: o, lastU: -1}
 }
 
 type bodyCursor struct {
 	o    *sampleOrder
 	next int // sequential: how many header units lie before the last unit
+	// keyed: the last unit asked for and where it is. A dense payload
+	// changes several samples of a unit, each asked for in turn.
+	lastT, lastU int
 }
 
 func (c *bodyCursor) sample(p int) int {
@@ -85,7 +188,10 @@ func (c *bodyCursor) sample(p int) int {
 			u++
 		}
 	} else {
-		u = o.perm.at(headerUnits + t)
+		if t != c.lastT || c.lastU < 0 {
+			c.lastT, c.lastU = t, o.units.at(headerUnits+t)
+		}
+		u = c.lastU
 	}
 	return u*unitSize + p%unitSize
 }
@@ -129,7 +235,7 @@ func (x *unitIndexer) bodyPositions(from int, out []int) {
 		}
 		return
 	}
-	o.perm.indexes(from, out)
+	o.units.indexes(from, out)
 	for i, j := range out {
 		if j -= headerUnits; j < 0 {
 			out[i] = -1

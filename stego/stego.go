@@ -106,6 +106,20 @@ type Secret struct {
 	Name string
 	MIME string
 	Data []byte
+	// Version is the container format version Extract read the secret
+	// from (docs/format.md); Embed ignores it and writes the current one.
+	Version int
+}
+
+// VersionNote is what a user should know about a secret extracted with a
+// password from an image of the given container version, or "" if
+// nothing: before version 3 the password alone placed the samples, so
+// anyone who also has the cover can test guesses without Argon2id.
+func VersionNote(version int, password bool) string {
+	if !password || version >= 3 {
+		return ""
+	}
+	return fmt.Sprintf("this image uses container format version %d, whose positions come from the password alone: anyone who also has the cover can test password guesses fast; hide the secret again to get version %d", version, formatVersion)
 }
 
 // Size is the number of bytes the secret takes out of Capacity before
@@ -215,7 +229,15 @@ func EmbedInPlace(ctx context.Context, cover *Image, secret Secret, opts Options
 	if _, err := rand.Read(salt); err != nil {
 		return Stats{}, fmt.Errorf("generate salt: %w", err)
 	}
-	aead, err := newAEAD(opts.Password, salt, formatVersion)
+	master, err := masterKey(opts.Password, salt, formatVersion)
+	if err != nil {
+		return Stats{}, err
+	}
+	fixed, err := saltUnitsOf(samples / unitSize)
+	if err != nil {
+		return Stats{}, err
+	}
+	kern, aead, err := newSaltedKernel(cover.r, fixed, master)
 	if err != nil {
 		return Stats{}, err
 	}
@@ -223,11 +245,6 @@ func EmbedInPlace(ctx context.Context, cover *Image, secret Secret, opts Options
 	sealedHeader := append(salt, aead.Seal(nil, nonce(0), plainHeader, []byte(aadHeader))...)
 	body := aead.Seal(nil, nonce(1), bodyPlain(secret.Name, secret.MIME, data), plainHeader)
 
-	seed, err := positionSeed(opts.Password)
-	if err != nil {
-		return Stats{}, err
-	}
-	kern := newKernel(cover.r, seed)
 	var changed, used int
 	if opts.Mode == ModeAdaptive {
 		rng, err := newTieRand()
@@ -268,12 +285,7 @@ func Extract(ctx context.Context, img *Image, opts Options) (*Secret, error) {
 	if samples <= headerSamples {
 		return nil, ErrNoHiddenData
 	}
-	seed, err := positionSeed(opts.Password)
-	if err != nil {
-		return nil, err
-	}
-	kern := newKernel(img.r, seed)
-	h, plainHeader, aead, err := openHeader(opts.Password, kern.readHeader())
+	kern, h, plainHeader, aead, err := openContainer(img.r, opts.Password)
 	if err != nil {
 		return nil, err
 	}
@@ -302,7 +314,12 @@ func Extract(ctx context.Context, img *Image, opts Options) (*Secret, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: integrity check failed", ErrCorrupt)
 	}
-	return parseBody(h, plain, opts.maxSecretSize())
+	secret, err := parseBody(h, plain, opts.maxSecretSize())
+	if err != nil {
+		return nil, err
+	}
+	secret.Version = int(h.version)
+	return secret, nil
 }
 
 // AnalyzeImage is Analyze for images already decoded with Decode; cover

@@ -364,6 +364,9 @@ Nothing is overwritten without --force, and a symlink is never followed.
 	if err != nil {
 		return err
 	}
+	if note := stego.VersionNote(secret.Version, password != ""); note != "" {
+		fmt.Fprintf(stderr, "note: %s\n", note)
+	}
 	if *out == "-" {
 		if _, err := stdout.Write(secret.Data); err != nil {
 			return fmt.Errorf("write secret: %w", err)

@@ -75,6 +75,17 @@ func TestEmbedExtractRoundTrip(t *testing.T) {
 	if r.code != exitOK || r.stdout != string(secret) {
 		t.Fatalf("extract to stdout with STEGO_PASSWORD: exit %d, %d bytes", r.code, len(r.stdout))
 	}
+	if strings.Contains(r.stderr, "note:") {
+		t.Errorf("a note for an image of the current format: %q", r.stderr)
+	}
+	// An image from before format version 3 comes with the advice to
+	// hide it again: its password can be guessed fast with the cover.
+	t.Setenv("STEGO_PASSWORD", "golden password v2")
+	r = stegoctl(t, "", "extract", "-i", filepath.Join(testenv.RepoRoot(t), "stego", "testdata", "golden-v2-keyed-password.png"), "-o", "-")
+	if r.code != exitOK || !strings.Contains(r.stderr, "note: this image uses container format version 2") {
+		t.Fatalf("extract a version 2 image: exit %d, stderr %q", r.code, r.stderr)
+	}
+	t.Setenv("STEGO_PASSWORD", "open sesame")
 
 	// A password asked for but empty is refused, not taken as none: the
 	// secret would go under the public key.

@@ -3,7 +3,7 @@
 // name and type.
 
 import { formatBytes, fromBase64, postJSON } from "./api.js";
-import { $, dropzone, onSubmit, setDownload, setImage } from "./ui.js";
+import { $, dropzone, el, onSubmit, setDownload, setImage } from "./ui.js";
 
 const TEXT_TYPES = /^(text\/|application\/(json|xml|javascript|x-sh|x-yaml|yaml|toml)\b)/;
 const PREVIEW_IMAGE_TYPES = /^image\/(png|jpeg|gif|webp|bmp|avif|svg\+xml|x-icon|vnd\.microsoft\.icon)$/;
@@ -65,6 +65,9 @@ export function initReveal() {
     $("reveal-meta").textContent = `${formatBytes(bytes.length)} · ${mime}`;
     const note = (extra) => { $("reveal-meta").textContent += extra; };
     setDownload($("reveal-download"), new Blob([bytes], { type: "application/octet-stream" }), name);
+    // Such as: an image from before format version 3 whose password can
+    // be guessed fast by someone with the cover.
+    $("reveal-notes").replaceChildren(...(resp.notes || []).map((n) => el("li", { text: n })));
 
     const pre = $("reveal-text");
     const img = $("reveal-image");
