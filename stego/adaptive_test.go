@@ -237,11 +237,7 @@ func currentKernel(t *testing.T, r *raster, password string, salt []byte) (*kern
 	if err != nil {
 		t.Fatal(err)
 	}
-	fixed, err := saltUnitsOf(r.dataSamples() / unitSize)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kern, aead, err := newSaltedKernel(r, fixed, master)
+	kern, aead, err := newSaltedKernel(r, master)
 	if err != nil {
 		t.Fatal(err)
 	}

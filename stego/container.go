@@ -2,6 +2,7 @@ package stego
 
 import (
 	"bytes"
+	"context"
 	"crypto/cipher"
 	"encoding/binary"
 	"errors"
@@ -17,15 +18,15 @@ import (
 //
 //	salt[16] ‖ AES-GCM(key, nonce 0, header[13], aad "stegocluster v1 header")
 //
-// The salt's samples sit at public positions; every other position, like
-// the key, comes from Argon2id of the password with that salt
-// (unitOrder). Versions 1 and 2 keyed all positions by the password
-// alone.
-//
 // and the body follows from sample headerSamples on, depth bits per
 // sample, Hamming-coded with parameter k:
 //
 //	AES-GCM(key, nonce 1, nameLen ‖ name ‖ mimeLen ‖ mime ‖ data, aad header)
+//
+// The salt's samples sit at public positions; every other position, like
+// the key, comes from the master key, which the password (Argon2id) or
+// the public key (HKDF) gives with that salt (unitOrder). Versions 1 and
+// 2 keyed all positions by the password alone.
 //
 // Nothing is readable without the key: the salt is random and the rest is
 // ciphertext. The version sits inside the sealed header, so a reader
@@ -100,19 +101,24 @@ func parseHeader(b []byte) (header, error) {
 // the older versions', which share one order keyed by the password
 // alone. With a password every try derives an Argon2id key: a version 3
 // image costs one, a version 2 image two, a version 1 image, a wrong
-// password or a clean image three. Nothing opens: ErrNoHiddenData, as
-// for a clean image. r must have more than headerSamples samples.
-func openContainer(r *raster, password string) (*kernel, header, []byte, cipher.AEAD, error) {
-	units := r.dataSamples() / unitSize
-	fixed, err := saltUnitsOf(units)
+// password or a clean image three; cancellation is checked before each.
+// Nothing opens: ErrNoHiddenData, as for a clean image. A header that
+// opens but is out of range, or names a version other than its layout's,
+// is damage (ErrCorrupt), and no older version is tried. r must have
+// more than headerSamples samples.
+func openContainer(ctx context.Context, r *raster, password string) (*kernel, header, []byte, cipher.AEAD, error) {
+	fixed, err := saltUnitsOf(r.dataSamples() / unitSize)
 	if err != nil {
+		return nil, header{}, nil, nil, err
+	}
+	if err := ctx.Err(); err != nil {
 		return nil, header{}, nil, nil, err
 	}
 	master, err := masterKey(password, readSalt(r, fixed), formatVersion)
 	if err != nil {
 		return nil, header{}, nil, nil, err
 	}
-	kern, aead, err := newSaltedKernel(r, fixed, master)
+	kern, aead, err := newSaltedKernel(r, master)
 	if err != nil {
 		return nil, header{}, nil, nil, err
 	}
@@ -125,9 +131,12 @@ func openContainer(r *raster, password string) (*kernel, header, []byte, cipher.
 	if err != nil {
 		return nil, header{}, nil, nil, err
 	}
-	kern = newKernel(r, legacyUnitOrder(units, seed))
+	kern = newKernel(r, legacyUnitOrder(r.dataSamples()/unitSize, seed))
 	raw := kern.readHeader()
 	for v := byte(legacyVersion); v >= 1; v-- {
+		if err := ctx.Err(); err != nil {
+			return nil, header{}, nil, nil, err
+		}
 		master, err := masterKey(password, raw[:saltSize], v)
 		if err != nil {
 			return nil, header{}, nil, nil, err
@@ -151,9 +160,13 @@ func openContainer(r *raster, password string) (*kernel, header, []byte, cipher.
 }
 
 // newSaltedKernel binds r to version 3's order under an image's master
-// key (fixed: the salt's units, saltUnitsOf) and returns it with the
-// image's AEAD.
-func newSaltedKernel(r *raster, fixed []int, master []byte) (*kernel, cipher.AEAD, error) {
+// key and returns it with the image's AEAD.
+func newSaltedKernel(r *raster, master []byte) (*kernel, cipher.AEAD, error) {
+	units := r.dataSamples() / unitSize
+	fixed, err := saltUnitsOf(units)
+	if err != nil {
+		return nil, nil, err
+	}
 	seed, err := saltedPositionSeed(master)
 	if err != nil {
 		return nil, nil, err
@@ -162,7 +175,7 @@ func newSaltedKernel(r *raster, fixed []int, master []byte) (*kernel, cipher.AEA
 	if err != nil {
 		return nil, nil, err
 	}
-	return newKernel(r, saltedUnitOrder(r.dataSamples()/unitSize, fixed, seed)), aead, nil
+	return newKernel(r, saltedUnitOrder(units, fixed, seed)), aead, nil
 }
 
 // openHeader opens the sealed header in raw (salt ‖ sealed header) with

@@ -100,8 +100,8 @@ func TestGoldenImagesStillExtract(t *testing.T) {
 				t.Fatalf("golden extracted as %q %q %d bytes, want %q %q %d bytes", got.Name, got.MIME, len(got.Data), g.secret.Name, g.secret.MIME, len(g.secret.Data))
 			}
 			// The mode it was written in is the mode it is read in.
-			if _, h, _, _, err := openContainer(img.r, g.opts.Password); err != nil || h.mode != g.opts.Mode || h.version != g.version() {
-				t.Fatalf("golden header %+v, %v: want mode %s", h, err, g.opts.Mode)
+			if _, h, _, _, err := openContainer(ctx, img.r, g.opts.Password); err != nil || h.mode != g.opts.Mode || h.version != g.version() {
+				t.Fatalf("golden header %+v, %v: want mode %s, version %d", h, err, g.opts.Mode, g.version())
 			}
 		})
 	}
@@ -147,7 +147,7 @@ func TestNewImagesAreTheCurrentVersion(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, h, _, _, err := openContainer(out.r, password)
+		_, h, _, _, err := openContainer(context.Background(), out.r, password)
 		if err != nil || h.version != formatVersion {
 			t.Fatalf("password %q: header version %d, %v; want %d", password, h.version, err, formatVersion)
 		}

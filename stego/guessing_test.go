@@ -72,7 +72,7 @@ func TestKnownCoverGuessNeedsArgon2(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			kern, _, err := newSaltedKernel(img.r, fixed, master)
+			kern, _, err := newSaltedKernel(img.r, master)
 			if err != nil {
 				t.Fatal(err)
 			}

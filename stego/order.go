@@ -1,6 +1,7 @@
 package stego
 
 import (
+	"fmt"
 	"slices"
 	"sort"
 )
@@ -68,6 +69,9 @@ func saltUnitsOf(units int) ([]int, error) {
 // saltedUnitOrder is version 3's order: the salt's units (saltUnitsOf),
 // then the others as seed permutes them.
 func saltedUnitOrder(units int, fixed []int, seed [32]byte) unitOrder {
+	if len(fixed) != saltUnits {
+		panic(fmt.Sprintf("stego: %d salt units, want %d", len(fixed), saltUnits)) // below holds exactly saltUnits
+	}
 	u := unitOrder{fixed: fixed, sorted: slices.Sorted(slices.Values(fixed)), perm: newPermutation(units-len(fixed), seed)}
 	for k, f := range u.sorted {
 		u.below[k] = f - k

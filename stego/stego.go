@@ -233,11 +233,7 @@ func EmbedInPlace(ctx context.Context, cover *Image, secret Secret, opts Options
 	if err != nil {
 		return Stats{}, err
 	}
-	fixed, err := saltUnitsOf(samples / unitSize)
-	if err != nil {
-		return Stats{}, err
-	}
-	kern, aead, err := newSaltedKernel(cover.r, fixed, master)
+	kern, aead, err := newSaltedKernel(cover.r, master)
 	if err != nil {
 		return Stats{}, err
 	}
@@ -285,7 +281,7 @@ func Extract(ctx context.Context, img *Image, opts Options) (*Secret, error) {
 	if samples <= headerSamples {
 		return nil, ErrNoHiddenData
 	}
-	kern, h, plainHeader, aead, err := openContainer(img.r, opts.Password)
+	kern, h, plainHeader, aead, err := openContainer(ctx, img.r, opts.Password)
 	if err != nil {
 		return nil, err
 	}
