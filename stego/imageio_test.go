@@ -9,6 +9,7 @@ import (
 	"image"
 	"image/color"
 	"image/color/palette"
+	"image/draw"
 	"image/gif"
 	"image/jpeg"
 	"image/png"
@@ -286,5 +287,63 @@ func TestBMPRefusesWhatItCannotHold(t *testing.T) {
 	}
 	if err := ga.Encode(&bytes.Buffer{}, "jpeg"); !errors.Is(err, ErrUnsupportedFormat) {
 		t.Fatalf("jpeg output: %v, want ErrUnsupportedFormat", err)
+	}
+}
+
+// A gray PNG with a tRNS transparency key decodes, through image/png,
+// to NRGBA. Taken as colour, the three channels would each carry bits
+// and the gray image would come back tinted; it stays one gray channel,
+// its key becomes alpha, and the stego PNG is gray with alpha.
+func TestGrayPNGWithTransparencyKeyStaysGray(t *testing.T) {
+	photo := photoCrop(t, 96, 64)
+	gray := image.NewGray(photo.Bounds())
+	draw.Draw(gray, gray.Bounds(), photo, photo.Bounds().Min, draw.Src)
+	const key = 7
+	gray.Pix[0], gray.Pix[1] = key, key // two transparent pixels
+	data := withChunkAfterIHDR(t, encodeWith(t, gray, func(b *bytes.Buffer, m image.Image) error { return png.Encode(b, m) }), "tRNS", []byte{0, key})
+
+	cover, err := Decode(data, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cover.Channels() != 1 || !cover.HasAlpha() {
+		t.Fatalf("decoded with %d channels, alpha %v; want 1 gray channel and alpha", cover.Channels(), cover.HasAlpha())
+	}
+	secret := Secret{Data: testenv.RandomBytes(300, 9)}
+	out, _, err := Embed(context.Background(), cover, secret, Options{Password: "p"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := out.Encode(&buf, PNG); err != nil {
+		t.Fatal(err)
+	}
+	if colorType := buf.Bytes()[25]; colorType != 4 {
+		t.Fatalf("stego PNG colour type %d, want 4 (gray with alpha)", colorType)
+	}
+	back, err := png.Decode(bytes.NewReader(buf.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := back.Bounds()
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			c := color.NRGBAModel.Convert(back.At(x, y)).(color.NRGBA)
+			wantA := uint8(255)
+			if gray.GrayAt(x, y).Y == key {
+				wantA = 0
+			}
+			if c.R != c.G || c.G != c.B || c.A != wantA {
+				t.Fatalf("pixel (%d,%d) = %v: want gray, alpha %d", x, y, c, wantA)
+			}
+		}
+	}
+	img, err := Decode(buf.Bytes(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := Extract(context.Background(), img, Options{Password: "p"})
+	if err != nil || !bytes.Equal(got.Data, secret.Data) {
+		t.Fatalf("extract: %v", err)
 	}
 }

@@ -25,12 +25,14 @@ func pngFormatErr(format string, args ...any) error {
 	return &inputError{kind: ErrFormat, msg: fmt.Sprintf("png: "+format, args...)}
 }
 
-// GrayAlpha reports whether data is a PNG whose header declares gray with
-// alpha (colour type 4). image/png decodes such files to NRGBA, which
-// looks like colour; a caller that keeps gray images gray needs to know.
+// GrayAlpha reports whether data is a PNG of gray pixels that image/png
+// decodes to NRGBA (NRGBA64 at 16 bits), which looks like colour: gray
+// with alpha (colour type 4), or gray with a tRNS transparency key. A
+// caller that keeps gray images gray needs to know: embedding in three
+// channels would tint a gray image.
 func GrayAlpha(data []byte) bool {
 	_, _, _, colorType, _, err := pngHeader(data)
-	return err == nil && colorType == pngColorGrayAlpha
+	return err == nil && (colorType == pngColorGrayAlpha || colorType == pngColorGray && hasTRNS(data))
 }
 
 // DecodesWide reports whether image/png decodes data to more than its
@@ -39,12 +41,12 @@ func GrayAlpha(data []byte) bool {
 // decodes gray or RGB to NRGBA, 16-bit to NRGBA64).
 func DecodesWide(data []byte) bool {
 	_, _, _, _, interlaced, err := pngHeader(data)
-	if err != nil {
-		return false
-	}
-	if interlaced {
-		return true
-	}
+	return err == nil && (interlaced || hasTRNS(data))
+}
+
+// hasTRNS reports whether a tRNS chunk comes before the image data (the
+// only place image/png applies one).
+func hasTRNS(data []byte) bool {
 	for off := len(pngSignature); ; {
 		c, next, err := pngNextChunk(data, off)
 		if err != nil || c.typ == "IDAT" || c.typ == "IEND" {
