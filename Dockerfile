@@ -11,14 +11,16 @@ ARG VERSION=dev
 RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/stegod ./cmd/stegod \
  && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o /out/stegoctl ./cmd/stegoctl \
  && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o /out/etcdctl go.etcd.io/etcd/etcdctl/v3 \
- && mkdir -p /out/data /out/certs
+ && mkdir -p /out/data /out/certs/stego-node1 /out/certs/stego-node2 /out/certs/stego-node3 /out/certs/stego-worker
 
 FROM scratch
 LABEL org.opencontainers.image.title="stegocluster" \
       org.opencontainers.image.description="Highly available steganography service node: REST API, embedded etcd member, leader election"
 COPY --from=build /out/stegod /out/stegoctl /out/etcdctl /usr/local/bin/
 COPY --from=build --chown=65532:65532 /out/data /data
-# Owned by the node's user, so that compose's `certs` volume mounted here is too.
+# Owned by the node's user, so that compose's `certs` volume mounted here
+# is too, and so are the per-node volumes mounted on its subdirectories
+# (Docker gives a new volume the owner of the directory it covers).
 COPY --from=build --chown=65532:65532 /out/certs /certs
 USER 65532:65532
 ENV DATA_DIR=/data HTTP_ADDR=:8080

@@ -172,7 +172,7 @@ func startChaosCluster(t *testing.T) *chaosCluster {
 		c.urls[n] = "http://" + c.ips[n] + ":8080"
 		endpoints = append(endpoints, "https://"+c.ips[n]+":2379")
 	}
-	tlsCfg := composeEtcdTLS(t, c.compose, chaosNodes[0])
+	tlsCfg := composeEtcdTLS(t, c.compose)
 	var err error
 	c.etcd, err = clientv3.New(clientv3.Config{Endpoints: endpoints, DialTimeout: 2 * time.Second, TLS: tlsCfg})
 	if err != nil {

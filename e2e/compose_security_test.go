@@ -21,12 +21,14 @@ import (
 	"github.com/stegocluster/stegocluster/internal/testenv"
 )
 
-// composeEtcdTLS copies the operators' certificate out of node's
-// `certs` volume and returns a TLS config that presents it.
-func composeEtcdTLS(t *testing.T, c *compose, node string) *tls.Config {
+// composeEtcdTLS copies the operators' certificate out of the `certs`
+// volume, through the stego-certs container that wrote it (it has
+// exited; docker cp still reads it), and returns a TLS config that
+// presents it.
+func composeEtcdTLS(t *testing.T, c *compose) *tls.Config {
 	t.Helper()
 	dir := t.TempDir()
-	if out, err := exec.Command("docker", "cp", node+":/certs/etcdctl", dir).CombinedOutput(); err != nil {
+	if out, err := exec.Command("docker", "cp", c.container("stego-certs")+":/certs/etcdctl", dir).CombinedOutput(); err != nil {
 		t.Fatalf("docker cp the operators' certificate: %v\n%s", err, out)
 	}
 	certs := filepath.Join(dir, "etcdctl")
@@ -46,9 +48,26 @@ func composeEtcdTLS(t *testing.T, c *compose, node string) *tls.Config {
 // receive a forwarded admin call.
 func composeNetworkAttacks(t *testing.T, c *compose, base string) {
 	const node1 = "172.28.0.11" // docker-compose.yml's fixed address
-	operator := composeEtcdTLS(t, c, "stego-node1")
+	operator := composeEtcdTLS(t, c)
 	noCert := operator.Clone()
 	noCert.Certificates, noCert.GetClientCertificate = nil, nil
+
+	t.Run("only stego-certs holds the CA key", func(t *testing.T) {
+		// The control: the key exists, where only stego-certs mounts it.
+		if out, err := exec.Command("docker", "cp", c.container("stego-certs")+":/certs/ca.key", t.TempDir()).CombinedOutput(); err != nil {
+			t.Fatalf("docker cp the CA key from stego-certs: %v\n%s", err, out)
+		}
+		for _, node := range []string{"stego-node1", "stego-node2", "stego-node3"} {
+			if out, err := exec.Command("docker", "cp", node+":/certs/ca.key", t.TempDir()).CombinedOutput(); err == nil {
+				t.Errorf("%s holds the CA key", node)
+			} else if !strings.Contains(string(out), "Could not find") && !strings.Contains(string(out), "No such") {
+				t.Errorf("docker cp from %s failed, but not for a missing file: %s", node, out)
+			}
+			if out, err := exec.Command("docker", "cp", node+":/certs/stego-node2/tls.key", t.TempDir()).CombinedOutput(); (err == nil) != (node == "stego-node2") {
+				t.Errorf("%s reading stego-node2's key: %v %s", node, err, out)
+			}
+		}
+	})
 
 	t.Run("etcd refuses clients without a certificate", func(t *testing.T) {
 		for _, tc := range []struct {

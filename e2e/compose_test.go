@@ -60,6 +60,19 @@ func (c *compose) runEnv(env []string, args ...string) (string, error) {
 	return string(out), err
 }
 
+// container returns the id of service's container in the project (the
+// first, should there be several), running or not.
+func (c *compose) container(service string) string {
+	c.t.Helper()
+	out, err := exec.Command("docker", "ps", "-a", "-q", "--filter", "label=com.docker.compose.project="+composeProject,
+		"--filter", "label=com.docker.compose.service="+service).Output()
+	ids := strings.Fields(string(out))
+	if err != nil || len(ids) == 0 {
+		c.t.Fatalf("no container of %s: %v %s", service, err, out)
+	}
+	return ids[0]
+}
+
 func TestComposeStack(t *testing.T) {
 	c := newCompose(t)
 	if out, err := exec.Command("docker/build-images.sh").CombinedOutput(); err != nil {
