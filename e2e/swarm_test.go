@@ -100,6 +100,11 @@ func TestSwarmStack(t *testing.T) {
 	}
 	st := waitWorkers(1)
 	t.Logf("leader %s, epoch %d, %d nodes", st.LeaderID, st.Epoch, len(st.Nodes))
+	// Between hosts the overlay carries secrets and passwords in plain
+	// HTTP: the stack asks for it encrypted.
+	if enc := dockerOut(t, "network", "inspect", "-f", `{{index .Options "encrypted"}}`, swarmStack+"_stegonet"); strings.TrimSpace(enc) != "true" {
+		t.Errorf("the overlay network's encrypted option: %q, want true", enc)
+	}
 	// Members advertise their tasks' addresses: followers probe the
 	// leader there, and a node forwards admin calls there. They used to
 	// advertise 127.0.0.1, and so reached themselves.
