@@ -1,7 +1,11 @@
 package stego
 
 import (
+	"context"
+	"crypto/cipher"
+	"errors"
 	"os"
+	"strings"
 	"testing"
 )
 
@@ -80,6 +84,64 @@ func TestKnownCoverGuessNeedsArgon2(t *testing.T) {
 			t.Logf("samples changed at the header positions the salted key gives: %.2f", costly)
 			if costly < 0.35 {
 				t.Fatalf("%.2f of the samples at the real header positions changed; the check above proves nothing", costly)
+			}
+		})
+	}
+}
+
+// A header names the version whose layout and key opened it. Anyone can
+// seal a header under the public key, so one naming another version is
+// refused as damage, and no older layout is tried after it.
+func TestHeaderVersionMustMatchItsLayout(t *testing.T) {
+	r := noiseRaster(60, 40, 3, false, false, 7)
+	units := r.dataSamples() / unitSize
+	legacySeed, err := legacyPositionSeed("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	seal := func(kern *kernel, aead cipher.AEAD, salt []byte, version byte) *Image {
+		h := header{version: version, mode: ModeKeyed, depth: 1, k: 1, bodyLen: tagSize + metaFixedSize}
+		rng, err := newTieRand()
+		if err != nil {
+			t.Fatal(err)
+		}
+		kern.writeHeader(append(append([]byte{}, salt...), aead.Seal(nil, nonce(0), h.marshal(), []byte(aadHeader))...), rng)
+		return &Image{r: kern.r}
+	}
+	for _, tc := range []struct {
+		name     string
+		layout   byte // 3: the current layout; 2: the older one
+		version  byte
+		mismatch bool
+	}{
+		{"current layout naming version 2", 3, 2, true},
+		{"current layout naming version 1", 3, 1, true},
+		{"older layout naming version 3", 2, 3, true},
+		{"older layout naming version 2 (the control)", 2, 2, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			salt := []byte("sixteen byte slt")
+			var img *Image
+			if tc.layout == formatVersion {
+				kern, aead := currentKernel(t, r.clone(), "", salt)
+				img = seal(kern, aead, salt, tc.version)
+			} else {
+				master, err := masterKey("", salt, tc.layout)
+				if err != nil {
+					t.Fatal(err)
+				}
+				aead, err := newAEAD(master)
+				if err != nil {
+					t.Fatal(err)
+				}
+				img = seal(newKernel(r.clone(), legacyUnitOrder(units, legacySeed)), aead, salt, tc.version)
+			}
+			_, err := Extract(context.Background(), img, Options{})
+			if !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("err = %v, want ErrCorrupt", err)
+			}
+			if got := strings.Contains(err.Error(), "under another version's key"); got != tc.mismatch {
+				t.Fatalf("err = %v; refused for its version: %v, want %v", err, got, tc.mismatch)
 			}
 		})
 	}
