@@ -91,8 +91,8 @@ func (u *unitOrder) at(i int) int {
 	// The j-th unit not in fixed is j plus the fixed units below it,
 	// which are those with at most j others below them. Counted without
 	// an early exit: the count is data-dependent, a loop that stopped at
-	// it would mispredict on nearly every call, and this is called for
-	// every changed sample.
+	// it would mispredict on nearly every call, and embedding calls this
+	// once per unit that a change falls in.
 	c := 0
 	for _, b := range &u.below {
 		if b <= j {
