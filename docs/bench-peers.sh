@@ -109,7 +109,7 @@ measure() {
 	echo "$(( (end - start) / 1000 )) $(cat t.out)" | awk '{printf "%.4f %s\n", $1/1e6, $2}' >> "$name.txt"
 }
 for _ in $(seq "$runs"); do
-	measure ours-embed ./stegoctl embed --cover cover.png --secret secret.bin -o ours.png
+	measure ours-embed ./stegoctl embed --cover cover.png --secret secret.bin -o ours.png --force
 	measure peer-embed ./peer-bin embed cover.png secret.bin peer.png
 	measure ours-extract ./stegoctl extract -i ours.png -o ours.out --force
 	measure peer-extract ./peer-bin extract peer.png peer.out

@@ -118,9 +118,12 @@ func replaceFile(path string, data []byte) error {
 }
 
 // writeImage encodes img straight into the output file, through a
-// temporary file in the same directory renamed into place on success, so
-// a failed write never leaves a truncated image under the output name.
-func writeImage(path string, img *stego.Image, f stego.Format, stdout io.Writer) error {
+// temporary file in the same directory put in place on success, so a
+// failed write never leaves a truncated image under the output name.
+// Without force it is linked into place, which fails if anything is
+// there by then; with force it is renamed over what is there (a symlink
+// itself, not its target).
+func writeImage(path string, img *stego.Image, f stego.Format, stdout io.Writer, force bool) error {
 	if path == "-" {
 		w := bufio.NewWriterSize(stdout, 1<<20)
 		if err := img.Encode(w, f); err != nil {
@@ -131,7 +134,9 @@ func writeImage(path string, img *stego.Image, f stego.Format, stdout io.Writer)
 	// Not named after the output: a name near the 255-byte limit would
 	// leave no room for the temporary file's suffix.
 	tmp, err := os.CreateTemp(filepath.Dir(path), ".stegoctl-*")
-	if err != nil {
+	if errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("write output: %s: no such directory", filepath.Dir(path))
+	} else if err != nil {
 		return fmt.Errorf("write output: %w", err)
 	}
 	defer os.Remove(tmp.Name()) // a no-op after the rename
@@ -151,7 +156,15 @@ func writeImage(path string, img *stego.Image, f stego.Format, stdout io.Writer)
 	if err := tmp.Close(); err != nil {
 		return fmt.Errorf("write output: %w", err)
 	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
+	if force {
+		if err := os.Rename(tmp.Name(), path); err != nil {
+			return fmt.Errorf("write output: %w", err)
+		}
+		return nil
+	}
+	if err := os.Link(tmp.Name(), path); errors.Is(err, os.ErrExist) {
+		return fmt.Errorf("%q already exists (--force replaces it)", path)
+	} else if err != nil {
 		return fmt.Errorf("write output: %w", err)
 	}
 	return nil
@@ -199,6 +212,7 @@ func runEmbed(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		name       = fs.String("name", "", "file name stored with the secret (default: the secret's base name)")
 		mimeType   = fs.String("mime", "", "MIME type stored with the secret (default: from the name or content)")
 		noCompress = fs.Bool("no-compress", false, "store the secret uncompressed even if it compresses")
+		force      = fs.Bool("force", false, "replace an existing output file (a symlink there is replaced, not followed)")
 	)
 	pw.register(fs)
 	if err := parseFlagsOnly(fs, args); err != nil {
@@ -206,6 +220,12 @@ func runEmbed(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	}
 	if *cover == "" || *secretPath == "" || *out == "" {
 		return fmt.Errorf("%w: --cover, --secret and -o are required", errUsage)
+	}
+	// Checked before the work, and again when the image is put in place:
+	// -o naming the cover, the secret or any file kept is a slip that
+	// would lose it.
+	if _, err := os.Lstat(*out); err == nil && *out != "-" && !*force {
+		return fmt.Errorf("%q already exists (--force replaces it)", *out)
 	}
 	if *cover == "-" && *secretPath == "-" {
 		return fmt.Errorf("%w: only one of --cover and --secret can be standard input", errUsage)
@@ -260,7 +280,7 @@ func runEmbed(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	// costs a few ms) while the encoder also only reads it.
 	advice := make(chan stego.Stealth, 1)
 	go func() { advice <- stego.StealthOf(img, opts, secret.Name, secret.MIME, stats) }()
-	if err := writeImage(*out, img, outFormat, stdout); err != nil {
+	if err := writeImage(*out, img, outFormat, stdout, *force); err != nil {
 		return err
 	}
 	result := img
@@ -374,7 +394,16 @@ Nothing is overwritten without --force, and a symlink is never followed.
 		return nil
 	}
 	path := *out
-	if info, err := os.Stat(path); err == nil && info.IsDir() {
+	info, err := os.Stat(path)
+	switch {
+	case err != nil && strings.HasSuffix(path, "/"):
+		return fmt.Errorf("write secret: %s: no such directory", path)
+	case err != nil && errors.Is(err, os.ErrNotExist):
+		if _, derr := os.Stat(filepath.Dir(path)); errors.Is(derr, os.ErrNotExist) {
+			return fmt.Errorf("write secret: %s: no such directory", filepath.Dir(path))
+		}
+	}
+	if err == nil && info.IsDir() {
 		name := stego.CleanName(secret.Name)
 		if secret.Name != "" && name != secret.Name {
 			fmt.Fprintf(stderr, "note: stored name %q saved as %q\n", secret.Name, name)

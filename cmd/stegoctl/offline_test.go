@@ -50,6 +50,37 @@ func TestEmbedExtractRoundTrip(t *testing.T) {
 		t.Errorf("embed summary missing: %q", r.stderr)
 	}
 
+	// -o naming a file that exists (here the cover's copy) keeps it,
+	// unless --force.
+	coverCopy := filepath.Join(dir, "cover.png")
+	original, err := os.ReadFile(smallCover)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(coverCopy, original, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r = stegoctl(t, "", "embed", "--cover", coverCopy, "--secret", secretPath, "-o", coverCopy)
+	if kept, _ := os.ReadFile(coverCopy); r.code != exitFail || !strings.Contains(r.stderr, "already exists (--force replaces it)") || !bytes.Equal(kept, original) {
+		t.Fatalf("embed -o onto the cover: exit %d, %q, cover kept: %v", r.code, r.stderr, bytes.Equal(kept, original))
+	}
+	r = stegoctl(t, "", "embed", "--cover", coverCopy, "--secret", secretPath, "-o", coverCopy, "--force")
+	if replaced, _ := os.ReadFile(coverCopy); r.code != exitOK || bytes.Equal(replaced, original) {
+		t.Fatalf("embed -o onto the cover with --force: exit %d, %q", r.code, r.stderr)
+	}
+
+	// An output directory that does not exist is named as such, not as
+	// a temporary file or "is a directory".
+	for _, args := range [][]string{
+		{"embed", "--cover", smallCover, "--secret", secretPath, "-o", filepath.Join(dir, "missing", "out.png")},
+		{"extract", "-i", stegoPath, "--password-file", pwFile, "-o", filepath.Join(dir, "missing") + "/"},
+		{"extract", "-i", stegoPath, "--password-file", pwFile, "-o", filepath.Join(dir, "missing", "plan.txt")},
+	} {
+		if r := stegoctl(t, "", args...); r.code != exitFail || !strings.Contains(r.stderr, "no such directory") {
+			t.Errorf("stegoctl %v: exit %d, %q; want exit 1 naming the missing directory", args, r.code, r.stderr)
+		}
+	}
+
 	outDir := filepath.Join(dir, "recovered")
 	if err := os.Mkdir(outDir, 0o755); err != nil {
 		t.Fatal(err)
@@ -297,7 +328,7 @@ func TestCapacityIsWhatEmbedTakes(t *testing.T) {
 					withFile.CapacityBytes != n || withFile.Fits == nil || *withFile.Fits != (size == n) {
 					t.Fatalf("capacity --secret of %d bytes: exit %d, %q, %s", size, r.code, r.stdout, r.stderr)
 				}
-				r = stegoctl(t, "", append([]string{"embed", "--cover", smallCover, "--depth", tc.depth, "--secret", secretPath, "-o", filepath.Join(dir, "out.png")}, tc.flags...)...)
+				r = stegoctl(t, "", append([]string{"embed", "--cover", smallCover, "--depth", tc.depth, "--secret", secretPath, "-o", filepath.Join(dir, fmt.Sprintf("out-%d.png", size))}, tc.flags...)...)
 				switch {
 				case size == n && r.code != exitOK:
 					t.Fatalf("embed of exactly %d bytes: exit %d, %s", n, r.code, r.stderr)
