@@ -59,7 +59,7 @@ throughput_rps, throughput_mb_s, latency_ms {p50,p95,p99,max}, per_node
 Exit status: 0 if no request failed, 1 if any did (or setup failed), 2 bad
 command line.
 `, stderr)
-	targets := fs.String("targets", "", "comma-separated base URLs: nginx or nodes (clients are spread over them round-robin)")
+	targets := fs.String("targets", "", "comma-separated base URLs (http:// if none is given): nginx or nodes (clients are spread over them round-robin)")
 	clients := fs.Int("clients", 8, "concurrent closed-loop clients")
 	requests := fs.Int("requests", 0, "stop after this many requests in total (default 200 if --duration is not given either)")
 	duration := fs.Duration("duration", 0, "stop after this long (with --requests: whichever comes first)")
@@ -117,6 +117,9 @@ func (c *loadConfig) validate(targets string, rest []string) error {
 	for _, t := range strings.Split(targets, ",") {
 		if t = strings.TrimSpace(t); t == "" {
 			continue
+		}
+		if !strings.Contains(t, "://") { // "127.0.0.1:8000", as one types it (status and health take it too)
+			t = "http://" + t
 		}
 		u, err := url.Parse(t)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
