@@ -167,7 +167,7 @@ func (o *sampleOrder) tailStart() int { return o.fullUnits * unitSize }
 // cursor maps body positions to samples; positions asked of one cursor
 // must not decrease.
 func (o *sampleOrder) cursor() *bodyCursor {
-	return &bodyCursor{o: o, lastU: -1}
+	return &bodyCursor{o: o, lastT: -1}
 }
 
 type bodyCursor struct {
@@ -192,7 +192,7 @@ func (c *bodyCursor) sample(p int) int {
 			u++
 		}
 	} else {
-		if t != c.lastT || c.lastU < 0 {
+		if t != c.lastT {
 			c.lastT, c.lastU = t, o.units.at(headerUnits+t)
 		}
 		u = c.lastU

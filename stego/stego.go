@@ -116,7 +116,7 @@ type Secret struct {
 // nothing: before version 3 the password alone placed the samples, so
 // anyone who also has the cover can test guesses without Argon2id.
 func VersionNote(version int, password bool) string {
-	if !password || version >= 3 {
+	if !password || version > legacyVersion {
 		return ""
 	}
 	return fmt.Sprintf("this image uses container format version %d, whose positions come from the password alone: anyone who also has the cover can test password guesses fast; hide the secret again to get version %d", version, formatVersion)

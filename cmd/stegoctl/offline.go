@@ -395,12 +395,13 @@ Nothing is overwritten without --force, and a symlink is never followed.
 	}
 	path := *out
 	info, err := os.Stat(path)
-	switch {
-	case err != nil && strings.HasSuffix(path, "/"):
-		return fmt.Errorf("write secret: %s: no such directory", path)
-	case err != nil && errors.Is(err, os.ErrNotExist):
-		if _, derr := os.Stat(filepath.Dir(path)); errors.Is(derr, os.ErrNotExist) {
-			return fmt.Errorf("write secret: %s: no such directory", filepath.Dir(path))
+	if errors.Is(err, os.ErrNotExist) {
+		dir := filepath.Dir(path)
+		if strings.HasSuffix(path, "/") { // meant as a directory
+			dir = path
+		}
+		if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("write secret: %s: no such directory", dir)
 		}
 	}
 	if err == nil && info.IsDir() {
